@@ -1,0 +1,39 @@
+# segbench: `make run` (quick suite + report) and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+# The CPU build of torch, installed first so that no multi-GB CUDA build is pulled in.
+# GPU users: install your CUDA torch into $(VENV) first; it is kept (installed only if missing).
+TORCH  ?= torch==2.13.0
+SUITE  ?= suites/quick.yaml
+PYTEST_ARGS ?=
+
+.PHONY: install run test test-fast lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+run: install
+	$(VENV)/bin/segbench run $(SUITE)
+	$(VENV)/bin/segbench report
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check benchmark tests benchmarks
+
+format: install
+	$(VENV)/bin/ruff format benchmark tests benchmarks
+
+clean:
+	rm -rf results reports/*/ reports/plotly.min.js

@@ -1,0 +1,3 @@
+"""segbench: reproducible robustness benchmarks for medical image segmentation."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""What the CLI (and tests) call: run, plan, validate, list, report.
+
+Each function takes plain arguments and returns values; printing and exit codes belong
+to ``cli.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from segbench.execute import LocalExecutor, Task
+from segbench.plan import TrainJob, expand
+from segbench.progress import Reporter, make_reporter
+from segbench.registry import DATASETS, MODELS, PERTURBATIONS
+from segbench.store import Store
+from segbench.suite.load import load_suite
+from segbench.suite.schema import Suite
+
+__all__ = [
+    "PlanSummary",
+    "RunSummary",
+    "list_entries",
+    "plan_suite",
+    "run_suite",
+    "validate_suite",
+]
+
+DEFAULT_RESULTS = Path("results")
+
+
+@dataclass
+class PlanSummary:
+    """What a run would do: every job, its conditions, and what the store already holds."""
+
+    suite: Suite
+    jobs: list[TrainJob]
+    tasks: list[Task]
+    trained: set[str]
+    done_conditions: set[str]
+
+    @property
+    def n_conditions(self) -> int:
+        return sum(len(j.conditions) for j in self.jobs)
+
+    @property
+    def n_done_conditions(self) -> int:
+        return sum(j.condition_key(c) in self.done_conditions for j in self.jobs for c in j.conditions)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"suite {self.suite.name}: {len(self.jobs)} train jobs x eval conditions = "
+            f"{self.n_conditions} evaluations; {self.n_done_conditions} already done, "
+            f"{len(self.tasks)} jobs to run"
+        ]
+        pending = {t.job.key: t for t in self.tasks}
+        for job in self.jobs:
+            task = pending.get(job.key)
+            if task is None:
+                state = "done"
+            elif job.key in self.trained:
+                state = f"trained; {len(task.conditions)} conditions to evaluate"
+            else:
+                state = "to train"
+            out.append(f"  {job.key}  {job.describe():<48} {state}")
+            for cond in job.conditions:
+                mark = "x" if job.condition_key(cond) in self.done_conditions else " "
+                out.append(f"      [{mark}] {cond.describe()}")
+        return out
+
+
+@dataclass
+class RunSummary:
+    suite: str
+    ran: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: int = 0
+    recovered_shards: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def validate_suite(path: str | Path) -> Suite:
+    """Load and check a suite; raises ``SuiteError`` listing every problem."""
+    return load_suite(path)
+
+
+def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
+    """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
+    suite = load_suite(path)
+    store = Store(results)
+    store.ingest_pending()
+    jobs = expand(suite)
+    trained, done = store.trained_jobs(), store.done_conditions()
+    tasks = []
+    for job in jobs:
+        missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
+        if missing:
+            tasks.append(Task(job, missing))
+    return PlanSummary(suite, jobs, tasks, trained, done)
+
+
+def run_suite(
+    path: str | Path,
+    results: str | Path = DEFAULT_RESULTS,
+    device: str | None = None,
+    reporter: Reporter | None = None,
+    quiet: bool = False,
+) -> RunSummary:
+    """Train and evaluate every pending cell of a suite, committing each job as it ends.
+
+    Resumable: shards left by a killed run are ingested first, finished conditions are
+    skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
+    others go on.
+    """
+    results = Path(results)
+    store = Store(results)
+    recovered = store.ingest_pending()
+    plan = plan_suite(path, results)
+    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs)
+    summary = RunSummary(
+        plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
+    )
+    reporter = reporter or make_reporter(quiet)
+    reporter.start(len(plan.tasks))
+    by_key = {t.job.key: t.job for t in plan.tasks}
+    try:
+        for shard_path in LocalExecutor().run(plan.tasks, results, device, reporter):
+            shard = store.ingest(shard_path) or {}
+            job = by_key[shard.get("job_key", shard_path.name.split("-")[0])]
+            ok = shard.get("status") == "done"
+            summary.ran += 1
+            if not ok:
+                error = (shard.get("error") or "").strip().splitlines()
+                summary.failed.append((job.describe(), error[-1] if error else "unknown error"))
+            reporter.job_finished(job, ok, summary.failed[-1][1] if not ok else "")
+    finally:
+        reporter.close()
+    return summary
+
+
+def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Registered models/datasets/perturbations with summary, parameters and metadata."""
+    registries = {"models": MODELS, "datasets": DATASETS, "perturbations": PERTURBATIONS}
+    if kind is not None and kind not in registries:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(registries)}")
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, registry in registries.items():
+        if kind and name != kind:
+            continue
+        out[name] = [
+            {
+                "name": e.name,
+                "summary": e.summary,
+                "parameters": {
+                    n: (None if p.default is inspect.Parameter.empty else p.default)
+                    for n, p in e.parameters().items()
+                },
+                "meta": e.meta,
+            }
+            for e in registry.entries()
+        ]
+    return out

@@ -1,0 +1,124 @@
+"""The ``segbench`` command: thin click wrappers around ``segbench.api``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from segbench import __version__
+
+RESULTS_OPTION = click.option(
+    "--results",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="Results folder (SQLite store, shards, checkpoints).",
+)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(code)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="segbench")
+def main() -> None:
+    """Robustness benchmarks for medical image segmentation models."""
+
+
+@main.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@RESULTS_OPTION
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and what is already done; run nothing.")
+@click.option("--quiet", is_flag=True, help="Log lines instead of progress bars.")
+def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quiet: bool) -> None:
+    """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
+    from segbench import api
+    from segbench.suite.errors import SuiteError
+
+    try:
+        if dry_run:
+            click.echo("\n".join(api.plan_suite(suite_file, results).lines()))
+            return
+        summary = api.run_suite(suite_file, results, device=device, quiet=quiet)
+    except SuiteError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted: finished jobs are stored; run the same command again to resume", 130)
+    done = f"{summary.ran} jobs run, {summary.skipped} already done"
+    if summary.recovered_shards:
+        done += f", {summary.recovered_shards} results recovered from an interrupted run"
+    if summary.failed:
+        lines = [f"  {name}: {error}" for name, error in summary.failed]
+        _fail(
+            f"suite {summary.suite}: {done}; {len(summary.failed)} FAILED (rerun retries them):\n"
+            + "\n".join(lines),
+            1,
+        )
+    click.echo(f"suite {summary.suite}: {done}; results in {results}")
+
+
+@main.command()
+@RESULTS_OPTION
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
+def report(results: Path, out: Path, suites: tuple[str, ...]) -> None:
+    """Render HTML leaderboards (and CSV exports) from the results store."""
+    from segbench.report.build import build_reports
+
+    try:
+        built = build_reports(results, out, list(suites) or None)
+    except LookupError as exc:
+        _fail(str(exc))
+    for item in built:
+        note = f" (partial: {item.done}/{item.expected} evaluations)" if item.partial else ""
+        click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows){note}")
+
+
+@main.command()
+@click.argument("suite_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(suite_files: tuple[Path, ...]) -> None:
+    """Check suite files: schema, names and parameters (errors give file:line)."""
+    from segbench import api
+    from segbench.plan import expand
+    from segbench.suite.errors import SuiteError
+
+    failed = False
+    for path in suite_files:
+        try:
+            suite = api.validate_suite(path)
+        except SuiteError as exc:
+            click.secho(str(exc), fg="red", err=True)
+            failed = True
+            continue
+        jobs = expand(suite)
+        click.echo(f"{path}: ok ({len(jobs)} train jobs, {sum(len(j.conditions) for j in jobs)} evaluations)")
+    if failed:
+        sys.exit(2)
+
+
+@main.command(name="list")
+@click.argument("kind", required=False, type=click.Choice(["models", "datasets", "perturbations"]))
+def list_command(kind: str | None) -> None:
+    """Registered models, datasets and perturbations with their parameters."""
+    from segbench import api
+
+    for group, entries in api.list_entries(kind).items():
+        click.secho(group, bold=True)
+        for entry in entries:
+            click.echo(f"  {entry['name']:<16} {entry['summary']}")
+            params = ", ".join(f"{k}={v!r}" for k, v in entry["parameters"].items())
+            if params:
+                click.echo(f"  {'':<16} params: {params}")
+            for severity, level in sorted((entry["meta"].get("levels") or {}).items()):
+                click.echo(f"  {'':<16} severity {severity}: {level}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""Built-in datasets; importing this package registers each one with ``register_dataset``.
+
+Why explicit imports: the registry loads built-ins by importing this package, so every entry
+module must be imported here (one line per dataset file).
+"""
+
+from segbench.datasets import msd, spheres3d, textures2d
+
+__all__ = ["msd", "spheres3d", "textures2d"]

@@ -1,0 +1,56 @@
+"""Instantiate a model spec: registry lookup plus the arguments the runner injects."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from segbench.registry import MODELS
+
+__all__ = ["build_model", "count_parameters", "injected_arguments"]
+
+
+def injected_arguments(
+    spatial_dims: int, in_channels: int, out_channels: int, img_size: Sequence[int] | None
+) -> dict[str, Any]:
+    """Arguments derived from the dataset and patch budget, never set in a suite."""
+    return {
+        "spatial_dims": spatial_dims,
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "img_size": tuple(img_size) if img_size is not None else None,
+    }
+
+
+def build_model(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    spatial_dims: int,
+    in_channels: int = 1,
+    out_channels: int = 1,
+    img_size: Sequence[int] | None = None,
+) -> nn.Module:
+    """Build ``name`` (registered or ``module:callable``) with suite ``params``.
+
+    Only the injected arguments a factory declares are passed, so a user factory may
+    ignore, say, ``img_size``.
+    """
+    factory = MODELS.get(name).factory
+    accepted = inspect.signature(factory).parameters
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    injected = injected_arguments(spatial_dims, in_channels, out_channels, img_size)
+    kwargs = {k: v for k, v in injected.items() if v is not None and (k in accepted or takes_kwargs)}
+    kwargs.update(params)
+    model = factory(**kwargs)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model {name!r} returned {type(model).__name__}, expected a torch.nn.Module")
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameter count (stored with every job)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

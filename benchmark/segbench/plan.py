@@ -1,0 +1,231 @@
+"""Suite -> plan: train jobs, each carrying the eval conditions that reuse its checkpoint.
+
+Pure: no I/O.  A job's key is a content hash of everything that affects training (with
+factory defaults filled in, so ``unet`` and ``unet`` with its default channels spelt out
+are one job); names, labels, times and paths never enter it.  Adding a test-time
+perturbation to a suite therefore adds conditions but never retrains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from segbench.registry import DATASETS, MODELS
+from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
+from segbench.suite.validate import IN_DOMAIN, SEVERITIES
+
+__all__ = [
+    "EVAL_PROTOCOL",
+    "TRAIN_PROTOCOL",
+    "EvalCondition",
+    "TrainJob",
+    "canonical_json",
+    "dataset_identity",
+    "expand",
+    "job_key",
+    "patch_size",
+]
+
+# Bump when the meaning of training/evaluation changes, so stored results are not reused.
+TRAIN_PROTOCOL = 1
+EVAL_PROTOCOL = 1
+_EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap"})
+_INJECTED = frozenset({"spatial_dims", "in_channels", "out_channels", "img_size", "rng", "complexity"})
+
+
+@dataclass(frozen=True)
+class EvalCondition:
+    """One test set: a perturbation at a severity, optionally at another complexity."""
+
+    perturbation: str = IN_DOMAIN
+    severity: int = 0
+    test_complexity: float | None = None
+    preset: str | None = None
+
+    @property
+    def in_domain(self) -> bool:
+        return self.perturbation == IN_DOMAIN and self.test_complexity is None
+
+    def describe(self) -> str:
+        text = self.perturbation if self.perturbation == IN_DOMAIN else f"{self.perturbation}@{self.severity}"
+        if self.preset:
+            text += f" ({self.preset})"
+        if self.test_complexity is not None:
+            text += f" test_complexity={self.test_complexity:g}"
+        return text
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """One model trained once under one training condition and seed."""
+
+    suite: str
+    model: ModelSpec
+    dataset: DatasetSpec
+    complexity: float | None
+    patch: PatchBudget | None
+    seed: int
+    data_seed: int
+    train: TrainConfig
+    conditions: tuple[EvalCondition, ...]
+    key: str
+
+    def condition_key(self, condition: EvalCondition) -> str:
+        """Content key of one (job, condition) evaluation."""
+        eval_cfg = {f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS)}
+        return _hash(
+            {
+                "job": self.key,
+                "perturbation": condition.perturbation,
+                "severity": condition.severity,
+                "test_complexity": condition.test_complexity,
+                "eval": eval_cfg,
+                "protocol": EVAL_PROTOCOL,
+            }
+        )
+
+    def describe(self) -> str:
+        parts = [self.model.display, self.dataset.name]
+        if self.complexity is not None:
+            parts.append(f"c={self.complexity:g}")
+        if self.patch is not None:
+            parts.append(f"patch={self.patch.size or self.patch.voxels}")
+        parts.append(f"seed={self.seed}")
+        return " ".join(parts)
+
+
+def expand(suite: Suite) -> list[TrainJob]:
+    """All train jobs of ``suite`` in a stable order (model-major, seed-minor)."""
+    jobs = []
+    for model in suite.models:
+        for dataset in suite.datasets:
+            for complexity in suite.complexity or [None]:
+                for patch in suite.patch_budget:
+                    budget = None if patch == "full" else patch
+                    for seed in suite.seeds:
+                        conditions = tuple(_conditions(suite, complexity))
+                        key = job_key(model, dataset, complexity, budget, seed, suite.data_seed, suite.train)
+                        jobs.append(
+                            TrainJob(
+                                suite.name,
+                                model,
+                                dataset,
+                                complexity,
+                                budget,
+                                seed,
+                                suite.data_seed,
+                                suite.train,
+                                conditions,
+                                key,
+                            )
+                        )
+    return jobs
+
+
+def job_key(
+    model: ModelSpec,
+    dataset: DatasetSpec,
+    complexity: float | None,
+    patch: PatchBudget | None,
+    seed: int,
+    data_seed: int,
+    train: TrainConfig,
+) -> str:
+    """Stable content hash of everything that affects training."""
+    train_fields = train.model_dump(mode="json", exclude=set(_EVAL_ONLY_TRAIN_FIELDS))
+    return _hash(
+        {
+            "model": {"name": model.name, "params": _with_defaults(MODELS, model.name, model.params)},
+            "dataset": {
+                "name": dataset.name,
+                "params": _with_defaults(DATASETS, dataset.name, dataset.params),
+            },
+            "complexity": complexity,
+            "patch": patch.model_dump(mode="json") if patch else "full",
+            "seed": seed,
+            "data_seed": data_seed,
+            "train": train_fields,
+            "protocol": TRAIN_PROTOCOL,
+        }
+    )
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted, compact JSON: the input of every content hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable)
+
+
+def _hash(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def _with_defaults(registry: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` completed with the factory's defaults (injected arguments excluded)."""
+    try:
+        signature = inspect.signature(registry.get(name).factory)
+    except (LookupError, TypeError, ValueError):
+        return dict(params)
+    full = {
+        n: p.default
+        for n, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty and n not in _INJECTED
+    }
+    full.update(params)
+    return json.loads(canonical_json(full))
+
+
+def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalCondition]:
+    from segbench.perturbations import PRESETS
+
+    seen: set[tuple[str, int]] = set()
+    for spec in suite.perturbations:
+        if spec.name == IN_DOMAIN:
+            pairs: list[tuple[str, int, str | None]] = [(IN_DOMAIN, 0, None)]
+        elif spec.name in PRESETS:
+            name, severity = PRESETS[spec.name]
+            pairs = [(name, severity, spec.name)]
+        else:
+            pairs = [(spec.name, s, None) for s in (spec.severity or SEVERITIES)]
+        for name, severity, preset in pairs:
+            if (name, severity) not in seen:
+                seen.add((name, severity))
+                yield EvalCondition(name, severity, None, preset)
+    if complexity is not None and suite.test_complexity is not None:
+        levels = suite.complexity if suite.test_complexity == "all" else suite.test_complexity
+        for level in levels or []:
+            if level != complexity:
+                yield EvalCondition(IN_DOMAIN, 0, float(level))
+
+
+def dataset_identity(spec: DatasetSpec) -> str:
+    """Content hash of a dataset spec (defaults filled in); seeds its random draws.
+
+    Complexity is deliberately excluded: cases at every complexity level share masks and
+    case ids, so they can be paired across levels.
+    """
+    return _hash({"name": spec.name, "params": _with_defaults(DATASETS, spec.name, spec.params)})
+
+
+def patch_size(budget: PatchBudget, spatial_dims: int, multiple: int = 16) -> tuple[int, ...]:
+    """The training patch: ``size`` as given, or the largest cube (a multiple of ``multiple``,
+    so UNETR's 16-voxel tokens and four stride-2 levels fit) within ``voxels``.
+    """
+    if budget.size is not None:
+        return tuple(budget.size)
+    assert budget.voxels is not None
+    side = int(round(budget.voxels ** (1 / spatial_dims), 6))
+    side = max(multiple, side - side % multiple)
+    return (side,) * spatial_dims

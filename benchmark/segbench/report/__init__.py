@@ -1,0 +1,1 @@
+"""HTML leaderboards rendered from the results store alone (no training needed)."""

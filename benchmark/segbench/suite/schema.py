@@ -1,0 +1,143 @@
+"""The suite file's shape (pydantic v2).
+
+Why pydantic: field types, defaults and "extra key" errors come with a location path
+that ``suite.load`` maps back to a YAML line.  Checks that need the registries (model,
+dataset and perturbation names, factory parameters) live in ``suite.validate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "DatasetSpec",
+    "ModelSpec",
+    "PatchBudget",
+    "PerturbationSpec",
+    "Suite",
+    "TrainConfig",
+]
+
+Severity = int
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name_shorthand(value: Any) -> Any:
+    """Allow ``- unet`` as shorthand for ``- {name: unet}``."""
+    return {"name": value} if isinstance(value, str) else value
+
+
+class ModelSpec(_Strict):
+    """A registered model name or ``package.module:callable``, with MONAI-named params."""
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, description="display name; defaults to name")
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class DatasetSpec(_Strict):
+    """A registered dataset with its parameters (size, textures, ...)."""
+
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PerturbationSpec(_Strict):
+    """``none`` (in-domain), a preset (``harder``...) or a perturbation with severities 1..5."""
+
+    name: str = Field(min_length=1)
+    severity: list[Severity] | None = None
+    p: float = Field(default=1.0, ge=0.0, le=1.0, description="probability per sample (train-time only)")
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _scalar_severity(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class PatchBudget(_Strict):
+    """3D training patches: explicit ``size`` or a ``voxels`` budget giving a cubic size."""
+
+    size: list[int] | None = None
+    voxels: int | None = Field(default=None, gt=0)
+    pos: float = Field(default=1.0, ge=0)
+    neg: float = Field(default=1.0, ge=0)
+    samples: int = Field(default=4, ge=1)
+
+    @model_validator(mode="after")
+    def _one_of_size_or_voxels(self) -> PatchBudget:
+        if (self.size is None) == (self.voxels is None):
+            raise ValueError("give exactly one of 'size' (e.g. [64, 64, 64]) or 'voxels' (e.g. 262144)")
+        if self.size is not None and any(s <= 0 for s in self.size):
+            raise ValueError(f"size must be positive, got {self.size}")
+        if self.pos + self.neg <= 0:
+            raise ValueError("pos + neg must be > 0")
+        return self
+
+
+class TrainConfig(_Strict):
+    """Training hyper-parameters (the study's defaults)."""
+
+    epochs: int = Field(default=100, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    loss: Literal["dice", "dice_ce"] = "dice"
+    activation: Literal["sigmoid", "softmax"] = "sigmoid"
+    scheduler: Literal["none", "cosine"] = "none"
+    val_every: int = Field(default=2, ge=1)
+    rotate90: float = Field(default=0.5, ge=0, le=1, description="RandRotate90 probability")
+    augment: list[PerturbationSpec] = Field(default_factory=list)
+    amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
+    deterministic: bool = True
+    sw_overlap: float = Field(default=0.25, ge=0, lt=1, description="sliding-window overlap (3D)")
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _augment_shorthand(cls, value: Any) -> Any:
+        return [_name_shorthand(v) for v in value] if isinstance(value, list) else value
+
+
+class Suite(_Strict):
+    """A declarative grid of (model, dataset, complexity, perturbation, patch budget, seed)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="letters, digits, '_', '-', '.'")
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    data_seed: int = Field(default=0, description="fixes the data (identical cases across models/seeds)")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    models: list[ModelSpec] = Field(min_length=1)
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    complexity: list[float] | None = None
+    test_complexity: list[float] | Literal["all"] | None = None
+    perturbations: list[PerturbationSpec] = Field(default_factory=lambda: [PerturbationSpec(name="none")])
+    patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
+    baseline_model: str = "unet"
+
+    @field_validator("models", "datasets", "perturbations", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return [_name_shorthand(v) for v in value] if isinstance(value, list) else value
+
+    @field_validator("seeds", "complexity", mode="before")
+    @classmethod
+    def _scalar_to_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Suite:
+        labels = [m.display for m in self.models]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"models listed twice: {dupes}; give each variant a distinct 'label'")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        return self

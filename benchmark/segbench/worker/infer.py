@@ -1,0 +1,70 @@
+"""Prediction: whole-image forward passes, or MONAI sliding windows for patch-trained models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+from monai.inferers import sliding_window_inference
+
+from segbench.worker.data import stack_images
+
+__all__ = ["Predictor"]
+
+
+class Predictor:
+    """Binary masks from a model, matching how it was trained.
+
+    Args:
+        activation: "sigmoid" (1 output channel, threshold 0.5) or "softmax" (argmax).
+        roi_size: sliding-window size (the training patch); None predicts whole images.
+        overlap: sliding-window overlap. Defaults to 0.25.
+        batch_size: images (or windows) per forward pass.
+    """
+
+    def __init__(
+        self,
+        device: torch.device,
+        activation: str = "sigmoid",
+        roi_size: Sequence[int] | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 8,
+        amp: bool = False,
+    ) -> None:
+        self.device = device
+        self.activation = activation
+        self.roi_size = tuple(roi_size) if roi_size else None
+        self.overlap = overlap
+        self.batch_size = batch_size
+        self.amp = amp and device.type == "cuda"
+
+    def _autocast(self):  # type: ignore[no-untyped-def]
+        return torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
+
+    def _to_mask(self, logits: torch.Tensor) -> np.ndarray:
+        if self.activation == "softmax":
+            return logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+        return (logits[:, 0] > 0).to(torch.uint8).cpu().numpy()  # sigmoid(x) > 0.5  <=>  x > 0
+
+    @torch.no_grad()
+    def predict(self, model: torch.nn.Module, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Masks (uint8, each the shape of its image) for raw images (min-max scaled here)."""
+        model.eval()
+        masks: list[np.ndarray] = []
+        if self.roi_size is None:
+            for start in range(0, len(images), self.batch_size):
+                batch = stack_images(images[start : start + self.batch_size]).to(self.device)
+                with self._autocast():
+                    logits = model(batch)
+                masks.extend(self._to_mask(logits.float()))
+            return masks
+        for image in images:
+            volume = stack_images([image]).to(self.device)
+            with self._autocast():
+                logits = sliding_window_inference(
+                    volume, self.roi_size, self.batch_size, model, overlap=self.overlap, mode="gaussian"
+                )
+            masks.append(self._to_mask(torch.as_tensor(logits).float())[0])
+        return masks

@@ -1,0 +1,244 @@
+"""Run one train job: data -> model -> train (or reuse checkpoint) -> evaluate -> shard.
+
+Side effects are limited to the checkpoint and the shard file; the database is written
+by the parent (``store``).  Any exception becomes a failed shard with its traceback.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from segbench.cases import Case, DatasetSplits
+from segbench.models.build import build_model, count_parameters
+from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.provenance import collect_provenance
+from segbench.registry import DATASETS
+from segbench.seeding import derive_rng, derive_seed, seed_everything
+from segbench.suite.schema import DatasetSpec, PerturbationSpec
+from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
+from segbench.worker.device import pick_device
+from segbench.worker.evaluate import evaluate_condition
+from segbench.worker.infer import Predictor
+from segbench.worker.shard import atomic_write_bytes, write_shard
+from segbench.worker.train import EpochCallback, peak_memory_mb, train_model
+
+__all__ = ["checkpoint_path", "load_dataset", "make_augmenter", "run_job"]
+
+
+def checkpoint_path(results: Path, job_key: str) -> Path:
+    return results / "checkpoints" / f"{job_key}.pt"
+
+
+def run_job(
+    job: TrainJob,
+    conditions: Sequence[EvalCondition],
+    results: Path,
+    device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> Path:
+    """Train/evaluate ``job`` for the pending ``conditions``; returns the shard's path."""
+    attempt = uuid.uuid4().hex[:8]
+    shard: dict[str, Any] = {
+        "job_key": job.key,
+        "attempt_id": attempt,
+        "suite": job.suite,
+        "job": _job_record(job),
+        "status": "failed",
+        "error": None,
+        "train": None,
+        "conditions": [],
+        "started_at": time.time(),
+    }
+    try:
+        torch_device = pick_device(device)
+        shard["provenance"] = collect_provenance(str(torch_device))
+        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
+        shard["status"] = "done"
+    except Exception:
+        shard["error"] = traceback.format_exc()
+    shard["finished_at"] = time.time()
+    return write_shard(results, shard)
+
+
+def _run(
+    job: TrainJob,
+    conditions: Sequence[EvalCondition],
+    results: Path,
+    device: torch.device,
+    shard: dict[str, Any],
+    on_epoch: EpochCallback | None,
+    on_status: Callable[[str], None],
+) -> None:
+    seed_everything(job.seed, deterministic=job.train.deterministic)
+    on_status("data")
+    data = load_dataset(job.dataset, job.complexity, job.data_seed)
+    dims = data.spatial_dims
+    roi = patch_size(job.patch, dims) if job.patch else None
+    img_size = roi or tuple(data.train[0].image.shape)
+    out_channels = 1 if job.train.activation == "sigmoid" else 2
+    model = build_model(
+        job.model.name, job.model.params, spatial_dims=dims, out_channels=out_channels, img_size=img_size
+    )
+    predictor = Predictor(
+        device,
+        job.train.activation,
+        roi,
+        job.train.sw_overlap,
+        batch_size=job.train.batch_size,
+        amp=job.train.amp,
+    )
+    ckpt = checkpoint_path(results, job.key)
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        model.to(device)
+        shard["train"] = saved.get("train")
+        shard["train_reused"] = True
+    else:
+        on_status("train")
+        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch)
+        model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        _save_checkpoint(ckpt, {"state_dict": model_state, "train": shard["train"]})
+    on_status("evaluate")
+    identity = dataset_identity(job.dataset)
+    for condition in conditions:
+        started = time.perf_counter()
+        test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
+        cases = load_dataset(job.dataset, test_complexity, job.data_seed).test
+
+        def rng_for(
+            case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
+        ) -> np.random.Generator:
+            # Same perturbed image for every model and training seed: pairs stay paired.
+            return derive_rng(
+                job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
+            )
+
+        rows = evaluate_condition(model, predictor, cases, condition, rng_for)
+        shard["conditions"].append(
+            {
+                "cond_key": job.condition_key(condition),
+                "perturbation": condition.perturbation,
+                "severity": condition.severity,
+                "test_complexity": condition.test_complexity,
+                "preset": condition.preset,
+                "eval_seconds": time.perf_counter() - started,
+                "cases": rows,
+            }
+        )
+
+
+def _train(
+    job: TrainJob,
+    model: torch.nn.Module,
+    data: DatasetSplits,
+    roi: tuple[int, ...] | None,
+    device: torch.device,
+    predictor: Predictor,
+    on_epoch: EpochCallback | None,
+) -> dict[str, Any]:
+    cfg = job.train
+    batch_seed = derive_seed(job.seed, "batches")
+    augmenter = make_augmenter(cfg.augment) if cfg.augment else None
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    if job.patch is None:
+        batches: FullImageBatches | PatchBatches = FullImageBatches(
+            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter
+        )
+    else:
+        assert roi is not None
+        batches = PatchBatches(
+            data.train,
+            roi,
+            cfg.batch_size,
+            batch_seed,
+            job.patch.pos,
+            job.patch.neg,
+            job.patch.samples,
+            0.0,
+            augmenter,
+        )
+    result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch)
+    return {
+        "n_params": count_parameters(model),
+        "best_epoch": result.best_epoch,
+        "best_val_dice": result.best_val_dice,
+        "history": result.history,
+        "train_seconds": result.seconds,
+        "peak_memory_mb": peak_memory_mb(device),
+        "crop_fbr": batches.crop_fbr,
+        "patch_size": list(roi) if roi else None,
+        "n_train": len(data.train),
+        "n_val": len(data.val),
+    }
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _job_record(job: TrainJob) -> dict[str, Any]:
+    return {
+        "model": job.model.name,
+        "model_label": job.model.display,
+        "model_params": job.model.params,
+        "dataset": job.dataset.name,
+        "dataset_params": job.dataset.params,
+        "complexity": job.complexity,
+        "patch": job.patch.model_dump(mode="json") if job.patch else "full",
+        "seed": job.seed,
+        "data_seed": job.data_seed,
+        "train": job.train.model_dump(mode="json"),
+    }
+
+
+@lru_cache(maxsize=4)
+def _cached_dataset(spec_json: str, complexity: float | None, data_seed: int) -> DatasetSplits:
+    spec = DatasetSpec.model_validate_json(spec_json)
+    rng = derive_rng(data_seed, "dataset", dataset_identity(spec))
+    return DATASETS.get(spec.name).factory(rng=rng, complexity=complexity, **spec.params)
+
+
+def load_dataset(spec: DatasetSpec, complexity: float | None, data_seed: int) -> DatasetSplits:
+    """The dataset's splits; built once per process (models share identical data)."""
+    return _cached_dataset(spec.model_dump_json(), complexity, data_seed)
+
+
+def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:
+    """Train-time augmentation: each spec applies with its probability ``p`` at a random
+    severity from its list (all five when none given), in suite order."""
+    from segbench.perturbations import apply_perturbation, resolve
+
+    choices = [
+        (
+            spec.p,
+            resolve(spec.name, None)
+            if not spec.severity
+            else [pair for s in spec.severity for pair in resolve(spec.name, s)],
+        )
+        for spec in specs
+    ]
+
+    def augment(image: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        for p, pairs in choices:
+            if rng.random() < p:
+                name, severity = pairs[int(rng.integers(len(pairs)))]
+                image, _ = apply_perturbation(name, image, label, severity=severity, rng=rng)
+        return image
+
+    return augment

@@ -29,7 +29,7 @@ __all__ = ["build", "read_training_list"]
 _AXIS_PAIRS = ({"L", "R"}, {"A", "P"}, {"S", "I"})
 
 
-@register_dataset("msd")
+@register_dataset("msd", dims=3)
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

@@ -25,7 +25,7 @@ _SPHERE_VALUE = 1.0
 _MIN_RADIUS = 1.0
 
 
-@register_dataset("spheres3d")
+@register_dataset("spheres3d", dims=3)
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

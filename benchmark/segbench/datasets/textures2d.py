@@ -34,7 +34,7 @@ _MASK, _FG, _BG = 0, 1, 2
 _SPLITS = ("train", "val", "test")
 
 
-@register_dataset("textures2d")
+@register_dataset("textures2d", dims=2, complexity_range=(0.0, 1.0))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

@@ -141,9 +141,8 @@ class Store:
         if suite is not None:
             query += " WHERE sj.suite = ?"
             params = (suite,)
-        query += (
-            " ORDER BY sj.suite, model, j.dataset, j.complexity, c.perturbation, c.severity, j.seed, k.case_id"
-        )
+        query += " ORDER BY sj.suite, model, j.dataset, j.complexity, "
+        query += "c.perturbation, c.severity, j.seed, k.case_id"
         if not self.path.exists():
             return pd.DataFrame()
         with self.connect() as conn:
@@ -151,7 +150,7 @@ class Store:
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
         """One row per train job (status, provenance, timings) of a suite."""
-        query = "SELECT sj.suite, sj.model_label AS model, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
+        query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
         params: tuple[Any, ...] = ()
         if suite is not None:
             query += " WHERE sj.suite = ?"
@@ -159,7 +158,8 @@ class Store:
         if not self.path.exists():
             return pd.DataFrame()
         with self.connect() as conn:
-            return pd.read_sql_query(query, conn, params=params)
+            table = pd.read_sql_query(query, conn, params=params)
+        return table.rename(columns={"model": "model_name", "model_label": "model"})
 
     def expected_counts(self, suite: str) -> tuple[int, int]:
         """(conditions the suite defines, conditions evaluated) — to flag partial suites."""

@@ -132,7 +132,7 @@ def _pydantic_issues(exc: ValidationError, locator: Locator, filename: str) -> l
 
 
 def _is_branch_tag(part: Any) -> bool:
-    return isinstance(part, str) and (part[:1].isupper() or part.startswith(("literal[", "list[")))
+    return isinstance(part, str) and (part[:1].isupper() or "[" in part)
 
 
 def _data_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:

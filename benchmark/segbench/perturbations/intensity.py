@@ -1,0 +1,117 @@
+"""Intensity perturbations: gamma contrast, non-linear histogram shift, MRI bias field.
+
+Why together: each remaps intensities without moving anything in space, which tests whether a
+model relies on absolute intensity (the runner's min-max scaling undoes only linear changes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from monai.transforms import AdjustContrast, RandBiasField, RandHistogramShift
+
+from segbench.perturbations.base import call_monai, draw_seed, prepare, render, renderer
+from segbench.registry import register_perturbation
+
+__all__ = ["bias_field", "gamma", "histogram_shift"]
+
+GAMMA_LEVELS = {
+    1: {"gamma": 1.25},
+    2: {"gamma": 1.5},
+    3: {"gamma": 2.0},
+    4: {"gamma": 2.5},
+    5: {"gamma": 3.0},
+}
+HISTOGRAM_SHIFT_LEVELS = {
+    1: {"num_control_points": 5, "strength": 0.2},
+    2: {"num_control_points": 5, "strength": 0.4},
+    3: {"num_control_points": 5, "strength": 0.6},
+    4: {"num_control_points": 5, "strength": 0.8},
+    5: {"num_control_points": 5, "strength": 1.0},
+}
+BIAS_FIELD_LEVELS = {
+    1: {"degree": 3, "coeff_max": 0.05},
+    2: {"degree": 3, "coeff_max": 0.1},
+    3: {"degree": 3, "coeff_max": 0.15},
+    4: {"degree": 3, "coeff_max": 0.2},
+    5: {"degree": 3, "coeff_max": 0.3},
+}
+
+
+@register_perturbation("gamma", levels=GAMMA_LEVELS, dims=(2, 3), stochastic=False, backend="monai")
+def gamma(
+    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Gamma contrast change ``x' = ((x - min) / range) ** gamma * range + min``.
+
+    MONAI ``AdjustContrast``; min and max are kept, mid-tones darken (gamma > 1), as with another
+    window or display curve.  Deterministic: ``rng`` is not used.
+
+    Levels (gamma): 1.25, 1.5, 2, 2.5, 3.
+    """
+    image, params = prepare("gamma", image, label, severity)
+    return render("gamma", image, label, params), params
+
+
+@register_perturbation(
+    "histogram_shift", levels=HISTOGRAM_SHIFT_LEVELS, dims=(2, 3), stochastic=True, backend="monai"
+)
+def histogram_shift(
+    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Random monotone piecewise-linear intensity remapping (scanner / protocol differences).
+
+    MONAI ``RandHistogramShift`` draws the control points (seeded from ``params``); the shift
+    of each control point from the identity is then scaled by ``strength`` before MONAI applies
+    the mapping.  Why the scaling instead of MONAI's "fewer control points = stronger": with the
+    same seed every severity bends the same curve further, so damage rises strictly with
+    severity for every seed.  The mapping stays monotone and keeps min and max.
+
+    Levels: 5 control points; strength 0.2, 0.4, 0.6, 0.8, 1.0 (1.0 = MONAI's own draw).
+    """
+    image, params = prepare("histogram_shift", image, label, severity)
+    params["noise_seed"] = draw_seed(rng)
+    return render("histogram_shift", image, label, params), params
+
+
+@register_perturbation("bias_field", levels=BIAS_FIELD_LEVELS, dims=(2, 3), stochastic=True, backend="monai")
+def bias_field(
+    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Smooth multiplicative MRI bias field ``x * exp(sum_i c_i P_i)`` (coil inhomogeneity).
+
+    MONAI ``RandBiasField`` (Legendre polynomials of ``degree``; coefficients uniform in
+    ``[-coeff_max, coeff_max]``, seeded from ``params``).  Symmetric coefficients (MONAI's
+    default range is ``(0, 0.1)``) give both brighter and darker regions instead of a mostly
+    global brightening, which min-max scaling would undo.  The same seed scales the same field.
+
+    Levels (coeff_max, degree 3): 0.05, 0.1, 0.15, 0.2, 0.3.
+    """
+    image, params = prepare("bias_field", image, label, severity)
+    params["noise_seed"] = draw_seed(rng)
+    return render("bias_field", image, label, params), params
+
+
+@renderer("gamma", levels=GAMMA_LEVELS)
+def _render_gamma(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    return call_monai(AdjustContrast(gamma=float(params["gamma"])), image)
+
+
+@renderer("histogram_shift", levels=HISTOGRAM_SHIFT_LEVELS)
+def _render_histogram_shift(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    transform = RandHistogramShift(num_control_points=int(params["num_control_points"]), prob=1.0)
+    transform.set_random_state(seed=int(params["noise_seed"]))
+    transform.randomize()
+    reference = np.asarray(transform.reference_control_points, dtype=np.float64)
+    drawn = np.asarray(transform.floating_control_points, dtype=np.float64)
+    transform.floating_control_points = reference + float(params["strength"]) * (drawn - reference)
+    return call_monai(lambda img: transform(img, randomize=False), image)
+
+
+@renderer("bias_field", levels=BIAS_FIELD_LEVELS)
+def _render_bias_field(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    c = float(params["coeff_max"])
+    transform = RandBiasField(degree=int(params["degree"]), coeff_range=(-c, c), prob=1.0)
+    transform.set_random_state(seed=int(params["noise_seed"]))
+    return call_monai(transform, image)

@@ -1,0 +1,206 @@
+"""The CI regression gate's pure logic: record a per-case baseline, compare a new run with it.
+
+A *regression* is a model x condition whose mean ``metric`` got worse by more than ``delta`` beyond
+bootstrap uncertainty: with ``diff = current - baseline`` (higher-is-better metric), the upper end of
+the CI of ``diff`` is below ``-delta``. Requiring the whole interval past ``-delta`` keeps seed noise and
+small test sets from failing CI, while a real drop of more than ``delta`` still does.
+
+The baseline stores per-case values keyed ``"seed/case_id"`` so the comparison can pair cases
+(``paired_diff_ci``), which is much tighter than comparing two independent means. When too few ids
+match (e.g. the test split changed) it falls back to the unpaired bootstrap (``unpaired_diff_ci``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segbench.seeding import derive_rng
+from segbench.stats.bootstrap import CI, paired_diff_ci, unpaired_diff_ci
+
+__all__ = ["BASELINE_FORMAT", "KEY_COLUMNS", "compare_to_baseline", "make_baseline"]
+
+BASELINE_FORMAT = "segbench-baseline/1"
+#: one baseline entry per model x condition
+KEY_COLUMNS: tuple[str, ...] = ("model", "dataset", "complexity", "perturbation", "severity")
+
+_Key = tuple[str, str, float | None, str, int]
+
+
+def make_baseline(df: pd.DataFrame, metric: str = "dice") -> dict[str, Any]:
+    """A JSON-serialisable baseline of per-case values, one entry per model x condition.
+
+    Args:
+        df: long per-case table with :data:`KEY_COLUMNS`, ``seed``, ``case_id`` and ``metric``.
+        metric: value column. Defaults to ``"dice"``.
+
+    Returns:
+        ``{"format": BASELINE_FORMAT, "metric": metric, "entries": [...]}``; each entry has ``model``,
+        ``dataset``, ``complexity`` (``None`` when NaN), ``perturbation``, ``severity``, ``mean``
+        (``None`` if no values), ``n`` and ``values`` (``{"seed/case_id": value}``). NaN values (both
+        masks empty) are left out, so the dict holds no NaN and passes strict JSON.
+
+    Raises:
+        ValueError: if a model has two rows for the same case in one condition.
+    """
+    entries = []
+    for key, vals in _collect(df, metric).items():
+        arr = np.fromiter(vals.values(), dtype=float, count=len(vals))
+        entries.append(
+            {
+                "model": key[0],
+                "dataset": key[1],
+                "complexity": key[2],
+                "perturbation": key[3],
+                "severity": key[4],
+                "mean": float(arr.mean()) if arr.size else None,
+                "n": len(vals),
+                "values": vals,
+            }
+        )
+    return {"format": BASELINE_FORMAT, "metric": metric, "entries": entries}
+
+
+def compare_to_baseline(
+    df: pd.DataFrame,
+    baseline: Mapping[str, Any],
+    delta: float = 0.05,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    higher_is_better: bool = True,
+    min_paired_share: float = 0.9,
+) -> pd.DataFrame:
+    """Compare a run with a baseline from :func:`make_baseline`, one row per model x condition.
+
+    Pairing: cases are matched on ``"seed/case_id"``. If the matched ids cover at least
+    ``min_paired_share`` of both sides (and at least 2), the CI is the paired bootstrap of the mean
+    difference over matched cases and ``diff`` is that mean difference; otherwise both sides are
+    resampled independently and ``diff`` is the difference of the two means.
+
+    Args:
+        df: current long per-case table (same columns as for :func:`make_baseline`).
+        baseline: a baseline dict (e.g. loaded from JSON).
+        delta: tolerated drop in the metric's units. Defaults to 0.05.
+        n_resamples: bootstrap resamples per row. Defaults to 2000.
+        seed: base seed; each row's generator is derived from it and the row key. Defaults to 0.
+        confidence: two-sided CI level. Defaults to 0.95.
+        higher_is_better: ``True`` for Dice/NSD; ``False`` (e.g. HD95) makes a regression
+            ``ci_low > delta``. Defaults to True.
+        min_paired_share: least share of matched ids on each side to use the paired CI. Defaults to 0.9.
+
+    Returns:
+        Columns :data:`KEY_COLUMNS`, ``baseline_mean``, ``current_mean``, ``diff`` (current - baseline),
+        ``ci_low``, ``ci_high``, ``ci_method``, ``n_baseline``, ``n_current``, ``n_paired``, ``paired``
+        (bool), ``regressed`` (bool), ``status``: ``"ok"``, ``"regressed"``, ``"missing"`` (in the
+        baseline, no values now) or ``"new"`` (no values in the baseline).
+
+    Raises:
+        ValueError: if the baseline's format or metric does not match.
+    """
+    if baseline.get("format") != BASELINE_FORMAT:
+        raise ValueError(f"unknown baseline format {baseline.get('format')!r}, expected {BASELINE_FORMAT!r}")
+    metric = str(baseline["metric"])
+    if metric not in df.columns:
+        raise ValueError(f"baseline metric {metric!r} is not a column of the table")
+    base = {_key_of(e): {str(k): float(v) for k, v in e["values"].items()} for e in baseline["entries"]}
+    cur = _collect(df, metric)
+    rows = []
+    for key in sorted(set(base) | set(cur), key=_sort_key):
+        b, c = base.get(key, {}), cur.get(key, {})
+        row: dict[str, Any] = dict(zip(KEY_COLUMNS, key, strict=True))
+        row.update(
+            baseline_mean=_mean(b.values()),
+            current_mean=_mean(c.values()),
+            n_baseline=len(b),
+            n_current=len(c),
+            n_paired=0,
+            paired=False,
+            diff=np.nan,
+            ci_low=np.nan,
+            ci_high=np.nan,
+            ci_method="",
+            regressed=False,
+        )
+        if not b or not c:
+            row["status"] = "missing" if b else "new"
+            rows.append(row)
+            continue
+        common = sorted(set(b) & set(c))
+        rng = derive_rng(seed, "compare_to_baseline", *map(str, key))
+        paired = len(common) >= 2 and len(common) >= min_paired_share * max(len(b), len(c))
+        if paired:
+            ci: CI = paired_diff_ci(
+                [c[i] for i in common], [b[i] for i in common], n_resamples, confidence, rng
+            )
+        else:
+            ci = unpaired_diff_ci(list(c.values()), list(b.values()), n_resamples, confidence, rng)
+        regressed = ci.high < -delta if higher_is_better else ci.low > delta
+        row.update(
+            n_paired=len(common) if paired else 0,
+            paired=paired,
+            diff=ci.estimate,
+            ci_low=ci.low,
+            ci_high=ci.high,
+            ci_method=ci.method,
+            regressed=bool(regressed),
+            status="regressed" if regressed else "ok",
+        )
+        rows.append(row)
+    cols = [
+        *KEY_COLUMNS,
+        "baseline_mean",
+        "current_mean",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+        "n_baseline",
+        "n_current",
+        "n_paired",
+        "paired",
+        "regressed",
+        "status",
+    ]
+    out = pd.DataFrame(rows, columns=cols)
+    out["complexity"] = out["complexity"].astype(float)  # None -> NaN, as in the per-case table
+    return out
+
+
+def _collect(df: pd.DataFrame, metric: str) -> dict[_Key, dict[str, float]]:
+    """Per model x condition: ``{"seed/case_id": value}`` of non-NaN values (all keys kept)."""
+    cols = [*KEY_COLUMNS, "seed", "case_id", metric]
+    d = df[cols].copy()
+    d["_case"] = d["seed"].astype(int).astype(str) + "/" + d["case_id"].astype(str)
+    dup = d.duplicated([*KEY_COLUMNS, "_case"])  # NaN keys compare equal here
+    if dup.any():
+        first = d[dup].iloc[0]
+        raise ValueError(f"duplicate case {first['_case']!r} for {_key_of(first.to_dict())}")
+    out: dict[_Key, dict[str, float]] = {}
+    for key, sub in d.groupby(list(KEY_COLUMNS), dropna=False, sort=False):
+        ok = sub[metric].notna().to_numpy()  # NaN (both masks empty) is not a comparable value
+        vals = sub[metric].to_numpy(dtype=float)[ok].tolist()
+        out[_key_of(dict(zip(KEY_COLUMNS, key, strict=True)))] = dict(
+            zip(sub["_case"].to_numpy()[ok].tolist(), vals, strict=True)
+        )
+    return out
+
+
+def _key_of(e: Mapping[str, Any]) -> _Key:
+    """Canonical hashable key; NaN/None complexity -> None, numbers -> float, severity -> int."""
+    cx = e["complexity"]
+    cx = None if cx is None or (isinstance(cx, float) and math.isnan(cx)) else float(cx)
+    return (str(e["model"]), str(e["dataset"]), cx, str(e["perturbation"]), int(e["severity"]))
+
+
+def _sort_key(k: _Key) -> tuple[Any, ...]:
+    return (k[0], k[1], k[2] is not None, k[2] if k[2] is not None else 0.0, k[3], k[4])
+
+
+def _mean(values: Any) -> float:
+    arr = np.fromiter(values, dtype=float)
+    return float(arr.mean()) if arr.size else np.nan

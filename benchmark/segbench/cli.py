@@ -103,6 +103,50 @@ def validate(suite_files: tuple[Path, ...]) -> None:
         sys.exit(2)
 
 
+@main.command()
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+)
+@click.option("--perturbation", "names", multiple=True, help="Only these perturbations (repeatable).")
+@click.option("--case", default=0, show_default=True, help="Index of the test case to show.")
+def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int) -> None:
+    """Gallery of one test case under every perturbation x severity (PNG + HTML)."""
+    from segbench.preview import preview_suite
+    from segbench.suite.errors import SuiteError
+
+    try:
+        result = preview_suite(suite_file, out, list(names) or None, case)
+    except (SuiteError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(f"{result.png} ({len(result.names)} perturbations x 5 severities, case {result.case_id})")
+    click.echo(f"{result.html}")
+
+
+@main.command()
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Baseline JSON, e.g. reports/baseline/ci.json.",
+)
+@RESULTS_OPTION
+@click.option("--suite", default="ci", show_default=True, help="Suite whose results are compared.")
+@click.option("--delta", default=0.05, show_default=True, help="Tolerated Dice loss beyond uncertainty.")
+@click.option("--update", is_flag=True, help="Rewrite the baseline from the current results.")
+def check(baseline: Path, results: Path, suite: str, delta: float, update: bool) -> None:
+    """Regression gate: exit 1 when a model's Dice fell below the baseline by more than DELTA."""
+    from segbench.gate import run_gate
+
+    try:
+        outcome = run_gate(results, baseline, suite=suite, delta=delta, update=update)
+    except (FileNotFoundError, LookupError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(outcome.text)
+    if outcome.regressed and not update:
+        sys.exit(1)
+
+
 @main.command(name="list")
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "perturbations"]))
 def list_command(kind: str | None) -> None:

@@ -46,6 +46,7 @@ class EvalCondition:
     severity: int = 0
     test_complexity: float | None = None
     preset: str | None = None
+    test_params: str = ""  # canonical JSON of test-only dataset params (a dataset shift)
 
     @property
     def in_domain(self) -> bool:
@@ -57,6 +58,8 @@ class EvalCondition:
             text += f" ({self.preset})"
         if self.test_complexity is not None:
             text += f" test_complexity={self.test_complexity:g}"
+        if self.test_params:
+            text += f" (dataset shift {self.test_params})"
         return text
 
 
@@ -84,6 +87,7 @@ class TrainJob:
                 "perturbation": condition.perturbation,
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
+                "test_params": condition.test_params,
                 "eval": eval_cfg,
                 "protocol": EVAL_PROTOCOL,
             }
@@ -203,6 +207,8 @@ def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalConditio
             if (name, severity) not in seen:
                 seen.add((name, severity))
                 yield EvalCondition(name, severity, None, preset)
+    for shift in suite.dataset_shifts:
+        yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
     if complexity is not None and suite.test_complexity is not None:
         levels = suite.complexity if suite.test_complexity == "all" else suite.test_complexity
         for level in levels or []:

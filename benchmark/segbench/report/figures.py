@@ -1,44 +1,367 @@
-"""Plotly figures as HTML fragments (plotly.js is loaded once per page)."""
+"""Plotly figures as HTML fragments (plotly.js is loaded once per page, from ``../plotly.min.js``).
+
+Each function takes a tidy table from :mod:`segbench.report.tables` or :mod:`.analysis3d` and returns a
+``go.Figure``; no statistics are computed here. Colours are fixed per model across figures (``colours``)
+so a model keeps its colour from the curves to the boxes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
 
-__all__ = ["complexity_curves", "to_div"]
+__all__ = [
+    "box_figure",
+    "colours",
+    "complexity_curves",
+    "cross_heatmap",
+    "fbr_scatter",
+    "patch_curves",
+    "rank_blobs",
+    "relative_gain",
+    "severity_curves",
+    "significance_map",
+    "to_div",
+]
+
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
 def to_div(fig: go.Figure, div_id: str) -> str:
-    """An HTML ``<div>`` for ``fig`` that relies on the page's plotly.js."""
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config={"displaylogo": False})
+    """An HTML ``<div>`` for ``fig`` that relies on the page's plotly.js (no CDN, works offline)."""
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
-def complexity_curves(board: pd.DataFrame, dataset: str) -> go.Figure:
-    """Mean Dice vs complexity per model, in-domain (solid) and out-of-domain (dashed)."""
+def colours(models: Sequence[str]) -> dict[str, str]:
+    """A stable colour per model (sorted order, plotly's D3 palette, cycling)."""
+    palette = qualitative.D3
+    return {m: palette[i % len(palette)] for i, m in enumerate(sorted(set(models)))}
+
+
+def complexity_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -> go.Figure:
+    """Mean in-domain Dice vs complexity per model, with the CI as a shaded band.
+
+    Args:
+        cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high``.
+        dataset: dataset to plot.
+        colour: model -> colour.
+    """
     fig = go.Figure()
-    rows = board[board["dataset"] == dataset].sort_values("complexity")
-    for model, group in rows.groupby("model", sort=True):
+    rows = cis[(cis["dataset"] == dataset) & cis["complexity"].notna()].sort_values("complexity")
+    for model, g in rows.groupby("model", sort=True):
+        x = g["complexity"].tolist()
         fig.add_trace(
             go.Scatter(
-                x=group["complexity"], y=group["id_mean"], mode="lines+markers", name=f"{model} in-domain"
+                x=x + x[::-1],
+                y=g["high"].tolist() + g["low"].tolist()[::-1],
+                fill="toself",
+                mode="lines",
+                fillcolor=_alpha(colour[model], 0.18),
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=model,
             )
         )
-        if group["ood_mean"].notna().any():
-            fig.add_trace(
-                go.Scatter(
-                    x=group["complexity"],
-                    y=group["ood_mean"],
-                    mode="lines+markers",
-                    line={"dash": "dash"},
-                    name=f"{model} out-of-domain",
-                )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=g["mean"],
+                mode="lines+markers",
+                name=model,
+                legendgroup=model,
+                line={"color": colour[model]},
             )
+        )
     fig.update_layout(
-        title=f"{dataset}: Dice vs task complexity",
-        xaxis_title="complexity (alpha: higher = harder)",
+        title=f"{dataset}: in-domain Dice vs task complexity (band: 95% CI)",
+        xaxis_title="complexity (higher = harder)",
         yaxis_title="mean Dice",
-        yaxis_range=[0, 1],
-        template="plotly_white",
         height=420,
+        **_LAYOUT,
     )
     return fig
+
+
+def relative_gain(cis: pd.DataFrame, dataset: str, reference: str, colour: dict[str, str]) -> go.Figure:
+    """Relative in-domain Dice gain over ``reference`` (e.g. ``noskip_unet``) vs complexity, in percent."""
+    rows = cis[(cis["dataset"] == dataset) & cis["complexity"].notna()]
+    wide = rows.pivot_table(index="complexity", columns="model", values="mean")
+    fig = go.Figure()
+    for model in sorted(c for c in wide.columns if c != reference):
+        gain = 100 * (wide[model] - wide[reference]) / wide[reference]
+        fig.add_trace(
+            go.Scatter(x=wide.index, y=gain, mode="lines+markers", name=model, line={"color": colour[model]})
+        )
+    fig.add_hline(y=0, line={"color": "#888", "dash": "dot"})
+    fig.update_layout(
+        title=f"{dataset}: relative Dice gain over {reference} (%)",
+        xaxis_title="complexity (higher = harder)",
+        yaxis_title=f"(Dice - Dice[{reference}]) / Dice[{reference}] (%)",
+        height=380,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def severity_curves(
+    cis: pd.DataFrame, dataset: str, complexity: float, colour: dict[str, str]
+) -> go.Figure | None:
+    """Dice vs severity, one panel per perturbation; severity 0 is the in-domain result.
+
+    Returns ``None`` when the block has no perturbation.
+    """
+    block = cis[(cis["dataset"] == dataset) & _same(cis["complexity"], complexity)]
+    perts = sorted(p for p in block["perturbation"].unique() if p != "none")
+    if not perts:
+        return None
+    ncols = min(3, len(perts))
+    nrows = -(-len(perts) // ncols)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=perts, shared_yaxes=True)
+    clean = block[block["perturbation"] == "none"].assign(severity=0)
+    for i, pert in enumerate(perts):
+        r, c = i // ncols + 1, i % ncols + 1
+        sub = pd.concat([clean, block[block["perturbation"] == pert]]).sort_values("severity")
+        for model, g in sub.groupby("model", sort=True):
+            fig.add_trace(
+                go.Scatter(
+                    x=g["severity"],
+                    y=g["mean"],
+                    mode="lines+markers",
+                    name=model,
+                    legendgroup=model,
+                    showlegend=i == 0,
+                    line={"color": colour[model]},
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": (g["high"] - g["mean"]).tolist(),
+                        "arrayminus": (g["mean"] - g["low"]).tolist(),
+                        "thickness": 1,
+                    },
+                ),
+                row=r,
+                col=c,
+            )
+        fig.update_xaxes(title_text="severity (0 = in-domain)", dtick=1, row=r, col=c)
+    fig.update_yaxes(title_text="mean Dice", col=1)
+    fig.update_layout(
+        title=f"{dataset}{_cx(complexity)}: Dice vs severity (bars: 95% CI)", height=320 * nrows, **_LAYOUT
+    )
+    return fig
+
+
+def significance_map(tests: pd.DataFrame, title: str) -> go.Figure:
+    """Models x models heatmap of Holm-adjusted p-values (blank: not testable or the diagonal)."""
+    models = sorted(set(tests["model_a"]) | set(tests["model_b"]))
+    mat = pd.DataFrame(np.nan, index=models, columns=models)
+    for r in tests.itertuples(index=False):
+        mat.loc[r.model_a, r.model_b] = r.p_holm
+        mat.loc[r.model_b, r.model_a] = r.p_holm
+    text = mat.map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.log10(mat.clip(lower=1e-6).to_numpy(dtype=float)),
+            x=models,
+            y=models,
+            text=text.to_numpy(),
+            texttemplate="%{text}",
+            colorscale="RdBu",
+            zmin=-4,
+            zmax=0,
+            colorbar={
+                "title": "p_holm",
+                "tickvals": [-4, -3, -2, np.log10(0.05), 0],
+                "ticktext": ["1e-4", "0.001", "0.01", "0.05", "1"],
+            },
+            hovertemplate="%{y} vs %{x}: p_holm=%{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(title=title, height=140 + 45 * len(models), width=260 + 70 * len(models), **_LAYOUT)
+    return fig
+
+
+def rank_blobs(freq: pd.DataFrame, title: str, colour: dict[str, str]) -> go.Figure:
+    """challengeR-style blob plot: marker area ~ share of bootstrap resamples giving a model each rank."""
+    f = freq[freq["frequency"] > 0]
+    order = f.drop_duplicates("model").sort_values(["full_rank", "model"])["model"].tolist()
+    fig = go.Figure()
+    for model in order:
+        g = f[f["model"] == model]
+        fig.add_trace(
+            go.Scatter(
+                x=[model] * len(g),
+                y=g["rank"],
+                mode="markers",
+                name=model,
+                showlegend=False,
+                marker={"size": 6 + 34 * np.sqrt(g["frequency"]), "color": colour.get(model, "#444")},
+                customdata=g["frequency"],
+                hovertemplate="%{x}: rank %{y} in %{customdata:.1%} of resamples<extra></extra>",
+            )
+        )
+    n = max(len(order), 1)
+    fig.update_layout(
+        title=title,
+        xaxis={"categoryorder": "array", "categoryarray": order, "title": "model (by full-data rank)"},
+        yaxis={"autorange": "reversed", "dtick": 1, "title": "bootstrap rank", "range": [n + 0.5, 0.5]},
+        height=320,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def box_figure(boxes: pd.DataFrame, title: str, colour: dict[str, str]) -> go.Figure:
+    """Per-case Dice distribution per condition (x) and model (colour) from precomputed box stats."""
+    fig = go.Figure()
+    b = boxes.assign(
+        cond=[_cond(p, s) for p, s in zip(boxes["perturbation"], boxes["severity"], strict=True)]
+    )
+    for model, g in b.groupby("model", sort=True):
+        fig.add_trace(
+            go.Box(
+                x=g["cond"],
+                q1=g["q1"],
+                median=g["median"],
+                q3=g["q3"],
+                lowerfence=g["lowerfence"],
+                upperfence=g["upperfence"],
+                mean=g["mean"],
+                name=model,
+                marker_color=colour[model],
+                boxpoints=False,
+            )
+        )
+    fig.update_layout(
+        title=title,
+        boxmode="group",
+        yaxis_title="per-case Dice",
+        xaxis_title="condition",
+        height=380,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def cross_heatmap(cross: pd.DataFrame, dataset: str, model: str) -> go.Figure:
+    """Train complexity (rows) x test complexity (columns) mean Dice of one model."""
+    g = cross[(cross["dataset"] == dataset) & (cross["model"] == model)]
+    mat = g.pivot_table(index="train_complexity", columns="test_complexity", values="dice")
+    fig = go.Figure(
+        go.Heatmap(
+            z=mat.to_numpy(dtype=float),
+            x=[f"{v:g}" for v in mat.columns],
+            y=[f"{v:g}" for v in mat.index],
+            text=mat.map(lambda v: "" if pd.isna(v) else f"{v:.2f}").to_numpy(),
+            texttemplate="%{text}",
+            colorscale="Viridis",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "Dice"},
+            hovertemplate="train %{y}, test %{x}: Dice %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"{model} on {dataset}: train x test complexity",
+        xaxis={"title": "test complexity", "type": "category"},
+        yaxis={"title": "train complexity", "type": "category"},
+        height=360,
+        width=460,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def patch_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -> go.Figure:
+    """In-domain Dice vs patch size per model with 95% CI bars (patch sizes ordered by voxels)."""
+    rows = cis[cis["dataset"] == dataset]
+    order = rows.sort_values("voxels", na_position="last")["patch"].drop_duplicates().tolist()
+    fig = go.Figure()
+    for model, g in rows.groupby("model", sort=True):
+        g = g.set_index("patch").reindex([p for p in order if p in set(g["patch"])])
+        fig.add_trace(
+            go.Scatter(
+                x=g.index.tolist(),
+                y=g["estimate"],
+                mode="lines+markers",
+                name=model,
+                line={"color": colour.get(model, "#444")},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (g["high"] - g["estimate"]).tolist(),
+                    "arrayminus": (g["estimate"] - g["low"]).tolist(),
+                },
+            )
+        )
+    fig.update_layout(
+        title=f"{dataset}: in-domain Dice vs training patch size (bars: 95% CI)",
+        xaxis={"title": "patch size (context)", "categoryorder": "array", "categoryarray": order},
+        yaxis_title="mean Dice",
+        height=400,
+        showlegend=True,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def fbr_scatter(
+    points: pd.DataFrame, dataset: str, colour: dict[str, str], max_points: int = 4000
+) -> go.Figure:
+    """Per-case Dice vs test-volume foreground ratio (log x), one colour per model / patch entry.
+
+    ``points`` has ``dataset``, ``model`` (entry), ``fbr``, ``dice``; at most ``max_points`` are drawn
+    (a seeded random subset) to keep the page light.
+    """
+    rows = points[(points["dataset"] == dataset) & points["fbr"].notna()]
+    if len(rows) > max_points:
+        rows = rows.sample(max_points, random_state=0)
+    fig = go.Figure()
+    for model, g in rows.groupby("model", sort=True):
+        fig.add_trace(
+            go.Scattergl(
+                x=g["fbr"],
+                y=g["dice"],
+                mode="markers",
+                name=model,
+                marker={"size": 6, "opacity": 0.7, "color": colour.get(model)},
+            )
+        )
+    fig.update_layout(
+        title=f"{dataset}: Dice vs test-volume foreground ratio",
+        xaxis={"title": "foreground ratio of the test volume", "type": "log"},
+        yaxis_title="Dice",
+        height=400,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _alpha(colour: str, a: float) -> str:
+    """``#rrggbb`` -> ``rgba(r,g,b,a)`` for translucent CI bands."""
+    h = colour.lstrip("#")
+    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{a})"
+
+
+def _same(series: pd.Series, value: float) -> pd.Series:
+    """Equality that treats NaN == NaN (complexity is NaN for datasets without the knob)."""
+    return series.isna() if pd.isna(value) else series == value
+
+
+def _cx(complexity: float) -> str:
+    return "" if pd.isna(complexity) else f", complexity {complexity:g}"
+
+
+def _cond(perturbation: str, severity: int) -> str:
+    return "in-domain" if perturbation == "none" else f"{perturbation} s{int(severity)}"

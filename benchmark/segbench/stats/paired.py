@@ -7,11 +7,14 @@ same condition), so the per-case differences are tested, not two independent sam
 comparisons are corrected with Holm's step-down method within each family (one family = one
 (dataset, complexity, perturbation, severity) condition) — Holm, not statsmodels' default Holm-Sidak.
 
-Holm is deliberately hand-written (:func:`holm`, six lines of numpy): the reference implementation,
-``statsmodels.stats.multitest.multipletests(p, method='holm')``, calls ``gc.collect()`` on every call
-(statsmodels 0.15), which measured ~40 ms per family with a 100k-row table in memory — most of the
-runtime of this module, and minutes for a report with thousands of families. The tests check
-:func:`holm` against ``multipletests(p, method='holm')`` and against the definition.
+Holm is computed by the reference implementation, ``statsmodels.stats.multitest.multipletests(p,
+method='holm')``, with the method passed explicitly (its default is Holm-Sidak). statsmodels 0.15 calls
+``gc.collect()`` inside every Holm call, so the cost per family grows with the number of live Python
+objects (measured 50-150 ms per call once torch, scipy and pandas are imported). :func:`holm` therefore
+makes one call per family with the live objects frozen (``gc.freeze()``, undone right after), which
+makes that collection scan only the few objects created since (~0.05 ms); ``benchmarks/report_scale.py``
+measures the total. The tests check :func:`holm` against the
+definition (hand-computed step-down values).
 
 A pair is *untestable* (``testable=False``, p fields NaN, never an exception) when it has fewer than
 ``min_pairs`` paired cases — with 5 pairs the smallest exact two-sided p-value is 2/32 = 0.0625, so no
@@ -20,12 +23,15 @@ result could be significant at 0.05 — or when every difference is zero.
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
 __all__ = ["DEFAULT_FAMILY", "PAIR_KEYS", "holm", "pairwise_wilcoxon", "significantly_worse_than_best"]
 
@@ -173,28 +179,46 @@ def significantly_worse_than_best(
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (same values as ``multipletests(p, method='holm')[1]``).
+    """Holm step-down adjusted p-values of one family, via ``multipletests(p, method='holm')``.
 
-    Sort ascending, multiply the i-th smallest (0-based) by ``m - i``, take the running maximum, clip
-    at 1, and put back in input order. Hand-written for speed; see the module docstring.
+    Why statsmodels rather than six lines of numpy: the adjusted values are a published claim of the
+    report, so they come from the reference implementation; ``method='holm'`` is spelled out because
+    statsmodels' default is Holm-Sidak (DESIGN.md §5).
 
     Args:
         p_values: raw p-values of one family, no NaN.
 
     Returns:
-        Adjusted p-values, in input order.
+        Adjusted p-values (``min(1, running max of (m - i) * p_(i))``), in input order.
 
     Example:
         >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
         [0.03, 0.06, 0.06]
     """
     p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    m = p.size
-    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * np.arange(m, 0, -1)))
-    out = np.empty(m)
-    out[order] = adjusted
-    return out
+    if p.size == 0:
+        return p.copy()
+    with _gc_frozen():
+        adjusted = multipletests(p, method="holm")[1]
+    return np.asarray(adjusted, dtype=float)
+
+
+@contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Freeze live objects so statsmodels' ``gc.collect()`` skips them; unfreeze afterwards.
+
+    Why: the full collection otherwise walks every object of the process on each call. Frozen objects
+    are neither freed nor lost, only skipped, and ``gc.unfreeze()`` puts them back. If someone else
+    already froze objects we leave their freeze alone (unfreezing would undo it).
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _test_pair(

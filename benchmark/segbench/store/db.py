@@ -129,8 +129,8 @@ class Store:
         """The long per-case table (one row per model x condition x case) of a suite."""
         query = """
             SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
-                   j.patch, j.seed, c.perturbation, c.severity, c.preset, c.test_complexity,
-                   k.*, j.job_key
+                   json_extract(j.train_info, '$.patch_size') AS patch_size, j.seed,
+                   c.perturbation, c.severity, c.preset, c.test_complexity, k.*, j.job_key
             FROM suite_jobs sj
             JOIN jobs j ON j.job_key = sj.job_key
             JOIN conditions c ON c.job_key = j.job_key
@@ -146,7 +146,9 @@ class Store:
         if not self.path.exists():
             return pd.DataFrame()
         with self.connect() as conn:
-            return pd.read_sql_query(query, conn, params=params)
+            table = pd.read_sql_query(query, conn, params=params)
+        table.insert(5, "patch", table.pop("patch_size").map(_patch_label))
+        return table
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
         """One row per train job (status, provenance, timings) of a suite."""
@@ -230,7 +232,7 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     )
     for cond in shard["conditions"]:
         conn.execute(
-            "INSERT OR REPLACE INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 cond["cond_key"],
                 shard["job_key"],
@@ -238,6 +240,7 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
                 cond["severity"],
                 cond["test_complexity"],
                 cond["preset"],
+                cond.get("test_params"),
                 cond["eval_seconds"],
                 now,
             ),
@@ -253,6 +256,11 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
             (shard["job_key"], shard["attempt_id"], shard.get("error") or "unknown error", now),
         )
     conn.execute("INSERT INTO ingested VALUES (?, ?, ?)", (shard["attempt_id"], shard["job_key"], now))
+
+
+def _patch_label(size_json: str | None) -> str:
+    """``"full"`` for whole-image training, else the patch size as ``"64x64x64"``."""
+    return "full" if not size_json else "x".join(str(s) for s in json.loads(size_json))
 
 
 def _get(mapping: dict[str, Any] | None, key: str) -> Any:

@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS conditions (
     severity         INTEGER NOT NULL,
     test_complexity  REAL,
     preset           TEXT,
+    test_params      TEXT,              -- JSON of test-only dataset params (dataset shifts)
     eval_seconds     REAL,
     evaluated_at     REAL NOT NULL
 );

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "DatasetShift",
     "DatasetSpec",
     "ModelSpec",
     "PatchBudget",
@@ -62,6 +63,17 @@ class PerturbationSpec(_Strict):
     @classmethod
     def _scalar_severity(cls, value: Any) -> Any:
         return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class DatasetShift(_Strict):
+    """A test set drawn from the same cases with other (test-only) dataset parameters.
+
+    E.g. ``{label: unseen_textures, params: {test_fg_texture: brick, test_bg_texture: grass}}``
+    tests on a texture pair never seen in training, without retraining anything.
+    """
+
+    label: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    params: dict[str, Any] = Field(min_length=1)
 
 
 class PatchBudget(_Strict):
@@ -119,6 +131,7 @@ class Suite(_Strict):
     complexity: list[float] | None = None
     test_complexity: list[float] | Literal["all"] | None = None
     perturbations: list[PerturbationSpec] = Field(default_factory=lambda: [PerturbationSpec(name="none")])
+    dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
     baseline_model: str = "unet"
 

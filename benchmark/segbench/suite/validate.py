@@ -56,6 +56,17 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
     for i, spec in enumerate(suite.train.augment):
         _check_perturbation(spec, ("train", "augment", i), issue, dims, allow_none=False)
 
+    taken = {IN_DOMAIN, *PERTURBATIONS.names()}
+    for i, shift in enumerate(suite.dataset_shifts):
+        if shift.label in taken:
+            issue(("dataset_shifts", i, "label"), "clashes with a perturbation name", value=shift.label)
+        taken.add(shift.label)
+        for spec in suite.datasets:
+            if spec.name in DATASETS:
+                _check_params(
+                    DATASETS.get(spec.name), shift.params, ("dataset_shifts", i, "params"), issue, locator
+                )
+
     for i, budget in enumerate(suite.patch_budget):
         if budget != "full" and 3 not in dims:
             issue(("patch_budget", i), "patch budgets apply to 3D datasets only; use 'full' for 2D")

@@ -25,7 +25,7 @@ def perturb_cases(
     cases: Sequence[Case], condition: EvalCondition, rng_for: RngFor
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """Test images under ``condition`` plus the sampled parameters that rebuild each."""
-    if condition.perturbation == IN_DOMAIN:
+    if condition.perturbation == IN_DOMAIN or condition.test_params:  # clean, or a dataset shift
         return [c.image for c in cases], [{} for _ in cases]
     from segbench.perturbations import apply_perturbation
 

@@ -6,6 +6,7 @@ by the parent (``store``).  Any exception becomes a failed shard with its traceb
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 import uuid
@@ -79,7 +80,7 @@ def _run(
     on_epoch: EpochCallback | None,
     on_status: Callable[[str], None],
 ) -> None:
-    seed_everything(job.seed, deterministic=job.train.deterministic)
+    seed_everything(job.seed, deterministic=job.train.deterministic, device_type=device.type)
     on_status("data")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims
@@ -114,7 +115,12 @@ def _run(
     for condition in conditions:
         started = time.perf_counter()
         test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
-        cases = load_dataset(job.dataset, test_complexity, job.data_seed).test
+        test_spec = job.dataset
+        if condition.test_params:
+            params = {**job.dataset.params, **json.loads(condition.test_params)}
+            test_spec = job.dataset.model_copy(update={"params": params})
+        # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
+        cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
 
         def rng_for(
             case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
@@ -132,6 +138,7 @@ def _run(
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
                 "preset": condition.preset,
+                "test_params": condition.test_params or None,
                 "eval_seconds": time.perf_counter() - started,
                 "cases": rows,
             }
@@ -208,15 +215,21 @@ def _job_record(job: TrainJob) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def _cached_dataset(spec_json: str, complexity: float | None, data_seed: int) -> DatasetSplits:
+def _cached_dataset(spec_json: str, complexity: float | None, data_seed: int, identity: str) -> DatasetSplits:
     spec = DatasetSpec.model_validate_json(spec_json)
-    rng = derive_rng(data_seed, "dataset", dataset_identity(spec))
+    rng = derive_rng(data_seed, "dataset", identity)
     return DATASETS.get(spec.name).factory(rng=rng, complexity=complexity, **spec.params)
 
 
-def load_dataset(spec: DatasetSpec, complexity: float | None, data_seed: int) -> DatasetSplits:
-    """The dataset's splits; built once per process (models share identical data)."""
-    return _cached_dataset(spec.model_dump_json(), complexity, data_seed)
+def load_dataset(
+    spec: DatasetSpec, complexity: float | None, data_seed: int, identity: str | None = None
+) -> DatasetSplits:
+    """The dataset's splits; built once per process (models share identical data).
+
+    ``identity`` (default: the spec's own content hash) seeds the draws; a dataset shift
+    passes the training spec's identity so its test cases pair with the in-domain ones.
+    """
+    return _cached_dataset(spec.model_dump_json(), complexity, data_seed, identity or dataset_identity(spec))
 
 
 def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:

@@ -1,0 +1,78 @@
+"""``segbench preview``: what each perturbation level does to one case of a suite's data.
+
+Why a separate command: the report reads only the store, while a gallery needs the
+dataset itself; the report shows ``gallery.png`` when this command has written it.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from segbench.perturbations.base import SEVERITIES
+from segbench.perturbations.gallery import save_gallery_png
+from segbench.registry import PERTURBATIONS
+from segbench.suite.load import load_suite
+from segbench.worker.job import load_dataset
+
+__all__ = ["PreviewResult", "preview_suite"]
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    png: Path
+    html: Path
+    case_id: str
+    names: list[str]
+
+
+def preview_suite(
+    suite_path: str | Path, out: str | Path = "reports", names: list[str] | None = None, case: int = 0
+) -> PreviewResult:
+    """Write ``<out>/<suite>/gallery.png`` and ``gallery.html`` for one test case.
+
+    Args:
+        suite_path: the suite whose first dataset (at its first complexity level) is shown.
+        out: reports folder. Defaults to "reports".
+        names: perturbations (rows); defaults to every registered one.
+        case: index of the test case to show. Defaults to 0.
+    """
+    suite = load_suite(suite_path)
+    complexity = suite.complexity[0] if suite.complexity else None
+    tests = load_dataset(suite.datasets[0], complexity, suite.data_seed).test
+    if not 0 <= case < len(tests):
+        raise ValueError(f"case must be in 0..{len(tests) - 1}, got {case}")
+    chosen = tests[case]
+    names = names or PERTURBATIONS.names()
+    unknown = sorted(set(names) - set(PERTURBATIONS.names()))
+    if unknown:
+        raise ValueError(f"unknown perturbation(s) {unknown}; registered: {', '.join(PERTURBATIONS.names())}")
+    folder = Path(out) / suite.name
+    zoom = max(1, 128 // max(chosen.image.shape[-2:]))
+    png = save_gallery_png(folder / "gallery.png", chosen.image, chosen.label, names=names, zoom=zoom)
+    page = folder / "gallery.html"
+    page.write_text(_gallery_html(suite.name, chosen.case_id, names), encoding="utf-8")
+    return PreviewResult(png, page, chosen.case_id, list(names))
+
+
+def _gallery_html(suite: str, case_id: str, names: list[str]) -> str:
+    rows = []
+    for name in names:
+        levels = PERTURBATIONS.get(name).meta.get("levels", {})
+        cells = "".join(f"<td>{html.escape(str(levels.get(s, '')))}</td>" for s in SEVERITIES)
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cells}</tr>")
+    header = "".join(f"<th>severity {s}</th>" for s in SEVERITIES)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>segbench shift gallery: {html.escape(suite)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}} td,th{{border:1px solid #ccc;padding:.25rem .5rem}}
+table{{border-collapse:collapse}} img{{image-rendering:pixelated;max-width:100%}}</style></head>
+<body><h1>Shift gallery: {html.escape(suite)}</h1>
+<p>Test case <code>{html.escape(case_id)}</code>. Rows, top to bottom: {html.escape(", ".join(names))}.
+Columns: clean (label outlined in red), then severities 1 to 5. Each tile is min-max scaled, as the
+model sees it.</p>
+<img src="gallery.png" alt="perturbation gallery">
+<h2>Level parameters</h2>
+<table><thead><tr><th>perturbation</th>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>
+</body></html>
+"""

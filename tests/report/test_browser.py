@@ -1,0 +1,103 @@
+"""The rendered report in a real headless Chromium: no console/page errors, every plot drawn.
+
+Chromium is the Debian package (``apt-get install chromium``; ``.ci/run`` installs it); Playwright only
+drives it through ``executable_path`` and never downloads a browser. Without Chromium the test is skipped
+with the reason shown (``-ra``), except under ``CI=true`` where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from segbench.report.build import build_reports, render_suite
+from segbench.store import Store
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    for candidate in (os.environ.get("SEGBENCH_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    reason = "no Chromium found (install the Debian package: apt-get install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}; CI=true requires the browser test to run")
+    pytest.skip(reason)
+
+
+def _open(page_path: Path, screenshot: Path) -> dict[str, object]:
+    """Load ``page_path`` over file://, wait for plotly, return what the page shows."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(page_path.as_uri(), wait_until="load")
+            n_plots = page.locator("div.plotly-graph-div").count()
+            if n_plots:
+                page.wait_for_function(
+                    "n => document.querySelectorAll('div.plotly-graph-div .main-svg').length >= n",
+                    arg=n_plots,
+                    timeout=20_000,
+                )
+            unrendered = page.evaluate(
+                "Array.from(document.querySelectorAll('div.plotly-graph-div'))"
+                ".filter(d => !d.querySelector('.main-svg')).map(d => d.id)"
+            )
+            models = page.locator("#leaderboard tbody tr td.model").all_inner_texts()
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    return {
+        "errors": errors,
+        "dialogs": dialogs,
+        "plots": n_plots,
+        "unrendered": unrendered,
+        "models": models,
+    }
+
+
+def test_report_renders_in_chromium(ci_results: Path, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    (result,) = build_reports(ci_results, out)
+    shot = tmp_path / "ci-report.png"
+    seen = _open(result.index, shot)
+    assert seen["errors"] == [] and seen["dialogs"] == []
+    assert seen["plots"] >= 10 and seen["unrendered"] == []
+    assert sorted(seen["models"]) == sorted(["unet", "noskip_unet", "attention_unet"] * 2)
+    assert shot.stat().st_size > 50_000
+    index = _open(out / "index.html", tmp_path / "index.png")
+    assert index["errors"] == [] and index["plots"] == 0
+
+
+def test_script_names_do_not_run(ci_results: Path, tmp_path: Path) -> None:
+    store = Store(ci_results)
+    evil = "<script>alert(1)</script>"
+    cases = store.cases("ci").replace({"model": {"unet": evil}})
+    out = tmp_path / "reports"
+    build_reports(ci_results, out)  # writes plotly.min.js beside the pages
+    result = render_suite(evil, cases, store.jobs("ci"), "name: x\n", 18, 18, out)
+    seen = _open(result.index, tmp_path / "evil.png")
+    assert seen["dialogs"] == [] and seen["errors"] == [] and seen["unrendered"] == []
+    assert evil in seen["models"]  # shown as text

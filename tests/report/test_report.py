@@ -1,0 +1,158 @@
+"""The HTML report on a real store (``suites/ci.yaml``): leaderboard, exports, escaping, empty/partial."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from segbench.plan import expand
+from segbench.report.build import build_reports, render_suite
+from segbench.report.exports import leaderboard_tex
+from segbench.store import Store
+from segbench.suite.load import load_suite
+
+pytestmark = pytest.mark.slow
+
+CI_SUITE = Path(__file__).resolve().parents[2] / "suites" / "ci.yaml"
+
+MODELS = {"unet", "noskip_unet", "attention_unet"}
+
+
+@pytest.fixture(scope="module")
+def built(ci_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("reports")
+    (result,) = build_reports(ci_results, out)
+    assert result.suite == "ci" and not result.partial and result.expected == result.done == 18
+    return out
+
+
+def _board_rows(page: str) -> list[list[str]]:
+    body = page.split('<table id="leaderboard">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr class="board-row[^"]*">(.*?)</tr>', body, flags=re.S)
+    return [
+        [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows
+    ]
+
+
+def test_leaderboard_has_one_ranked_row_per_model_and_complexity(built: Path) -> None:
+    page = (built / "ci" / "index.html").read_text()
+    rows = _board_rows(page)
+    assert len(rows) == 6  # 3 models x 2 complexity levels
+    assert {(r[1], r[3]) for r in rows} == {(c, m) for c in ("0.2", "0.8") for m in MODELS}
+    for cx in ("0.2", "0.8"):
+        assert sorted(r[2] for r in rows if r[1] == cx)[0] == "1"
+    # "mean [low, high]" with low <= mean <= high in the in-domain column
+    for r in rows:
+        mean, low, high = map(float, re.match(r"([\d.]+) \[([\d.]+), ([\d.]+)\]", r[4]).groups())
+        assert low <= mean <= high
+    unet_mce = [r[7] for r in rows if r[3] == "unet"]
+    assert unet_mce == ["1.00", "1.00"]  # the CE baseline is 1 by definition
+    for section in ("significance", "complexity", "severity", "ranks", "distributions", "spread", "methods"):
+        assert f'<section id="{section}">' in page
+    assert "Not shown: the suite has no cross-complexity evaluations" in page
+    assert (
+        "zero_method=&#39;wilcox&#39;" in page
+        and "9,999 resamples" in page
+        and "method=&#39;holm&#39;" in page
+    )
+    assert "partial-banner" not in page
+    assert "name: ci" in page  # suite YAML in the provenance section
+    index = (built / "index.html").read_text()
+    assert 'href="ci/index.html"' in index
+
+
+def test_exports_exist_and_parse(built: Path) -> None:
+    folder = built / "ci"
+    cases = pd.read_csv(folder / "cases.csv")
+    for col in ("model", "dataset", "complexity", "perturbation", "severity", "seed", "case_id", "dice"):
+        assert col in cases.columns
+    assert set(cases["model"]) == MODELS and len(cases) == 3 * 2 * 3 * 12
+    summary = pd.read_csv(folder / "summary.csv")
+    assert len(summary) == 3 * 2 * 3 and (summary["ci_low"] <= summary["dice_mean"] + 1e-12).all()
+    md = (folder / "leaderboard.md").read_text().splitlines()
+    assert md[0].startswith("| Dataset") and sum(line.startswith("| textures2d") for line in md) == 6
+    tex = (folder / "leaderboard.tex").read_text()
+    assert "\\begin{tabular}" in tex and tex.count("\\\\") == 7  # header + 6 rows
+    assert "noskip\\_unet" in tex
+    tests = pd.read_csv(folder / "tests.csv")
+    assert {"p_value", "p_holm", "zero_method"} <= set(tests.columns)
+    assert (tests["zero_method"] == "wilcox").all()
+    assert (folder.parent / "plotly.min.js").stat().st_size > 1_000_000
+
+
+def test_names_are_escaped(ci_results: Path, tmp_path: Path) -> None:
+    store = Store(ci_results)
+    evil = "<script>alert(1)</script>"
+    cases = store.cases("ci").replace({"model": {"unet": evil}})
+    result = render_suite(evil, cases, store.jobs("ci"), "name: x\n", 18, 18, tmp_path)
+    page = result.index.read_text()
+    assert evil not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert result.index.parent.parent == tmp_path  # folder name made filesystem-safe
+
+
+def test_empty_store_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(LookupError, match="segbench run"):
+        build_reports(tmp_path / "nothing", tmp_path / "out")
+
+
+def test_unknown_suite_lists_stored_ones(ci_results: Path, tmp_path: Path) -> None:
+    with pytest.raises(LookupError, match=r"stored suites: \['ci'\]"):
+        build_reports(ci_results, tmp_path, ["nope"])
+
+
+def test_partial_suite_shows_banner_and_gallery(ci_results: Path, tmp_path: Path) -> None:
+    # The user adds a test perturbation to the suite but has not rerun it: 6 evaluations missing.
+    results = tmp_path / "results"
+    shutil.copytree(ci_results, results, ignore=shutil.ignore_patterns("checkpoints", "shards"))
+    text = CI_SUITE.read_text().replace("[none, harder, easier]", "[none, harder, easier, hardest]")
+    suite_file = tmp_path / "ci.yaml"
+    suite_file.write_text(text)
+    Store(results).record_suite("ci", text, str(suite_file), expand(load_suite(suite_file)))
+    out = tmp_path / "out"
+    (out / "ci").mkdir(parents=True)
+    _tiny_png(out / "ci" / "gallery.png")
+    (result,) = build_reports(results, out)
+    assert result.partial and (result.expected, result.done) == (24, 18)
+    page = result.index.read_text()
+    assert 'id="partial-banner"' in page and "6 of 24 evaluations are missing" in page
+    assert '<section id="gallery">' in page and 'src="gallery.png"' in page
+    assert "(partial)" in (out / "index.html").read_text()
+
+
+def test_tex_escapes_special_characters() -> None:
+    board = pd.DataFrame(
+        [
+            {
+                "dataset": "d_1",
+                "complexity": 0.5,
+                "rank": 1,
+                "model": "a&b%",
+                "id_mean": 0.9,
+                "id_low": 0.8,
+                "id_high": 0.95,
+                "ood_mean": float("nan"),
+                "ood_low": float("nan"),
+                "ood_high": float("nan"),
+                "drop": float("nan"),
+                "mce": float("nan"),
+                "significantly_worse": True,
+                "ood_significantly_worse": False,
+            }
+        ]
+    )
+    tex = leaderboard_tex(board)
+    assert "a\\&b\\%" in tex and "d\\_1" in tex and "$^\\dag$" in tex
+
+
+def _tiny_png(path: Path) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), "white").save(buf, format="PNG")
+    path.write_bytes(buf.getvalue())

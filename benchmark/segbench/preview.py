@@ -65,8 +65,9 @@ def _gallery_html(suite: str, case_id: str, names: list[str]) -> str:
     header = "".join(f"<th>severity {s}</th>" for s in SEVERITIES)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>segbench shift gallery: {html.escape(suite)}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem}} td,th{{border:1px solid #ccc;padding:.25rem .5rem}}
-table{{border-collapse:collapse}} img{{image-rendering:pixelated;max-width:100%}}</style></head>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem}}
+td,th{{border:1px solid #ccc;padding:.25rem .5rem}} table{{border-collapse:collapse}}
+img{{image-rendering:pixelated;max-width:100%}}</style></head>
 <body><h1>Shift gallery: {html.escape(suite)}</h1>
 <p>Test case <code>{html.escape(case_id)}</code>. Rows, top to bottom: {html.escape(", ".join(names))}.
 Columns: clean (label outlined in red), then severities 1 to 5. Each tile is min-max scaled, as the

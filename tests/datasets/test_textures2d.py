@@ -42,7 +42,9 @@ def test_shapes_ids_meta_and_split() -> None:
         assert case.label.dtype == np.uint8 and set(np.unique(case.label)) == {0, 1}
         assert case.image.min() >= 0.0 and case.image.max() <= 1.0
         assert case.spacing == (1.0, 1.0)
-        assert case.meta["alpha"] == 0.5 and np.isfinite(case.meta["complexity_kl"])
+        assert case.meta["alpha"] == 0.5
+        # The LBP-KL measure is computed where it is reported: the test split only.
+        assert np.isfinite(case.meta["complexity_kl"]) == case.case_id.startswith("test")
         assert 0.0 < case.meta["fbr"] < 1.0
         assert case.meta["fg_texture"] == "grass" and case.meta["bg_texture"] == "gravel"
 
@@ -54,7 +56,10 @@ def test_default_complexity_is_half() -> None:
 def test_same_seed_is_bit_identical() -> None:
     a, b = _cases(_build(3)), _cases(_build(3))
     for x, y in zip(a, b, strict=True):
-        assert x.case_id == y.case_id and x.meta == y.meta
+        assert x.case_id == y.case_id and x.meta.keys() == y.meta.keys()
+        assert all(
+            np.array_equal(x.meta[k], y.meta[k], equal_nan=isinstance(x.meta[k], float)) for k in x.meta
+        )
         assert np.array_equal(x.image, y.image) and np.array_equal(x.label, y.label)
 
 

@@ -201,8 +201,8 @@ def cross_complexity(cases: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     rows["test_complexity"] = rows["test_complexity"].fillna(rows["complexity"])
     out = (
         rows.groupby(["dataset", "model", "train_complexity", "test_complexity"])[metric]
-        .agg([metric, "count"])
-        .rename(columns={metric: metric, "count": "n"})
+        .agg(["mean", "count"])
+        .rename(columns={"mean": metric, "count": "n"})
         .reset_index()
     )
     out.columns = cols

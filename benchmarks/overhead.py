@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from monai.losses import DiceLoss
 from monai.networks.nets import UNet
+
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import dice
 from segbench.plan import expand

@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 SUITE  ?= suites/quick.yaml
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast lint format clean
+.PHONY: install run test test-fast gate gate-update lint format clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,19 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory gate
+
+# The CI regression gate, end to end through the CLI: a fresh run of suites/ci.yaml against the
+# committed baseline (exit 1 on a regression). `make gate-update` accepts new numbers.
+gate: install
+	@tmp=$$(mktemp -d) && $(VENV)/bin/segbench run suites/ci.yaml --results $$tmp --quiet \
+		&& $(VENV)/bin/segbench check --baseline reports/baseline/ci.json --results $$tmp; \
+		status=$$?; rm -rf $$tmp; exit $$status
+
+gate-update: install
+	@tmp=$$(mktemp -d) && $(VENV)/bin/segbench run suites/ci.yaml --results $$tmp --quiet \
+		&& $(VENV)/bin/segbench check --baseline reports/baseline/ci.json --results $$tmp --update; \
+		status=$$?; rm -rf $$tmp; exit $$status
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

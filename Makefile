@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 run: install
 	$(VENV)/bin/segbench run $(SUITE)
+	$(VENV)/bin/segbench preview $(SUITE)
 	$(VENV)/bin/segbench report
 
 test: install

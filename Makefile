@@ -25,8 +25,8 @@ run: install
 	$(VENV)/bin/segbench report
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory gate
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The CI regression gate, end to end through the CLI: a fresh run of suites/ci.yaml against the
 # committed baseline (exit 1 on a regression). `make gate-update` accepts new numbers.

@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from segbench.report.tables import condition_label
+
 __all__ = [
     "box_figure",
     "colours",
@@ -364,4 +366,4 @@ def _cx(complexity: float) -> str:
 
 
 def _cond(perturbation: str, severity: int) -> str:
-    return "in-domain" if perturbation == "none" else f"{perturbation} s{int(severity)}"
+    return condition_label(perturbation, severity)

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from segbench.report import analysis3d, figures
 from segbench.report.methods import methods_paragraphs
-from segbench.report.tables import BOARD_GROUP, CONDITION, StatsSettings, SuiteTables
+from segbench.report.tables import BOARD_GROUP, CONDITION, StatsSettings, SuiteTables, condition_label
 
 __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
 
@@ -326,9 +326,7 @@ def _family_title(key: dict[str, Any]) -> str:
     if "complexity" in key and not pd.isna(key["complexity"]):
         parts.append(f"complexity {key['complexity']:g}")
     if "perturbation" in key:
-        parts.append(
-            "in-domain" if key["perturbation"] == "none" else f"{key['perturbation']} s{key['severity']}"
-        )
+        parts.append(condition_label(key["perturbation"], key["severity"]))
     return ", ".join(parts)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "SuiteTables",
     "box_stats",
     "compute_tables",
+    "condition_label",
     "cross_complexity",
     "in_out_split",
     "leaderboard",
@@ -47,6 +48,21 @@ __all__ = [
 CONDITION: list[str] = ["dataset", "complexity", "perturbation", "severity"]
 #: one leaderboard block per (dataset, complexity)
 BOARD_GROUP: list[str] = ["dataset", "complexity"]
+
+
+def condition_label(perturbation: str, severity: int) -> str:
+    """Human name of a test condition: ``in-domain``, ``harder (speckle s2)``, ``rician s3``.
+
+    The study's named shifts are shown by their preset name, so a reader finds "harder" and
+    "easiest" in the figures, not only the perturbation underneath.
+    """
+    from segbench.perturbations.presets import PRESETS
+
+    if perturbation == "none":
+        return "in-domain"
+    base = f"{perturbation} s{int(severity)}" if int(severity) else perturbation
+    named = [name for name, pair in PRESETS.items() if pair == (perturbation, int(severity))]
+    return f"{named[0]} ({base})" if named else base
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ single ``read_sql_query``). The table: 5 models x 1 dataset x 5 complexity level
 shared by all models (so paired tests see realistic correlation), a model effect and a shift effect.
 
 Reported: total wall time (target <= 10 s), the time in the statistics vs rendering, and the share spent
-in bootstrap resampling (``group_cis`` + ``rank_stability``, and within them ``bootstrap_means``).
+in bootstrap resampling (``group_cis`` + ``rank_stability`` + ``pairwise_diff_cis``, and within them
+``bootstrap_means``).
 
 Usage::
 
@@ -106,6 +107,7 @@ def main() -> None:
 
     build.compute_tables = tables.compute_tables
     tables.pairwise_wilcoxon = _timed("pairwise_wilcoxon (+Holm)", tables.pairwise_wilcoxon)
+    tables.pairwise_diff_cis = _timed("pairwise_diff_cis", tables.pairwise_diff_cis)
 
     cases = synthetic_cases(args.cases, np.random.default_rng(0))
     jobs = pd.DataFrame(columns=["model", "seed", "status", "error", "provenance", "train_seconds"])
@@ -115,7 +117,7 @@ def main() -> None:
     result = render_suite("scale", cases, jobs, "name: scale\n", 1, 1, args.out)
     total = time.perf_counter() - start
 
-    boot = TIMES["group_cis"] + TIMES["rank_stability"]
+    boot = TIMES["group_cis"] + TIMES["rank_stability"] + TIMES["pairwise_diff_cis"]
     print(
         f"rows: {len(cases):,} ({len(MODELS)} models); page: {result.index} "
         f"({result.index.stat().st_size / 1e6:.1f} MB)"
@@ -126,10 +128,11 @@ def main() -> None:
         "pairwise_wilcoxon (+Holm)",
         "group_cis",
         "rank_stability",
+        "pairwise_diff_cis",
         "bootstrap_means",
     ):
         print(f"  {name:<30} {TIMES[name]:6.2f} s  ({TIMES[name] / total:5.1%})")
-    print(f"bootstrap share (group_cis + rank_stability): {boot / total:.1%} of total")
+    print(f"bootstrap share (group_cis + rank_stability + pairwise_diff_cis): {boot / total:.1%} of total")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,16 @@ def test_check_without_baseline_names_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_preview_writes_gallery(tiny_suite: Path, tmp_path: Path) -> None:
-    code, out = invoke("preview", str(tiny_suite), "--out", str(tmp_path), "--perturbation", "speckle",
-                       "--perturbation", "blur_background")
+    code, out = invoke(
+        "preview",
+        str(tiny_suite),
+        "--out",
+        str(tmp_path),
+        "--perturbation",
+        "speckle",
+        "--perturbation",
+        "blur_background",
+    )
     assert code == 0, out
     assert (tmp_path / "tiny" / "gallery.png").stat().st_size > 0
     page = (tmp_path / "tiny" / "gallery.html").read_text()

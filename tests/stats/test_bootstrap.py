@@ -253,3 +253,40 @@ def test_group_cis_all_nan_group():
     assert out["n"].tolist() == [0, 3]
     assert out.loc[0, "method"] == "degenerate" and np.isnan(out.loc[0, "estimate"])
     assert out.loc[1, "low"] <= out.loc[1, "estimate"] <= out.loc[1, "high"]
+
+
+def test_pairwise_diff_cis_match_scipy_paired_bootstrap() -> None:
+    """The vectorised family-wise CIs agree with scipy's paired bootstrap on each pair."""
+    from segbench.stats import paired_diff_ci, pairwise_diff_cis
+
+    rng = np.random.default_rng(3)
+    n = 40
+    base = rng.uniform(0.5, 0.9, n)
+    values = {"a": base + 0.05 + rng.normal(0, 0.03, n), "b": base, "c": base - 0.02 + rng.normal(0, 0.05, n)}
+    values["c"][5] = np.nan  # a NaN drops that case from pairs with c only
+    rows = [
+        {
+            "dataset": "d",
+            "complexity": 0.5,
+            "perturbation": "none",
+            "severity": 0,
+            "seed": 1,
+            "case_id": f"c{i:02d}",
+            "model": m,
+            "dice": v[i],
+        }
+        for m, v in values.items()
+        for i in range(n)
+    ]
+    out = pairwise_diff_cis(pd.DataFrame(rows), n_resamples=4999, seed=0).set_index(["model_a", "model_b"])
+    assert list(out.index) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert out.loc[("a", "c"), "diff_n"] == n - 1 and out.loc[("a", "b"), "diff_n"] == n
+    for a, b in out.index:
+        keep = ~np.isnan(values[a] - values[b])
+        ref = paired_diff_ci(values[a][keep], values[b][keep], n_resamples=4999, seed=1)
+        row = out.loc[(a, b)]
+        assert row["diff"] == pytest.approx(ref.estimate)
+        width = ref.high - ref.low
+        assert abs(row["diff_low"] - ref.low) < 0.15 * width
+        assert abs(row["diff_high"] - ref.high) < 0.15 * width
+    assert out.loc[("a", "b"), "diff_low"] > 0  # a is clearly better than b

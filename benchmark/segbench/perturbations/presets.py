@@ -8,17 +8,11 @@ concrete ``(perturbation, severity)`` pairs, and the presets must stay tied to t
 from __future__ import annotations
 
 from segbench.perturbations.base import SEVERITIES, level_table
+from segbench.presets import PRESETS
 from segbench.registry import PERTURBATIONS
 
 __all__ = ["PRESETS", "PRESET_PARAMETERS", "resolve"]
 
-PRESETS: dict[str, tuple[str, int]] = {
-    "harder": ("speckle", 2),
-    "hardest": ("speckle", 4),
-    "easier": ("blur_background", 2),
-    "easiest": ("blur_background", 4),
-}
-"""Preset name -> (perturbation, severity): the skip-connection study's test-time shifts."""
 
 PRESET_PARAMETERS: dict[str, dict[str, float]] = {
     "harder": {"variance": 0.1},

@@ -47,7 +47,9 @@ def methods_paragraphs(
         "significance maps, and per (dataset, complexity) for the leaderboard marks (the OOD mark pairs "
         "cases on perturbation, severity, seed and case id). A dagger (†) marks a model whose Holm-adjusted "
         f"p against the best model of the block is below {s.alpha} and whose mean is lower. Effect sizes: "
-        "median paired difference and matched-pairs rank-biserial correlation (tests.csv).",
+        "median paired difference, matched-pairs rank-biserial correlation, and the paired bootstrap "
+        f"{s.confidence:.0%} CI of the mean difference ({s.diff_resamples:,} resamples of the cases, BCa; "
+        "tests.csv).",
         f"Robustness: drop = in-domain minus OOD Dice (absolute and relative). Corruption error (CE) per "
         f"perturbation is the summed error (1 - Dice) over severities divided by that of the baseline model "
         f"'{baseline_model}' (as ImageNet-C normalises to AlexNet); mCE is the mean over perturbations, "

@@ -86,7 +86,8 @@ def _significance_section(t: SuiteTables) -> Section:
     fams = list(testable.groupby(CONDITION, dropna=False, sort=True))
     sec.notes.append(
         "Holm-adjusted p-values of the paired Wilcoxon test per model pair, one family per condition; "
-        "blank cells were not testable. All pairs with effect sizes: tests.csv."
+        "blank cells were not testable. All pairs with effect sizes and paired bootstrap CIs of their "
+        "differences: tests.csv."
     )
     if len(fams) > MAX_FAMILY_PLOTS:
         sec.notes.append(f"Showing the first {MAX_FAMILY_PLOTS} of {len(fams)} families.")

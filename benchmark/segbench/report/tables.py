@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from segbench.presets import PRESETS
 from segbench.stats import (
     group_cis,
+    pairwise_diff_cis,
     pairwise_wilcoxon,
     rank_stability,
     robustness_summary,
@@ -56,8 +58,6 @@ def condition_label(perturbation: str, severity: int) -> str:
     The study's named shifts are shown by their preset name, so a reader finds "harder" and
     "easiest" in the figures, not only the perturbation underneath.
     """
-    from segbench.perturbations.presets import PRESETS
-
     if perturbation == "none":
         return "in-domain"
     base = f"{perturbation} s{int(severity)}" if int(severity) else perturbation
@@ -72,6 +72,8 @@ class StatsSettings:
     Attributes:
         n_resamples: bootstrap resamples for CIs. Defaults to 9999 (DESIGN.md §5).
         rank_resamples: bootstrap resamples for rank stability. Defaults to 1000.
+        diff_resamples: bootstrap resamples for the paired CIs of every model difference in
+            ``tests.csv`` (secondary to the per-model CIs; one index matrix per condition). Defaults to 2000.
         confidence: two-sided CI level. Defaults to 0.95.
         alpha: family-wise error rate for the Holm-adjusted mark. Defaults to 0.05.
         zero_method: ``scipy.stats.wilcoxon`` zero handling. Defaults to ``"wilcox"``.
@@ -82,6 +84,7 @@ class StatsSettings:
 
     n_resamples: int = 9999
     rank_resamples: int = 1000
+    diff_resamples: int = 2000
     confidence: float = 0.95
     alpha: float = 0.05
     zero_method: str = "wilcox"
@@ -265,6 +268,10 @@ def compute_tables(
     board, _, _ = leaderboard(df, baseline_model, s)
     condition_cis = _cis(same_level, ["model", *CONDITION], s, "")
     tests = pairwise_wilcoxon(same_level, zero_method=s.zero_method, min_pairs=s.min_pairs)
+    diff_cis = pairwise_diff_cis(
+        same_level, n_resamples=s.diff_resamples, confidence=s.confidence, seed=s.seed
+    )
+    tests = tests.merge(diff_cis, on=[*CONDITION, "model_a", "model_b"], how="left")
     worse = significantly_worse_than_best(same_level, tests, alpha=s.alpha)
     robust = robustness_summary(same_level, baseline_model=baseline_model, alpha_weight=s.severity_weight)
     rank_freq, rank_tau = rank_stability(in_domain, by=BOARD_GROUP, n_resamples=s.rank_resamples, seed=s.seed)

@@ -11,6 +11,7 @@ from segbench.stats.bootstrap import (
     bootstrap_ci,
     group_cis,
     paired_diff_ci,
+    pairwise_diff_cis,
     rank_stability,
     unpaired_diff_ci,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "group_cis",
     "make_baseline",
     "paired_diff_ci",
+    "pairwise_diff_cis",
     "pairwise_wilcoxon",
     "rank_stability",
     "robustness_summary",

@@ -44,6 +44,7 @@ __all__ = [
     "bootstrap_means",
     "group_cis",
     "paired_diff_ci",
+    "pairwise_diff_cis",
     "percentile_or_bca",
     "rank_stability",
     "unpaired_diff_ci",
@@ -454,6 +455,76 @@ def rank_stability(
     freq_cols = [*by, "model", "full_rank", "rank", "frequency"]
     tau_cols = [*by, "n_cases", "n_models", "tau_mean", "tau_median", "tau_p05", "share_same_ranking"]
     return pd.DataFrame(freq_rows, columns=freq_cols), pd.DataFrame(tau_rows, columns=tau_cols)
+
+
+def pairwise_diff_cis(
+    df: pd.DataFrame,
+    metric: str = "dice",
+    family: Sequence[str] = CONDITION_COLUMNS,
+    n_resamples: int = 9999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Paired bootstrap CIs of the mean difference between every two models within each family.
+
+    Why: a p-value says whether two models differ; the CI of their paired difference says by how
+    much, which is what a reader compares with a clinically relevant margin. Cases are the
+    ``(seed, case_id)`` pairs; one index matrix resamples all model pairs of a family together
+    (:func:`bootstrap_means`), and :func:`percentile_or_bca` gives BCa (percentile where BCa is
+    degenerate). A case missing or NaN for either model drops out of that pair only.
+
+    Args:
+        df: long per-case table with ``model``, ``seed``, ``case_id``, the ``family`` columns and ``metric``.
+        metric: value column. Defaults to ``"dice"``.
+        family: columns of one comparison family. Defaults to :data:`CONDITION_COLUMNS`.
+        n_resamples: resamples per family. Defaults to 9999.
+        confidence: two-sided confidence level. Defaults to 0.95.
+        seed: base seed; each family's generator is derived from it and the family key. Defaults to 0.
+
+    Returns:
+        One row per (family, model pair), models ordered alphabetically as in
+        :func:`segbench.stats.paired.pairwise_wilcoxon`: the family columns, ``model_a``, ``model_b``,
+        ``diff`` (mean of ``a - b``), ``diff_low``, ``diff_high``, ``diff_method``, ``diff_n``.
+    """
+    _check_confidence(confidence)
+    family = list(family)
+    rows: list[dict[str, object]] = []
+    groups = df.groupby(family, dropna=False, sort=True) if family else [((), df)]
+    for key, sub in groups:
+        key_t = key if isinstance(key, tuple) else (key,)
+        keyd = dict(zip(family, key_t, strict=True))
+        wide = _wide(sub, metric, keyd)
+        pairs = [(a, b) for i, a in enumerate(wide.columns) for b in wide.columns[i + 1 :]]
+        if not pairs or wide.empty:
+            continue
+        diffs = np.column_stack([wide[a].to_numpy(float) - wide[b].to_numpy(float) for a, b in pairs])
+        rng = derive_rng(seed, "pairwise_diff", *key_t)
+        values = wide.to_numpy(float)
+        if np.isnan(values).any():
+            theta_b = bootstrap_means(diffs, n_resamples, rng)
+        else:
+            # Complete cases: the mean of a resampled difference is the difference of the resampled
+            # means, so M model columns give all M(M-1)/2 pairs (same indices, exact).
+            theta_m = bootstrap_means(values, n_resamples, rng)
+            col = {m: j for j, m in enumerate(wide.columns)}
+            theta_b = np.column_stack([theta_m[:, col[a]] - theta_m[:, col[b]] for a, b in pairs])
+        estimate, low, high, method = percentile_or_bca(diffs, theta_b, confidence)
+        n_valid = (~np.isnan(diffs)).sum(axis=0)
+        for j, (a, b) in enumerate(pairs):
+            rows.append(
+                {
+                    **keyd,
+                    "model_a": a,
+                    "model_b": b,
+                    "diff": float(estimate[j]),
+                    "diff_low": float(low[j]),
+                    "diff_high": float(high[j]),
+                    "diff_method": str(method[j]),
+                    "diff_n": int(n_valid[j]),
+                }
+            )
+    columns = [*family, "model_a", "model_b", "diff", "diff_low", "diff_high", "diff_method", "diff_n"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _kendall_per_ranking(full_rank: np.ndarray, ranks: np.ndarray) -> np.ndarray:

@@ -91,9 +91,12 @@ def validate_suite(path: str | Path) -> Suite:
 
 def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
     """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
-    suite = load_suite(path)
     store = Store(results)
     store.ingest_pending()
+    return _plan(load_suite(path), store)
+
+
+def _plan(suite: Suite, store: Store) -> PlanSummary:
     jobs = expand(suite)
     trained, done = store.trained_jobs(), store.done_conditions()
     tasks = []
@@ -120,7 +123,7 @@ def run_suite(
     results = Path(results)
     store = Store(results)
     recovered = store.ingest_pending()
-    plan = plan_suite(path, results)
+    plan = _plan(load_suite(path), store)
     store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs)
     summary = RunSummary(
         plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered

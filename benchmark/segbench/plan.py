@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from segbench.models.build import INJECTED_ARGS
+from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
 from segbench.suite.validate import IN_DOMAIN, SEVERITIES
@@ -35,7 +37,6 @@ __all__ = [
 TRAIN_PROTOCOL = 1
 EVAL_PROTOCOL = 1
 _EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap"})
-_INJECTED = frozenset({"spatial_dims", "in_channels", "out_channels", "img_size", "rng", "complexity"})
 
 
 @dataclass(frozen=True)
@@ -179,21 +180,19 @@ def _jsonable(value: Any) -> Any:
 def _with_defaults(registry: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` completed with the factory's defaults (injected arguments excluded)."""
     try:
-        signature = inspect.signature(registry.get(name).factory)
+        accepted = registry.get(name).parameters()
     except (LookupError, TypeError, ValueError):
         return dict(params)
     full = {
         n: p.default
-        for n, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty and n not in _INJECTED
+        for n, p in accepted.items()
+        if p.default is not inspect.Parameter.empty and n not in INJECTED_ARGS
     }
     full.update(params)
     return json.loads(canonical_json(full))
 
 
 def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalCondition]:
-    from segbench.perturbations import PRESETS
-
     seen: set[tuple[str, int]] = set()
     for spec in suite.perturbations:
         if spec.name == IN_DOMAIN:

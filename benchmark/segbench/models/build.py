@@ -10,7 +10,10 @@ from torch import nn
 
 from segbench.registry import MODELS
 
-__all__ = ["build_model", "count_parameters", "injected_arguments"]
+__all__ = ["INJECTED_ARGS", "build_model", "count_parameters", "injected_arguments"]
+
+#: Model arguments derived from the dataset and patch budget; a suite never sets them.
+INJECTED_ARGS = ("spatial_dims", "in_channels", "out_channels", "img_size")
 
 
 def injected_arguments(

@@ -10,6 +10,8 @@ import difflib
 import inspect
 from typing import Any
 
+from segbench.models.build import INJECTED_ARGS
+from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry, RegistryError
 from segbench.suite.errors import SuiteIssue
 from segbench.suite.load import Locator
@@ -19,7 +21,6 @@ __all__ = ["IN_DOMAIN", "SEVERITIES", "check_suite"]
 
 IN_DOMAIN = "none"
 SEVERITIES = (1, 2, 3, 4, 5)
-_INJECTED_MODEL_ARGS = ("spatial_dims", "in_channels", "out_channels", "img_size")
 
 
 def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssue]:
@@ -33,7 +34,7 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
     for i, spec in enumerate(suite.datasets):
         entry = _lookup(DATASETS, spec.name, ("datasets", i, "name"), issue)
         if entry:
-            _check_params(entry, spec.params, ("datasets", i, "params"), issue, locator)
+            _check_params(entry, spec.params, ("datasets", i, "params"), issue)
             dims.add(int(entry.meta.get("dims", 2)))
             limits = entry.meta.get("complexity_range")
             for j, value in enumerate(suite.complexity or []):
@@ -43,13 +44,13 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
     for i, spec in enumerate(suite.models):
         entry = _lookup(MODELS, spec.name, ("models", i, "name"), issue)
         if entry:
-            for arg in _INJECTED_MODEL_ARGS:
+            for arg in INJECTED_ARGS:
                 if arg in spec.params:
                     issue(
                         ("models", i, "params", arg), "is filled in from the dataset/patch budget; remove it"
                     )
-            params = {k: v for k, v in spec.params.items() if k not in _INJECTED_MODEL_ARGS}
-            _check_params(entry, params, ("models", i, "params"), issue, locator)
+            params = {k: v for k, v in spec.params.items() if k not in INJECTED_ARGS}
+            _check_params(entry, params, ("models", i, "params"), issue)
 
     for i, spec in enumerate(suite.perturbations):
         _check_perturbation(spec, ("perturbations", i), issue, dims, allow_none=True)
@@ -63,9 +64,7 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
         taken.add(shift.label)
         for spec in suite.datasets:
             if spec.name in DATASETS:
-                _check_params(
-                    DATASETS.get(spec.name), shift.params, ("dataset_shifts", i, "params"), issue, locator
-                )
+                _check_params(DATASETS.get(spec.name), shift.params, ("dataset_shifts", i, "params"), issue)
 
     for i, budget in enumerate(suite.patch_budget):
         if budget != "full" and 3 not in dims:
@@ -87,9 +86,7 @@ def _lookup(registry: Any, name: str, loc: tuple[Any, ...], issue: Any) -> Entry
         return None
 
 
-def _check_params(
-    entry: Entry, params: dict[str, Any], loc: tuple[Any, ...], issue: Any, locator: Locator
-) -> None:
+def _check_params(entry: Entry, params: dict[str, Any], loc: tuple[Any, ...], issue: Any) -> None:
     accepted = entry.parameters()
     if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(entry.factory).parameters.values()):
         return
@@ -105,8 +102,6 @@ def _check_params(
 def _check_perturbation(
     spec: PerturbationSpec, loc: tuple[Any, ...], issue: Any, dims: set[int], allow_none: bool
 ) -> None:
-    from segbench.perturbations import PRESETS
-
     if spec.name == IN_DOMAIN:
         if not allow_none:
             issue((*loc, "name"), "'none' is not an augmentation")

@@ -31,9 +31,8 @@ EpochCallback = Callable[[int, int, float, float | None], None]
 
 @dataclass
 class TrainResult:
-    """Best-validation weights plus what happened on the way."""
+    """What happened on the way to the best-validation weights (loaded into the model)."""
 
-    state_dict: dict[str, torch.Tensor]
     best_epoch: int
     best_val_dice: float
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -55,7 +54,7 @@ def train_model(
     predictor: Predictor,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
-    """Train ``model`` and return its best-validation state (last epoch if no val set).
+    """Train ``model`` in place, leaving its best-validation weights loaded (last epoch if no val set).
 
     Raises:
         FloatingPointError: the loss became NaN/inf (recorded as a failed job).
@@ -100,8 +99,7 @@ def train_model(
     if best_state is None:
         best_state, best_epoch, best_dice = copy.deepcopy(model.state_dict()), cfg.epochs, math.nan
     model.load_state_dict(best_state)
-    cpu_state = {k: v.detach().cpu() for k, v in best_state.items()}
-    return TrainResult(cpu_state, best_epoch, best_dice, history, time.perf_counter() - start)
+    return TrainResult(best_epoch, best_dice, history, time.perf_counter() - start)
 
 
 def _mean_dice(model: torch.nn.Module, cases: Sequence[Case], predictor: Predictor) -> float:

@@ -1,0 +1,67 @@
+"""The metric table: one entry per per-case metric, read by the worker, store, exports and report.
+
+Why a table: adding a metric used to touch five files plus a manual schema migration.  Now the
+worker computes every entry's ``compute`` name (see ``segbench.metrics.case_metrics``), the store
+creates a column per entry, the exports write them and the report offers them in its metric switch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+__all__ = ["CASE_META_FIELDS", "METRICS", "MetricSpec", "metric", "metric_names"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One per-case metric.
+
+    Attributes:
+        name: column name in the store, the exports and the report.
+        dtype: SQLite/pandas type: ``"real"`` or ``"integer"``.
+        direction: ``"higher"`` when larger is better, ``"lower"`` when smaller is, ``None`` for
+            counts that are not scores.
+        unit: display unit (``""`` for unitless, ``"mm"``, ``"voxels"``).
+        title: human-readable name for the report.
+        score: whether the report may rank models by it (leaderboard metric switch).
+    """
+
+    name: str
+    dtype: Literal["real", "integer"]
+    direction: Literal["higher", "lower"] | None
+    unit: str
+    title: str
+    score: bool = False
+
+
+METRICS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec("dice", "real", "higher", "", "Dice", score=True),
+    MetricSpec("hd95", "real", "lower", "mm", "HD95", score=True),
+    MetricSpec("nsd", "real", "higher", "", "NSD", score=True),
+    MetricSpec("tp", "integer", None, "voxels", "true positives"),
+    MetricSpec("fp", "integer", None, "voxels", "false positives"),
+    MetricSpec("fn", "integer", None, "voxels", "false negatives"),
+    MetricSpec("n_ref", "integer", None, "voxels", "reference size"),
+    MetricSpec("n_pred", "integer", None, "voxels", "prediction size"),
+)
+
+CASE_META_FIELDS: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec("complexity_kl", "real", "higher", "bits", "LBP-KL (study's formula)"),
+    MetricSpec("fbr", "real", None, "", "foreground ratio"),
+)
+"""Per-case properties of the test image (not of the prediction), stored beside the metrics."""
+
+
+def metric(name: str) -> MetricSpec:
+    """The entry called ``name`` (metrics and case fields); ``KeyError`` naming the known ones."""
+    for spec in (*METRICS, *CASE_META_FIELDS):
+        if spec.name == name:
+            return spec
+    known = ", ".join(s.name for s in (*METRICS, *CASE_META_FIELDS))
+    raise KeyError(f"unknown metric {name!r}; known: {known}")
+
+
+def metric_names(scores_only: bool = False) -> list[str]:
+    """Names of the per-case metrics, in table order."""
+    return [m.name for m in METRICS if m.score or not scores_only]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from segbench.execute import LocalExecutor, Task
+from segbench.execute import Executor, ExecutorOptions, Task, make_executor, run_tasks
 from segbench.plan import TrainJob, expand
 from segbench.progress import Reporter, make_reporter
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
@@ -40,6 +40,7 @@ class PlanSummary:
     tasks: list[Task]
     trained: set[str]
     done_conditions: set[str]
+    missing_checkpoints: set[str] = field(default_factory=set)
 
     @property
     def n_conditions(self) -> int:
@@ -62,6 +63,8 @@ class PlanSummary:
                 state = "done"
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
+            elif job.key in self.missing_checkpoints:
+                state = "to train (stored as trained, but its checkpoint is missing: retrains)"
             else:
                 state = "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
@@ -97,14 +100,18 @@ def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanS
 
 
 def _plan(suite: Suite, store: Store) -> PlanSummary:
+    from segbench.worker.checkpoint import has_checkpoint
+
     jobs = expand(suite)
     trained, done = store.trained_jobs(), store.done_conditions()
+    missing = {key for key in trained if not has_checkpoint(store.results, key)}
+    trained -= missing
     tasks = []
     for job in jobs:
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done)
+    return PlanSummary(suite, jobs, tasks, trained, done, missing)
 
 
 def run_suite(
@@ -113,12 +120,21 @@ def run_suite(
     device: str | None = None,
     reporter: Reporter | None = None,
     quiet: bool = False,
+    executor: str | Executor | None = None,
+    executor_settings: dict[str, Any] | None = None,
+    timeout_min: float | None = None,
 ) -> RunSummary:
     """Train and evaluate every pending cell of a suite, committing each job as it ends.
 
     Resumable: shards left by a killed run are ingested first, finished conditions are
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
     others go on.
+
+    Args:
+        executor: "local", "pool", "slurm" or a built ``Executor``; None takes the suite's
+            ``executor:`` section, else "local".
+        executor_settings: that executor's options (e.g. ``workers``), overriding the suite's.
+        timeout_min: per-job limit overriding ``train.timeout_min``.
     """
     results = Path(results)
     store = Store(results)
@@ -129,10 +145,18 @@ def run_suite(
         plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
     )
     reporter = reporter or make_reporter(quiet)
+    if not isinstance(executor, str | None):
+        runner = executor
+    else:
+        from segbench.execute.config import executor_choice
+
+        kind, settings = executor_choice(plan.suite, executor, executor_settings or {})
+        limit = timeout_min if timeout_min is not None else plan.suite.train.timeout_min
+        runner = make_executor(kind, ExecutorOptions(results, device, limit), reporter, **settings)
     reporter.start(len(plan.tasks))
     by_key = {t.job.key: t.job for t in plan.tasks}
     try:
-        for shard_path in LocalExecutor().run(plan.tasks, results, device, reporter):
+        for shard_path in run_tasks(runner, plan.tasks):
             shard = store.ingest(shard_path) or {}
             job = by_key[shard.get("job_key", shard_path.name.split("-")[0])]
             ok = shard.get("status") == "done"

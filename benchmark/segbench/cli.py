@@ -35,17 +35,60 @@ def main() -> None:
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and what is already done; run nothing.")
 @click.option("--quiet", is_flag=True, help="Log lines instead of progress bars.")
-def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quiet: bool) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "pool", "slurm"]),
+    default=None,
+    help="Where jobs run (default: the suite's executor: section, else local).",
+)
+@click.option("--workers", type=int, default=None, help="pool: worker processes (default 2, or per GPU).")
+@click.option("--jobs-per-gpu", type=int, default=None, help="pool: concurrent jobs on one GPU.")
+@click.option("--timeout-min", type=float, default=None, help="Stop and fail a job after this many minutes.")
+@click.option("--partition", default=None, help="slurm: partition.")
+@click.option("--gpus-per-task", type=int, default=None, help="slurm: GPUs per job.")
+@click.option("--cpus-per-task", type=int, default=None, help="slurm: CPUs per job.")
+@click.option("--mem-gb", type=float, default=None, help="slurm: memory per job (GB).")
+@click.option("--slurm-timeout-min", type=int, default=None, help="slurm: wall time per job (requeued).")
+@click.option("--array-parallelism", type=int, default=None, help="slurm: array jobs running at once.")
+@click.option(
+    "--slurm-cluster",
+    type=click.Choice(["slurm", "local", "debug"]),
+    default=None,
+    help="slurm: submitit backend (local/debug run the same protocol without Slurm, for tests).",
+)
+def run(
+    suite_file: Path,
+    results: Path,
+    device: str | None,
+    dry_run: bool,
+    quiet: bool,
+    executor: str | None,
+    timeout_min: float | None,
+    **executor_settings: object,
+) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
     from segbench import api
     from segbench.suite.errors import SuiteError
 
+    settings = dict(executor_settings)
+    settings["timeout_min"] = settings.pop("slurm_timeout_min")  # Slurm wall time, not the job limit
+    settings["cluster"] = settings.pop("slurm_cluster")
     try:
         if dry_run:
             click.echo("\n".join(api.plan_suite(suite_file, results).lines()))
             return
-        summary = api.run_suite(suite_file, results, device=device, quiet=quiet)
+        summary = api.run_suite(
+            suite_file,
+            results,
+            device=device,
+            quiet=quiet,
+            executor=executor,
+            executor_settings=settings,
+            timeout_min=timeout_min,
+        )
     except SuiteError as exc:
+        _fail(str(exc))
+    except ValueError as exc:  # executor options that do not fit (e.g. --workers with local)
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted: finished jobs are stored; run the same command again to resume", 130)

@@ -37,6 +37,8 @@ __all__ = [
 TRAIN_PROTOCOL = 1
 EVAL_PROTOCOL = 1
 _EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap"})
+# How a job is run, not what it computes: never part of a job or condition key.
+_RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,8 @@ def job_key(
     train: TrainConfig,
 ) -> str:
     """Stable content hash of everything that affects training."""
-    train_fields = train.model_dump(mode="json", exclude=set(_EVAL_ONLY_TRAIN_FIELDS))
+    excluded = set(_EVAL_ONLY_TRAIN_FIELDS | _RUN_ONLY_TRAIN_FIELDS)
+    train_fields = train.model_dump(mode="json", exclude=excluded)
     return _hash(
         {
             "model": {"name": model.name, "params": _with_defaults(MODELS, model.name, model.params)},

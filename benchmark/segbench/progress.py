@@ -1,4 +1,9 @@
-"""Progress display: a rich bar over jobs and epochs with ETA, or plain log lines."""
+"""Progress display: a rich bar over jobs and epochs with ETA, or plain log lines.
+
+Several jobs may run at once (pool and Slurm executors), so epoch and stage events name
+their job (``job=``); ``None`` means the job started last (the sequential case).
+Reporters live in the parent process: executors forward their workers' events here.
+"""
 
 from __future__ import annotations
 
@@ -22,14 +27,14 @@ __all__ = ["LogReporter", "Reporter", "RichReporter", "make_reporter"]
 class Reporter(Protocol):
     def start(self, total_jobs: int) -> None: ...
     def job_started(self, job: Any, n_conditions: int) -> None: ...
-    def status(self, stage: str) -> None: ...
-    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None) -> None: ...
+    def status(self, stage: str, job: Any = None) -> None: ...
+    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None, job: Any = None) -> None: ...
     def job_finished(self, job: Any, ok: bool, message: str = "") -> None: ...
     def close(self) -> None: ...
 
 
 class RichReporter:
-    """Two bars: jobs (with ETA) and the current job's epochs."""
+    """A jobs bar (with ETA) and one epoch bar per running job."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
@@ -43,36 +48,41 @@ class RichReporter:
             console=self.console,
         )
         self.jobs_task: Any = None
-        self.epoch_task: Any = None
+        self.epoch_tasks: dict[str, Any] = {}
+        self.last_key: str | None = None
 
     def start(self, total_jobs: int) -> None:
         self.progress.start()
         self.jobs_task = self.progress.add_task("jobs", total=total_jobs)
-        self.epoch_task = self.progress.add_task("", total=1, visible=False)
+
+    def _task(self, job: Any) -> Any:
+        key = job.key if job is not None else self.last_key
+        return self.epoch_tasks.get(key) if key is not None else None
 
     def job_started(self, job: Any, n_conditions: int) -> None:
-        self.progress.update(
-            self.epoch_task,
-            description=f"  {job.describe()}",
-            completed=0,
-            total=job.train.epochs,
-            visible=True,
+        self.epoch_tasks[job.key] = self.progress.add_task(
+            f"  {job.describe()}", completed=0, total=job.train.epochs
         )
+        self.last_key = job.key
 
-    def status(self, stage: str) -> None:
-        if stage == "evaluate":
-            task = self.progress.tasks[self.epoch_task]
+    def status(self, stage: str, job: Any = None) -> None:
+        task_id = self._task(job)
+        if stage == "evaluate" and task_id is not None:
+            task = next(t for t in self.progress.tasks if t.id == task_id)
             self.progress.update(
-                self.epoch_task,
-                completed=task.total,
-                description=task.description.split(" [")[0] + " [evaluate]",
+                task_id, completed=task.total, description=task.description.split(" [")[0] + " [evaluate]"
             )
 
-    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None) -> None:
-        self.progress.update(self.epoch_task, completed=epoch)
+    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None, job: Any = None) -> None:
+        task_id = self._task(job)
+        if task_id is not None:
+            self.progress.update(task_id, completed=epoch)
 
     def job_finished(self, job: Any, ok: bool, message: str = "") -> None:
         self.progress.advance(self.jobs_task)
+        task_id = self.epoch_tasks.pop(job.key, None)
+        if task_id is not None:
+            self.progress.remove_task(task_id)
         if not ok:
             self.progress.console.print(f"[red]failed[/red] {job.describe()}: {message}")
 
@@ -88,6 +98,7 @@ class LogReporter:
         self.epochs = epochs
         self.total = 0
         self.done = 0
+        self.started_jobs = 0
         self.started = time.perf_counter()
 
     def _say(self, text: str) -> None:
@@ -97,21 +108,24 @@ class LogReporter:
         self.total = total_jobs
 
     def job_started(self, job: Any, n_conditions: int) -> None:
-        self._say(f"[{self.done + 1}/{self.total}] {job.describe()} ({n_conditions} eval conditions)")
+        self.started_jobs += 1
+        self._say(f"[{self.started_jobs}/{self.total}] {job.describe()} ({n_conditions} eval conditions)")
 
-    def status(self, stage: str) -> None:
-        pass
+    def status(self, stage: str, job: Any = None) -> None:
+        if stage.startswith("retrain"):
+            self._say(f"    {stage}")
 
-    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None) -> None:
+    def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None, job: Any = None) -> None:
         if self.epochs and val_dice is not None:
-            self._say(f"    epoch {epoch}/{total} loss {loss:.4f} val dice {val_dice:.4f}")
+            name = f"{job.describe()} " if job is not None else ""
+            self._say(f"    {name}epoch {epoch}/{total} loss {loss:.4f} val dice {val_dice:.4f}")
 
     def job_finished(self, job: Any, ok: bool, message: str = "") -> None:
         self.done += 1
         elapsed = time.perf_counter() - self.started
         eta = elapsed / self.done * (self.total - self.done)
         state = "done" if ok else f"FAILED: {message}"
-        self._say(f"    {state} (elapsed {elapsed:.0f}s, eta {eta:.0f}s)")
+        self._say(f"    {state}: {job.describe()} (elapsed {elapsed:.0f}s, eta {eta:.0f}s)")
 
     def close(self) -> None:
         pass

@@ -1,35 +1,67 @@
-"""Run jobs one after another in this process (CPU or one GPU)."""
+"""Run jobs one after another in this process (CPU or one GPU).
+
+With a per-job timeout (``train.timeout_min`` or ``--timeout-min``) each job runs in a
+child process instead (a one-worker pool), because a hung job can only be stopped by
+killing the process it runs in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from segbench.plan import EvalCondition, TrainJob
+from segbench.execute.base import ExecutorOptions, Task
 from segbench.progress import Reporter
-from segbench.worker.job import run_job
 
-__all__ = ["LocalExecutor", "Task"]
-
-
-@dataclass(frozen=True)
-class Task:
-    """A job plus the conditions it still has to evaluate."""
-
-    job: TrainJob
-    conditions: tuple[EvalCondition, ...]
+__all__ = ["LocalExecutor"]
 
 
 class LocalExecutor:
-    """Sequential in-process execution; yields each shard as soon as it is written."""
+    """Sequential execution; yields each shard as soon as it is written.
 
-    def run(
-        self, tasks: Sequence[Task], results: Path, device: str | None, reporter: Reporter
-    ) -> Iterator[Path]:
-        for task in tasks:
-            reporter.job_started(task.job, len(task.conditions))
-            shard = run_job(
-                task.job, task.conditions, results, device, on_epoch=reporter.epoch, on_status=reporter.status
+    Args:
+        options: results folder, device and per-job timeout.
+        reporter: progress display.
+    """
+
+    def __init__(self, options: ExecutorOptions, reporter: Reporter) -> None:
+        self.options = options
+        self.reporter = reporter
+        self._tasks: list[Task] = []
+        self._child = None
+
+    def submit(self, tasks: Sequence[Task]) -> None:
+        self._tasks.extend(tasks)
+
+    def as_completed(self) -> Iterator[Path]:
+        if self.options.timeout_min is not None:
+            yield from self._in_child()
+            return
+        from segbench.worker.job import run_job
+
+        while self._tasks:
+            task = self._tasks.pop(0)
+            self.reporter.job_started(task.job, len(task.conditions))
+            yield run_job(
+                task.job,
+                task.conditions,
+                self.options.results,
+                self.options.device,
+                on_epoch=self.reporter.epoch,
+                on_status=self.reporter.status,
             )
-            yield shard
+
+    def _in_child(self) -> Iterator[Path]:
+        import torch
+
+        from segbench.execute.pool import PoolExecutor
+
+        self._child = PoolExecutor(self.options, self.reporter, workers=1, threads=torch.get_num_threads())
+        self._child.submit(self._tasks)
+        self._tasks = []
+        yield from self._child.as_completed()
+
+    def cancel(self) -> None:
+        self._tasks.clear()
+        if self._child is not None:
+            self._child.cancel()

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "DatasetShift",
     "DatasetSpec",
+    "ExecutorConfig",
     "ModelSpec",
     "PatchBudget",
     "PerturbationSpec",
@@ -111,11 +112,32 @@ class TrainConfig(_Strict):
     amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
     deterministic: bool = True
     sw_overlap: float = Field(default=0.25, ge=0, lt=1, description="sliding-window overlap (3D)")
+    # Run-time only (not in the job key): how long a job may take, how often it saves its state.
+    timeout_min: float | None = Field(default=None, gt=0, description="stop a job after this many minutes")
+    checkpoint_every: int = Field(default=5, ge=0, description="epochs between resumable states (0: never)")
 
     @field_validator("augment", mode="before")
     @classmethod
     def _augment_shorthand(cls, value: Any) -> Any:
         return [_name_shorthand(v) for v in value] if isinstance(value, list) else value
+
+
+class ExecutorConfig(_Strict):
+    """Where ``segbench run`` sends jobs by default; CLI options override each field.
+
+    Slurm fields follow submitit's names (``slurm_partition`` is ``partition`` here).
+    """
+
+    kind: Literal["local", "pool", "slurm"] = "local"
+    workers: int | None = Field(default=None, ge=1)
+    jobs_per_gpu: int = Field(default=1, ge=1)
+    partition: str | None = None
+    gpus_per_task: int | None = Field(default=None, ge=0)
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    mem_gb: float | None = Field(default=None, gt=0)
+    timeout_min: int | None = Field(default=None, ge=1, description="Slurm wall time per job")
+    array_parallelism: int | None = Field(default=None, ge=1)
+    additional_parameters: dict[str, Any] = Field(default_factory=dict, description="extra sbatch options")
 
 
 class Suite(_Strict):
@@ -134,6 +156,7 @@ class Suite(_Strict):
     dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
     baseline_model: str = "unet"
+    executor: ExecutorConfig | None = None
 
     @field_validator("models", "datasets", "perturbations", mode="before")
     @classmethod

@@ -11,11 +11,18 @@ from monai.inferers import sliding_window_inference
 
 from segbench.worker.data import stack_images
 
-__all__ = ["Predictor"]
+__all__ = ["NonFiniteOutputError", "Predictor"]
+
+
+class NonFiniteOutputError(FloatingPointError):
+    """The model produced NaN/inf logits: a failure to record, never a (zero) score."""
 
 
 class Predictor:
     """Binary masks from a model, matching how it was trained.
+
+    Non-finite logits raise ``NonFiniteOutputError`` (thresholding NaN would silently
+    give an empty mask, i.e. Dice 0 and a worst-case HD95 scored as a result).
 
     Args:
         activation: "sigmoid" (1 output channel, threshold 0.5) or "softmax" (argmax).
@@ -44,6 +51,11 @@ class Predictor:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
 
     def _to_mask(self, logits: torch.Tensor) -> np.ndarray:
+        bad = (~torch.isfinite(logits)).sum().item()
+        if bad:
+            raise NonFiniteOutputError(
+                f"model output has {bad} non-finite values of {logits.numel()} (NaN/inf logits)"
+            )
         if self.activation == "softmax":
             return logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
         return (logits[:, 0] > 0).to(torch.uint8).cpu().numpy()  # sigmoid(x) > 0.5  <=>  x > 0

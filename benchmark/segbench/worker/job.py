@@ -1,7 +1,10 @@
 """Run one train job: data -> model -> train (or reuse checkpoint) -> evaluate -> shard.
 
-Side effects are limited to the checkpoint and the shard file; the database is written
-by the parent (``store``).  Any exception becomes a failed shard with its traceback.
+Side effects are limited to the checkpoints and the shard file; the database is written
+by the parent (``store``).  Anything user code raises (``SystemExit`` included) becomes a
+failed shard with its traceback; only ``KeyboardInterrupt`` (a real Ctrl-C) propagates.
+A job counts as trained only once its checkpoint is saved, and a failure after that
+(evaluation, a non-finite prediction) still fails the job.
 """
 
 from __future__ import annotations
@@ -25,18 +28,23 @@ from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, seed_everything
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
+from segbench.worker.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    load_payload,
+    quarantine_unusable,
+    save_payload,
+    state_path,
+)
 from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import evaluate_condition
-from segbench.worker.infer import Predictor
-from segbench.worker.shard import atomic_write_bytes, write_shard
-from segbench.worker.train import EpochCallback, peak_memory_mb, train_model
+from segbench.worker.infer import NonFiniteOutputError, Predictor
+from segbench.worker.memory import PeakMemory
+from segbench.worker.shard import write_shard
+from segbench.worker.train import EpochCallback, Resume, train_model
 
-__all__ = ["checkpoint_path", "load_dataset", "make_augmenter", "run_job"]
-
-
-def checkpoint_path(results: Path, job_key: str) -> Path:
-    return results / "checkpoints" / f"{job_key}.pt"
+__all__ = ["checkpoint_path", "load_dataset", "make_augmenter", "run_job", "write_failed_shard"]
 
 
 def run_job(
@@ -48,10 +56,33 @@ def run_job(
     on_status: Callable[[str], None] | None = None,
 ) -> Path:
     """Train/evaluate ``job`` for the pending ``conditions``; returns the shard's path."""
-    attempt = uuid.uuid4().hex[:8]
-    shard: dict[str, Any] = {
+    shard = _new_shard(job)
+    try:
+        torch_device = pick_device(device)
+        shard["provenance"] = collect_provenance(str(torch_device))
+        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
+        shard["status"] = "done" if not shard["error"] else "failed"
+    except KeyboardInterrupt:
+        raise  # a real Ctrl-C stops the run; the job is retried next time
+    except BaseException:  # user code may raise SystemExit (argparse) or other BaseExceptions
+        shard["status"] = "failed"
+        shard["error"] = "\n".join(filter(None, [shard["error"], traceback.format_exc()]))
+    shard["finished_at"] = time.time()
+    return write_shard(results, shard)
+
+
+def write_failed_shard(job: TrainJob, results: Path, reason: str) -> Path:
+    """Record a job that could not report itself (timed out, worker killed) as failed."""
+    shard = _new_shard(job)
+    shard["error"] = reason
+    shard["finished_at"] = time.time()
+    return write_shard(results, shard)
+
+
+def _new_shard(job: TrainJob) -> dict[str, Any]:
+    return {
         "job_key": job.key,
-        "attempt_id": attempt,
+        "attempt_id": uuid.uuid4().hex[:8],
         "suite": job.suite,
         "job": _job_record(job),
         "status": "failed",
@@ -60,15 +91,6 @@ def run_job(
         "conditions": [],
         "started_at": time.time(),
     }
-    try:
-        torch_device = pick_device(device)
-        shard["provenance"] = collect_provenance(str(torch_device))
-        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
-        shard["status"] = "done"
-    except Exception:
-        shard["error"] = traceback.format_exc()
-    shard["finished_at"] = time.time()
-    return write_shard(results, shard)
 
 
 def _run(
@@ -99,18 +121,21 @@ def _run(
         amp=job.train.amp,
     )
     ckpt = checkpoint_path(results, job.key)
-    if ckpt.exists():
-        saved = torch.load(ckpt, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["state_dict"])
+    saved = _load_checkpoint(ckpt, model, on_status)
+    if saved is not None:
         model.to(device)
         shard["train"] = saved.get("train")
         shard["train_reused"] = True
     else:
         on_status("train")
-        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch)
+        train_info = _train(job, model, data, roi, device, predictor, on_epoch, results)
         model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        _save_checkpoint(ckpt, {"state_dict": model_state, "train": shard["train"]})
+        save_payload(ckpt, {"state_dict": model_state, "train": train_info})
+        # Trained only once the checkpoint is on disk; the resumable state is then obsolete.
+        shard["train"] = train_info
+        state_path(results, job.key).unlink(missing_ok=True)
     on_status("evaluate")
+    failures = []
     identity = dataset_identity(job.dataset)
     for condition in conditions:
         started = time.perf_counter()
@@ -130,7 +155,12 @@ def _run(
                 job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
             )
 
-        rows = evaluate_condition(model, predictor, cases, condition, rng_for)
+        try:
+            rows = evaluate_condition(model, predictor, cases, condition, rng_for)
+        except NonFiniteOutputError as exc:
+            # Not a score: the condition stays unevaluated (retried next run) and the job fails.
+            failures.append(f"condition {condition.describe()}: {exc}")
+            continue
         shard["conditions"].append(
             {
                 "cond_key": job.condition_key(condition),
@@ -143,6 +173,33 @@ def _run(
                 "cases": rows,
             }
         )
+    if failures:
+        shard["error"] = "NonFiniteOutputError: " + "; ".join(failures)
+
+
+def _load_checkpoint(
+    path: Path, model: torch.nn.Module, on_status: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """The saved best model loaded into ``model``, or None to (re)train.
+
+    A checkpoint that does not load or does not fit the model is quarantined and the job
+    retrains (with a warning naming both paths) instead of failing on it forever.
+    """
+    if not path.exists():
+        return None
+    import warnings
+
+    try:
+        saved = load_payload(path)
+        try:
+            model.load_state_dict(saved["state_dict"])
+        except (KeyError, RuntimeError, TypeError) as exc:
+            raise CheckpointError(quarantine_unusable(path, exc)) from exc
+    except CheckpointError as exc:
+        warnings.warn(f"{exc}; retraining", stacklevel=2)
+        on_status(f"retrain: {exc}")
+        return None
+    return saved
 
 
 def _train(
@@ -153,12 +210,11 @@ def _train(
     device: torch.device,
     predictor: Predictor,
     on_epoch: EpochCallback | None,
+    results: Path,
 ) -> dict[str, Any]:
     cfg = job.train
     batch_seed = derive_seed(job.seed, "batches")
     augmenter = make_augmenter(cfg.augment) if cfg.augment else None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     if job.patch is None:
         batches: FullImageBatches | PatchBatches = FullImageBatches(
             data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter
@@ -176,27 +232,21 @@ def _train(
             0.0,
             augmenter,
         )
-    result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch)
+    resume = Resume(state_path(results, job.key), cfg.checkpoint_every)
+    with PeakMemory(device) as memory:
+        result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch, resume)
     return {
         "n_params": count_parameters(model),
         "best_epoch": result.best_epoch,
         "best_val_dice": result.best_val_dice,
         "history": result.history,
         "train_seconds": result.seconds,
-        "peak_memory_mb": peak_memory_mb(device),
+        "peak_memory_mb": memory.peak_mb,
         "crop_fbr": batches.crop_fbr,
         "patch_size": list(roi) if roi else None,
         "n_train": len(data.train),
         "n_val": len(data.val),
     }
-
-
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _job_record(job: TrainJob) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import math
-import resource
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from segbench.metrics.overlap import dice
 from segbench.suite.schema import TrainConfig
 from segbench.worker.infer import Predictor
 
-__all__ = ["TrainResult", "make_loss", "peak_memory_mb", "train_model"]
+__all__ = ["Resume", "TrainResult", "make_loss", "peak_memory_mb", "train_model"]
 
 EpochCallback = Callable[[int, int, float, float | None], None]
 
@@ -37,6 +37,14 @@ class TrainResult:
     best_val_dice: float
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a job's training state lives and how often it is written (epochs; 0 = never)."""
+
+    path: Path
+    every: int = 5
 
 
 def make_loss(cfg: TrainConfig) -> torch.nn.Module:
@@ -53,8 +61,15 @@ def train_model(
     device: torch.device,
     predictor: Predictor,
     on_epoch: EpochCallback | None = None,
+    resume: Resume | None = None,
 ) -> TrainResult:
     """Train ``model`` in place, leaving its best-validation weights loaded (last epoch if no val set).
+
+    With ``resume``, the full training state (model, optimiser, scheduler, grad scaler,
+    every RNG state incl. the batch sampler's, best-so-far, history) is written atomically
+    every ``resume.every`` epochs, and a run that finds that file continues after its
+    epoch, ending with the same weights as an uninterrupted run (on CPU; CUDA kernels may
+    differ in the last bits unless ``train.deterministic``).
 
     Raises:
         FloatingPointError: the loss became NaN/inf (recorded as a failed job).
@@ -71,8 +86,22 @@ def train_model(
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     best_state, best_epoch, best_dice = None, 0, -math.inf
-    history = []
-    for epoch in range(1, cfg.epochs + 1):
+    history: list[dict[str, Any]] = []
+    first_epoch, seconds_before = 1, 0.0
+    saved = _load_state(resume)
+    if saved is not None:
+        from segbench.worker.resume import restore_rng
+
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        best_state, best_epoch, best_dice = saved["best_state"], saved["best_epoch"], saved["best_dice"]
+        history, seconds_before = saved["history"], saved["seconds"]
+        first_epoch = saved["epoch"] + 1
+        restore_rng(saved["rng"], batches)
+    for epoch in range(first_epoch, cfg.epochs + 1):
         model.train()
         losses = []
         for x, y in batches:
@@ -96,10 +125,43 @@ def train_model(
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_dice": val_dice})
         if on_epoch:
             on_epoch(epoch, cfg.epochs, float(np.mean(losses)), val_dice)
+        if resume is not None and resume.every and epoch % resume.every == 0 and epoch < cfg.epochs:
+            from segbench.worker.checkpoint import save_payload
+            from segbench.worker.resume import capture_rng
+
+            state = {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "scaler": scaler.state_dict(),
+                "best_state": best_state,
+                "best_epoch": best_epoch,
+                "best_dice": best_dice,
+                "history": history,
+                "seconds": seconds_before + time.perf_counter() - start,
+                "rng": capture_rng(batches),
+            }
+            save_payload(resume.path, state)
     if best_state is None:
         best_state, best_epoch, best_dice = copy.deepcopy(model.state_dict()), cfg.epochs, math.nan
     model.load_state_dict(best_state)
-    return TrainResult(best_epoch, best_dice, history, time.perf_counter() - start)
+    return TrainResult(best_epoch, best_dice, history, seconds_before + time.perf_counter() - start)
+
+
+def _load_state(resume: Resume | None) -> dict[str, Any] | None:
+    """The saved training state, or None (none yet, or unusable: quarantined, start over)."""
+    if resume is None or not resume.path.exists():
+        return None
+    import warnings
+
+    from segbench.worker.checkpoint import CheckpointError, load_payload
+
+    try:
+        return load_payload(resume.path)
+    except CheckpointError as exc:
+        warnings.warn(f"{exc}; training starts from epoch 1", stacklevel=2)
+        return None
 
 
 def _mean_dice(model: torch.nn.Module, cases: Sequence[Case], predictor: Predictor) -> float:
@@ -110,7 +172,13 @@ def _mean_dice(model: torch.nn.Module, cases: Sequence[Case], predictor: Predict
 
 
 def peak_memory_mb(device: torch.device) -> float:
-    """CUDA peak allocated memory, or the process's peak RSS on CPU (MB)."""
+    """CUDA peak allocated memory, or this process's resident memory now on CPU (MB).
+
+    Per-job peaks come from ``segbench.worker.memory.PeakMemory`` (the process-lifetime
+    ``ru_maxrss`` is wrong for every job after the largest one).
+    """
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from segbench.worker.memory import current_rss_mb
+
+    return current_rss_mb()

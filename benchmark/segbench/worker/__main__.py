@@ -1,0 +1,81 @@
+"""``python -m segbench.worker TASK.json``: run one task file, print its shard path.
+
+Any scheduler can drive segbench this way: write task files (``Task.to_json``), run this
+command on a machine that sees the results folder, and let ``segbench run`` ingest the
+shards.  Exit status 0 means a shard was written, whether the job succeeded or failed
+(failures are data, stored with their traceback); 2 means the task file is unusable.
+
+``--serve`` is the pool executor's mode: tasks arrive one JSON line at a time on stdin,
+progress and results leave as JSON lines on the file descriptor ``--events-fd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m segbench.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("task", nargs="?", type=Path, help="task JSON file (Task.to_json)")
+    parser.add_argument("--serve", action="store_true", help="read task lines from stdin (pool worker)")
+    parser.add_argument("--events-fd", type=int, default=None, help="where --serve writes its events")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for this worker")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.serve:
+        if args.events_fd is None:
+            parser.error("--serve needs --events-fd")
+        return _serve(args.events_fd)
+    if args.task is None:
+        parser.error("give a TASK.json file (or --serve)")
+    try:
+        text = args.task.read_text()
+    except OSError as exc:
+        print(f"cannot read task file {args.task}: {exc}", file=sys.stderr)
+        return 2
+    print(run_task_json(text))
+    return 0
+
+
+def run_task_json(text: str, events_fd: int | None = None) -> Path:
+    """Run one task given as ``Task.to_json`` text; returns the shard path."""
+    from segbench.execute.base import Task
+    from segbench.worker.job import run_job
+
+    task, results, device = Task.from_json(text)
+
+    def emit(event: dict[str, Any]) -> None:
+        if events_fd is not None:
+            os.write(events_fd, (json.dumps(event) + "\n").encode())
+
+    def on_epoch(epoch: int, total: int, loss: float, val_dice: float | None) -> None:
+        emit({"event": "epoch", "epoch": epoch, "total": total, "loss": loss, "val_dice": val_dice})
+
+    def on_status(stage: str) -> None:
+        emit({"event": "status", "stage": stage})
+
+    return run_job(task.job, task.conditions, results, device, on_epoch=on_epoch, on_status=on_status)
+
+
+def _serve(events_fd: int) -> int:
+    # The parent owns Ctrl-C: it kills busy workers and closes idle ones' stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        shard = run_task_json(line, events_fd)
+        os.write(events_fd, (json.dumps({"event": "done", "shard": str(shard)}) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -103,15 +103,16 @@ def _plan(suite: Suite, store: Store) -> PlanSummary:
     from segbench.worker.checkpoint import has_checkpoint
 
     jobs = expand(suite)
-    trained, done = store.trained_jobs(), store.done_conditions()
-    missing = {key for key in trained if not has_checkpoint(store.results, key)}
-    trained -= missing
+    done = store.done_conditions()
+    # "Trained" means a checkpoint to reuse; a stored job whose checkpoint is gone retrains.
+    trained = {job.key for job in jobs if has_checkpoint(store.results, job.key)}
+    no_checkpoint = store.trained_jobs() - trained
     tasks = []
     for job in jobs:
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done, missing)
+    return PlanSummary(suite, jobs, tasks, trained, done, no_checkpoint)
 
 
 def run_suite(

@@ -250,6 +250,8 @@ class PoolExecutor:
         kind = event.get("event")
         if kind == "epoch":
             self.reporter.epoch(event["epoch"], event["total"], event["loss"], event["val_dice"], job=job)
+        elif kind == "started":  # the timeout counts from here, not from the worker's imports
+            worker.started = time.monotonic()
         elif kind == "status":
             self.reporter.status(event["stage"], job=job)
         elif kind == "done":

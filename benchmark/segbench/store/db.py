@@ -181,8 +181,8 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     job, train, now = shard["job"], shard.get("train"), time.time()
     provenance = shard.get("provenance") or {}
     failed = shard["status"] != "done"
-    existing = conn.execute("SELECT status FROM jobs WHERE job_key = ?", (shard["job_key"],)).fetchone()
-    status = "trained" if train is not None or (existing and existing[0] == "trained") else "failed"
+    # Any failed attempt shows as failed (also after training, e.g. evaluation); the next run retries.
+    status = "failed" if failed else "trained"
     train_info = None
     if train is not None:
         train_info = json.dumps(

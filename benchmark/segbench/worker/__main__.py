@@ -69,9 +69,12 @@ def run_task_json(text: str, events_fd: int | None = None) -> Path:
 def _serve(events_fd: int) -> int:
     # The parent owns Ctrl-C: it kills busy workers and closes idle ones' stdin.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import segbench.worker.job  # noqa: F401  (import torch & co. before the first task's clock starts)
+
     for line in sys.stdin:
         if not line.strip():
             continue
+        os.write(events_fd, b'{"event": "started"}\n')
         shard = run_task_json(line, events_fd)
         os.write(events_fd, (json.dumps({"event": "done", "shard": str(shard)}) + "\n").encode())
     return 0

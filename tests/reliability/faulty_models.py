@@ -1,0 +1,67 @@
+"""Fault-injection models for the reliability tests (suites name them ``faulty_models:NAME``).
+
+Each is a tiny conv net that trains normally except for the fault it injects, so a test
+shows that one misbehaving model is recorded as a failure while the suite goes on.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+from torch import nn
+
+__all__ = ["base_exception", "exits", "hangs", "nan_at_test", "raises"]
+
+
+class QuietAbort(BaseException):
+    """A ``BaseException`` that is neither ``SystemExit`` nor ``KeyboardInterrupt``."""
+
+
+class _Tiny(nn.Module):
+    def __init__(self, fault: str, threshold: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 1, 3, padding=1)
+        self.fault = fault
+        self.threshold = threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fault == "raises":
+            raise RuntimeError("faulty model: forward always raises")
+        if self.fault == "exits":
+            sys.exit(3)  # e.g. an argparse call deep inside user code
+        if self.fault == "base_exception":
+            raise QuietAbort("faulty model: a bare BaseException")
+        if self.fault == "hangs":
+            time.sleep(3600)
+        out = self.conv(x)
+        if self.fault == "nan_at_test" and not self.training and x.shape[0] > self.threshold:
+            # Validation batches are small (<= threshold), test batches larger: NaN only at test time.
+            return out * float("nan")
+        return out
+
+
+def raises(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Raises ``RuntimeError`` in every forward pass."""
+    return _Tiny("raises")
+
+
+def exits(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Calls ``sys.exit(3)`` in the forward pass."""
+    return _Tiny("exits")
+
+
+def base_exception(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Raises a ``BaseException`` subclass in the forward pass."""
+    return _Tiny("base_exception")
+
+
+def hangs(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Sleeps for an hour in the forward pass (a hung job)."""
+    return _Tiny("hangs")
+
+
+def nan_at_test(spatial_dims: int = 2, out_channels: int = 1, threshold: int = 4) -> nn.Module:
+    """Trains and validates normally; returns NaN logits for test batches larger than ``threshold``."""
+    return _Tiny("nan_at_test", threshold)

@@ -6,13 +6,15 @@ shows that one misbehaving model is recorded as a failure while the suite goes o
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 
 import torch
 from torch import nn
 
-__all__ = ["base_exception", "exits", "hangs", "nan_at_test", "raises"]
+__all__ = ["base_exception", "crashes", "exits", "hangs", "nan_at_test", "raises"]
 
 
 class QuietAbort(BaseException):
@@ -33,6 +35,8 @@ class _Tiny(nn.Module):
             sys.exit(3)  # e.g. an argparse call deep inside user code
         if self.fault == "base_exception":
             raise QuietAbort("faulty model: a bare BaseException")
+        if self.fault == "crashes":
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.fault == "hangs":
             time.sleep(3600)
         out = self.conv(x)
@@ -65,3 +69,8 @@ def hangs(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
 def nan_at_test(spatial_dims: int = 2, out_channels: int = 1, threshold: int = 4) -> nn.Module:
     """Trains and validates normally; returns NaN logits for test batches larger than ``threshold``."""
     return _Tiny("nan_at_test", threshold)
+
+
+def crashes(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Kills its own process with SIGKILL in the forward pass (a hard crash: no shard)."""
+    return _Tiny("crashes")

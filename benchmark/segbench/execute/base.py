@@ -92,15 +92,21 @@ class Executor(Protocol):
 
 
 def run_tasks(executor: Executor, tasks: Sequence[Task]) -> Iterator[Path]:
-    """Submit ``tasks`` and yield shards as they land; cancels on error or Ctrl-C."""
+    """Submit ``tasks`` and yield shards as they land; cancels on error or Ctrl-C.
+
+    An executor whose jobs outlive the parent (``detach_on_interrupt = True``, Slurm) is
+    left running on Ctrl-C: the next run re-attaches to its jobs instead of redoing them.
+    """
     executor.submit(tasks)
-    finished = False
     try:
         yield from executor.as_completed()
-        finished = True
-    finally:
-        if not finished:
+    except (KeyboardInterrupt, GeneratorExit):
+        if not getattr(executor, "detach_on_interrupt", False):
             executor.cancel()
+        raise
+    except BaseException:
+        executor.cancel()
+        raise
 
 
 def job_to_dict(job: TrainJob) -> dict[str, Any]:

@@ -10,6 +10,7 @@ A job counts as trained only once its checkpoint is saved, and a failure after t
 from __future__ import annotations
 
 import json
+import threading
 import time
 import traceback
 import uuid
@@ -44,7 +45,18 @@ from segbench.worker.memory import PeakMemory
 from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
-__all__ = ["checkpoint_path", "load_dataset", "make_augmenter", "run_job", "write_failed_shard"]
+__all__ = [
+    "STOP_REQUESTED",
+    "checkpoint_path",
+    "load_dataset",
+    "make_augmenter",
+    "run_job",
+    "write_failed_shard",
+]
+
+#: Set when the scheduler stops this process on purpose (Slurm preemption/time-out via
+#: submitit's ``checkpoint``): the exit it raises must requeue the job, not fail it.
+STOP_REQUESTED = threading.Event()
 
 
 def run_job(
@@ -65,6 +77,8 @@ def run_job(
     except KeyboardInterrupt:
         raise  # a real Ctrl-C stops the run; the job is retried next time
     except BaseException:  # user code may raise SystemExit (argparse) or other BaseExceptions
+        if STOP_REQUESTED.is_set():
+            raise
         shard["status"] = "failed"
         shard["error"] = "\n".join(filter(None, [shard["error"], traceback.format_exc()]))
     shard["finished_at"] = time.time()

@@ -1,0 +1,282 @@
+"""Run jobs as a Slurm array job through submitit (the library Hydra and benchopt use).
+
+Why submitit: it pickles the call, writes the sbatch file, requeues a preempted or
+timed-out job after asking it to checkpoint, and offers ``local`` (real subprocesses,
+the same pickling and file protocol) and ``debug`` (in-process) backends that the tests
+use in place of a cluster.
+
+- One array job per submission; resources come from CLI options or the suite's
+  ``executor:`` section.  Logs and submitit's files go under ``results/slurm/``.
+- Every submitted job id is recorded in ``results/slurm/jobs.json`` (the parent alone
+  writes SQLite), so a rerun after the parent died re-attaches to jobs still queued or
+  running and submits only what is missing.
+- On preemption or time-out submitit calls ``checkpoint``: the job is requeued and the
+  worker resumes from its last epoch state (``train.checkpoint_every``).
+- A job that ends without a shard (killed, out of memory, requeued too often) is stored
+  as failed with the tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from segbench.execute.base import ExecutorOptions, Task
+from segbench.progress import Reporter
+from segbench.worker.shard import atomic_write_bytes
+
+__all__ = ["JOBS_FILE", "SlurmExecutor", "WorkerCall"]
+
+JOBS_FILE = "jobs.json"
+_ALIVE_STATES = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "CONFIGURING", "COMPLETING", "SUSPENDED"}
+
+
+class WorkerCall:
+    """The callable submitit pickles: runs one task (its JSON text) and returns the shard path.
+
+    ``checkpoint`` (called by submitit on preemption/time-out) tells the running job to
+    stop without recording a failure and requeues the same call; training then resumes
+    from its last saved epoch.
+    """
+
+    def __call__(self, task_json: str) -> str:
+        from segbench.worker.__main__ import run_task_json
+
+        return str(run_task_json(task_json))
+
+    def checkpoint(self, task_json: str) -> Any:
+        import submitit
+
+        from segbench.worker.job import STOP_REQUESTED
+
+        STOP_REQUESTED.set()
+        return submitit.helpers.DelayedSubmission(WorkerCall(), task_json)
+
+
+@dataclass
+class _Watched:
+    task: Task
+    job: Any  # a submitit Job, or None when re-attached to a local job by pid
+    job_id: str
+    started: bool = False
+
+
+class SlurmExecutor:
+    """Submit tasks as one submitit array job and ingest shards as they land.
+
+    Args:
+        options: results folder, device and per-job timeout (``--timeout-min``, checked
+            here as a wall-clock limit from the job's start; Slurm's own limit is
+            ``timeout_min`` below).
+        reporter: progress display (job start/finish; epochs are not forwarded).
+        cluster: "slurm", or submitit's "local"/"debug" backends (tests, no cluster).
+        partition, gpus_per_task, cpus_per_task, mem_gb: Slurm resources per job.
+        timeout_min: Slurm wall time per job (minutes); a job reaching it is requeued.
+        array_parallelism: array tasks running at once.
+        additional_parameters: extra sbatch options, e.g. ``{"qos": "high"}``.
+        poll_s: seconds between state checks. Defaults to 2.
+    """
+
+    #: Ctrl-C leaves cluster jobs running; the next ``segbench run`` re-attaches to them.
+    detach_on_interrupt = True
+
+    def __init__(
+        self,
+        options: ExecutorOptions,
+        reporter: Reporter,
+        cluster: str = "slurm",
+        partition: str | None = None,
+        gpus_per_task: int | None = None,
+        cpus_per_task: int | None = None,
+        mem_gb: float | None = None,
+        timeout_min: int | None = None,
+        array_parallelism: int | None = None,
+        additional_parameters: dict[str, Any] | None = None,
+        poll_s: float = 2.0,
+    ) -> None:
+        import submitit
+
+        if cluster not in ("slurm", "local", "debug"):
+            raise ValueError(f"--slurm-cluster must be slurm, local or debug, got {cluster!r}")
+        self.options = options
+        self.reporter = reporter
+        self.cluster = cluster
+        self.folder = options.results / "slurm"
+        self.poll_s = poll_s
+        self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
+        with contextlib.suppress(OSError):  # submitit creates the literal template folder
+            (self.folder / "%j").rmdir()
+        params: dict[str, Any] = {"name": "segbench"}
+        if timeout_min is not None or cluster != "slurm":
+            params["timeout_min"] = timeout_min or 24 * 60
+        if mem_gb is not None:
+            params["mem_gb"] = mem_gb
+        if cpus_per_task is not None:
+            params["cpus_per_task"] = cpus_per_task
+        if gpus_per_task is not None:
+            params["gpus_per_node"] = gpus_per_task
+        if partition is not None:
+            params["slurm_partition"] = partition
+        if array_parallelism is not None:
+            params["slurm_array_parallelism"] = array_parallelism
+        if additional_parameters:
+            params["slurm_additional_parameters"] = dict(additional_parameters)
+        if cluster == "slurm":
+            params.setdefault("slurm_signal_delay_s", 120)  # time to save state before the kill
+        self.executor.update_parameters(**params)
+        self._watched: list[_Watched] = []
+        self.submitted = 0
+        self.reattached = 0
+
+    # -- Executor protocol ---------------------------------------------------------
+    def submit(self, tasks: Sequence[Task]) -> None:
+        registry = self._load_registry()
+        fresh: list[Task] = []
+        for task in tasks:
+            entry = registry.get(task.job.key)
+            if entry and entry["conditions"] == _cond_keys(task) and self._alive(entry):
+                self._watched.append(_Watched(task, self._job_handle(entry["job_id"]), entry["job_id"]))
+                self.reattached += 1
+            else:
+                fresh.append(task)
+        if fresh:
+            payloads = [t.to_json(self.options.results, self.options.device) for t in fresh]
+            jobs = self.executor.map_array(WorkerCall(), payloads)
+            for task, job in zip(fresh, jobs, strict=True):
+                self._watched.append(_Watched(task, job, str(job.job_id)))
+                registry[task.job.key] = {
+                    "job_id": str(job.job_id),
+                    "cluster": self.cluster,
+                    "conditions": _cond_keys(task),
+                    "submitted_at": time.time(),
+                }
+            self.submitted += len(fresh)
+            self._save_registry(registry)
+
+    def as_completed(self) -> Iterator[Path]:
+        started_at: dict[str, float] = {}
+        while self._watched:
+            for item in list(self._watched):
+                if not item.started:
+                    item.started = True
+                    started_at[item.job_id] = time.monotonic()
+                    self.reporter.job_started(item.task.job, len(item.task.conditions))
+                shard = self._finished(item, started_at[item.job_id])
+                if shard is not None:
+                    self._watched.remove(item)
+                    self._forget(item.task)
+                    yield shard
+            if self._watched:
+                time.sleep(self.poll_s)
+
+    def cancel(self) -> None:
+        for item in self._watched:
+            if item.job is not None:
+                item.job.cancel(check=False)
+        self._watched.clear()
+
+    # -- internals -------------------------------------------------------------------
+    def _finished(self, item: _Watched, started: float) -> Path | None:
+        """The job's shard once it has ended (a failed shard if it left none), else None."""
+        from segbench.worker.job import write_failed_shard
+
+        limit = self.options.timeout_min
+        if limit is not None and time.monotonic() - started > limit * 60:
+            if item.job is not None:
+                item.job.cancel(check=False)
+            reason = f"TimeoutError: job exceeded train.timeout_min={limit:g} minutes and was cancelled"
+            return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+        if not self._done(item):
+            return None
+        if item.job is not None:
+            try:
+                return Path(item.job.result())
+            except Exception as exc:  # the job died without writing its shard
+                reason = f"SlurmJobFailed: job {item.job_id} ended without a result ({type(exc).__name__})"
+                return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+        result = self.folder / item.job_id / f"{item.job_id}_0_result.pkl"
+        if result.exists():
+            import pickle
+
+            status, value = pickle.loads(result.read_bytes())
+            if status == "success":
+                return Path(value)
+        reason = f"SlurmJobFailed: re-attached job {item.job_id} ended without a result"
+        return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+
+    def _done(self, item: _Watched) -> bool:
+        if item.job is not None:
+            return bool(item.job.done())
+        return not _pid_alive(item.job_id)
+
+    def _alive(self, entry: dict[str, Any]) -> bool:
+        """Whether a recorded job is still queued or running (worth re-attaching to)."""
+        if entry.get("cluster") != self.cluster or self.cluster == "debug":
+            return False
+        if self.cluster == "local":
+            return _pid_alive(entry["job_id"])
+        import submitit
+
+        state = submitit.SlurmJob(folder=self.folder / entry["job_id"].split("_")[0], job_id=entry["job_id"])
+        return str(state.state).upper() in _ALIVE_STATES
+
+    def _job_handle(self, job_id: str) -> Any:
+        if self.cluster == "local":
+            return None  # submitit cannot rebuild a local job without its process: watch the pid
+        import submitit
+
+        return submitit.SlurmJob(folder=self.folder / job_id.split("_")[0], job_id=job_id)
+
+    def _log_tail(self, item: _Watched, lines: int = 30) -> str:
+        texts = []
+        if item.job is not None:
+            for getter in (item.job.stderr, item.job.stdout):
+                try:
+                    texts.append(getter() or "")
+                except Exception:  # logs missing on a node without the shared folder
+                    continue
+        else:
+            for path in sorted((self.folder / item.job_id).glob("*.err")):
+                texts.append(path.read_text(errors="replace"))
+        tail = "\n".join("\n".join(texts).strip().splitlines()[-lines:])
+        return f"\n--- log tail (job {item.job_id}, {self.folder / item.job_id}) ---\n{tail or '(empty)'}"
+
+    def _load_registry(self) -> dict[str, dict[str, Any]]:
+        path = self.folder / JOBS_FILE
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_registry(self, registry: dict[str, dict[str, Any]]) -> None:
+        atomic_write_bytes(self.folder / JOBS_FILE, json.dumps(registry, indent=1).encode())
+
+    def _forget(self, task: Task) -> None:
+        registry = self._load_registry()
+        if registry.pop(task.job.key, None) is not None:
+            self._save_registry(registry)
+
+
+def _cond_keys(task: Task) -> list[str]:
+    return sorted(task.job.condition_key(c) for c in task.conditions)
+
+
+def _pid_alive(job_id: str) -> bool:
+    """Whether a local job's controller process still runs (a zombie counts as ended)."""
+    try:
+        pid = int(job_id.split("_")[0])
+        os.kill(pid, 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -1,0 +1,133 @@
+"""The Slurm executor on submitit's local (real subprocesses) and debug backends."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from tests_tiny_text import tiny_with_models
+
+from segbench import api
+from segbench.execute import ExecutorOptions, Task
+from segbench.execute.slurm import JOBS_FILE, SlurmExecutor
+from segbench.plan import expand
+from segbench.progress import LogReporter
+from segbench.store import Store
+from segbench.suite.load import load_suite
+from segbench.worker.checkpoint import state_path
+
+pytestmark = pytest.mark.slow
+
+_KEY = ["model", "perturbation", "severity", "seed", "case_id"]
+_RELIABILITY = Path(__file__).parent.parent / "reliability"
+
+
+def _cases(results: Path, suite: str) -> pd.DataFrame:
+    cases = Store(results).cases(suite).sort_values(_KEY).reset_index(drop=True)
+    return cases[[*_KEY, "dice", "hd95", "nsd"]]
+
+
+def _quiet() -> LogReporter:
+    return LogReporter(stream=open("/dev/null", "w"))
+
+
+@pytest.mark.parametrize("cluster", ["debug", "local"])
+def test_slurm_executor_matches_local_run(tiny_suite: Path, tmp_path: Path, cluster: str) -> None:
+    reference, slurm = tmp_path / "sequential", tmp_path / cluster
+    assert api.run_suite(tiny_suite, reference, device="cpu", quiet=True).ok
+    summary = api.run_suite(
+        tiny_suite,
+        slurm,
+        device="cpu",
+        quiet=True,
+        executor="slurm",
+        executor_settings={"cluster": cluster, "timeout_min": 30},
+    )
+    assert summary.ok and summary.ran == 2
+    pd.testing.assert_frame_equal(_cases(reference, "tiny"), _cases(slurm, "tiny"))
+    assert json.loads((slurm / "slurm" / JOBS_FILE).read_text()) == {}  # finished jobs forgotten
+    if cluster == "local":
+        assert len(list((slurm / "slurm").glob("*/*_log.out"))) == 2  # logs under results/slurm/
+
+
+def test_rerun_reattaches_to_running_jobs_and_submits_only_missing(tiny_suite: Path, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    jobs = expand(load_suite(tiny_suite))
+    tasks = [Task(j, j.conditions) for j in jobs]
+    options = ExecutorOptions(results, "cpu")
+    first = SlurmExecutor(options, _quiet(), cluster="local", timeout_min=30, poll_s=0.5)
+    first.submit(tasks[:1])  # the "parent" dies here, its job keeps running
+    registry = json.loads((results / "slurm" / JOBS_FILE).read_text())
+    assert list(registry) == [jobs[0].key]
+
+    second = SlurmExecutor(options, _quiet(), cluster="local", timeout_min=30, poll_s=0.5)
+    second.submit(tasks)
+    assert (second.reattached, second.submitted) == (1, 1)
+    shards = [json.loads(p.read_text()) for p in second.as_completed()]
+    assert sorted(s["job_key"] for s in shards) == sorted(j.key for j in jobs)
+    assert all(s["status"] == "done" for s in shards)
+
+
+def test_preempted_job_is_requeued_and_resumes_from_its_last_epoch(write_suite, tmp_path: Path) -> None:
+    epochs = 10
+    text = tiny_with_models(["unet"], "requeue").replace("epochs: 10", f"epochs: {epochs}")
+    suite = write_suite(text.replace("lr: 0.01,", "lr: 0.01, checkpoint_every: 1,"), "requeue")
+    reference, results = tmp_path / "reference", tmp_path / "results"
+    assert api.run_suite(suite, reference, device="cpu", quiet=True).ok
+
+    (job,) = expand(load_suite(suite))
+    executor = SlurmExecutor(ExecutorOptions(results, "cpu"), _quiet(), cluster="local", timeout_min=30)
+    executor.submit([Task(job, job.conditions)])
+    state = state_path(results, job.key)
+    saved, deadline = 0, time.time() + 300
+    while saved < 2 and time.time() < deadline:
+        with contextlib.suppress(OSError, RuntimeError, EOFError):
+            saved = torch.load(state, weights_only=True)["epoch"] if state.exists() else 0
+        time.sleep(0.1)
+    assert 2 <= saved < epochs, "training ended before it could be preempted; make it longer"
+    # What Slurm sends a preempted job: USR2 to the task (the local controller does not forward it).
+    controller = executor._watched[0].job_id
+    (task_pid,) = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()
+    os.kill(int(task_pid), signal.SIGUSR2)
+    (shard_path,) = list(executor.as_completed())
+    shard = json.loads(shard_path.read_text())
+    assert shard["status"] == "done", shard["error"]
+    log = "\n".join(p.read_text() for p in (results / "slurm").glob("*/*_log.*"))
+    assert "Calling checkpoint method" in log and "Requeued job" in log, log
+    history = shard["train"]["history"]
+    assert [h["epoch"] for h in history] == list(range(1, epochs + 1))
+    store = Store(results)
+    store.record_suite("requeue", suite.read_text(), str(suite), [job])
+    store.ingest(shard_path)
+    pd.testing.assert_frame_equal(_cases(reference, "requeue"), _cases(results, "requeue"))
+
+
+def test_job_killed_without_a_shard_is_stored_failed_with_its_log_tail(
+    write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(_RELIABILITY))
+    monkeypatch.setenv("PYTHONPATH", str(_RELIABILITY) + ":" + ":".join(sys.path))
+    suite = write_suite(tiny_with_models(["faulty_models:crashes", "unet"], "crash"), "crash")
+    results = tmp_path / "results"
+    summary = api.run_suite(
+        suite,
+        results,
+        device="cpu",
+        quiet=True,
+        executor="slurm",
+        executor_settings={"cluster": "local", "timeout_min": 30},
+    )
+    assert summary.ran == 2 and len(summary.failed) == 1
+    jobs = Store(results).jobs("crash").set_index("model")
+    error = jobs.loc["faulty_models:crashes", "error"]
+    assert jobs.loc["faulty_models:crashes", "status"] == "failed"
+    assert "SlurmJobFailed" in error and "--- log tail" in error
+    assert jobs.loc["unet", "status"] == "trained"

@@ -1,0 +1,64 @@
+"""A real Ctrl-C still stops the run (user code's SystemExit does not), and leaves no workers behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from tests_tiny_text import tiny_with_models
+
+pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("executor", ["local", "pool"])
+def test_ctrl_c_stops_the_run_with_130_and_kills_its_workers(
+    write_suite, tmp_path: Path, executor: str
+) -> None:
+    text = tiny_with_models(["unet", "noskip_unet"], "sigint").replace("epochs: 10", "epochs: 200")
+    suite = write_suite(text, "sigint")
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "segbench.cli", "run", str(suite), "--results", str(results)]
+    command += ["--quiet", "--executor", executor] + (["--workers", "2"] if executor == "pool" else [])
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    workers: list[int] = []
+    # Wait until training is under way (the log names the first job), then press Ctrl-C.
+    while time.time() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        if (
+            any(results.glob("logs/pool-*.log"))
+            if executor == "pool"
+            else (results / "segbench.sqlite").exists()
+        ):
+            time.sleep(3)
+            workers = _children(proc.pid)
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)]
+    assert not alive, f"worker processes left running: {alive}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"

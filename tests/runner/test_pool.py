@@ -105,3 +105,27 @@ def test_options_dataclass_is_frozen(tmp_path: Path) -> None:
     options = ExecutorOptions(tmp_path)
     with pytest.raises(AttributeError):
         options.device = "cuda"  # type: ignore[misc]
+
+
+def test_suite_executor_section_is_used_and_cli_options_win(write_suite) -> None:
+    from segbench.execute.config import executor_choice
+
+    text = """\
+    name: sect
+    models: [unet]
+    datasets: [textures2d]
+    executor: {kind: slurm, partition: gpu, gpus_per_task: 1, timeout_min: 120,
+               additional_parameters: {qos: high}}
+    """
+    suite = load_suite(write_suite(text, "sect"))
+    kind, settings = executor_choice(suite, None, {"partition": None, "mem_gb": 16})
+    assert kind == "slurm"
+    assert settings == {
+        "partition": "gpu",
+        "gpus_per_task": 1,
+        "timeout_min": 120,
+        "additional_parameters": {"qos": "high"},
+        "mem_gb": 16,
+    }
+    # Another executor on the command line ignores the suite's Slurm section.
+    assert executor_choice(suite, "pool", {"workers": 3}) == ("pool", {"workers": 3})

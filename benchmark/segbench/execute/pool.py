@@ -92,6 +92,7 @@ class _Worker:
     buffer: bytes = b""
     task: tuple[int, Task] | None = None
     started: float = 0.0
+    data: str = ""  # the dataset its last task used (cached in that process)
 
 
 @dataclass
@@ -167,7 +168,8 @@ class PoolExecutor:
                 worker = self._workers[slot.index] = self._spawn(slot)
             if worker.task is not None:
                 continue
-            task_id, task = self._queue.pending.popleft()
+            task_id, task = self._next_for(worker)
+            worker.data = _data_key(task)
             line = task.to_json(self.options.results, self.device).replace("\n", "") + "\n"
             worker.task, worker.started = (task_id, task), time.monotonic()
             self.reporter.job_started(task.job, len(task.conditions))
@@ -177,6 +179,20 @@ class PoolExecutor:
                 worker.proc.stdin.flush()
             except BrokenPipeError:
                 pass  # the worker died at start-up; _poll records it
+
+    def _next_for(self, worker: _Worker) -> tuple[int, Task]:
+        """The first pending task on the dataset this worker has cached, else the first one.
+
+        Workers keep built datasets in memory (``load_dataset``), so sending a worker jobs on
+        the data it already holds saves rebuilding it (seconds per dataset at 256x256).
+        """
+        pending = self._queue.pending
+        for index, (_, task) in enumerate(pending):
+            if worker.data and _data_key(task) == worker.data:
+                item = pending[index]
+                del pending[index]
+                return item
+        return pending.popleft()
 
     def _spawn(self, slot: Slot) -> _Worker:
         read_fd, write_fd = os.pipe()
@@ -285,6 +301,11 @@ class PoolExecutor:
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(worker.events)
         os.close(worker.events)
+
+
+def _data_key(task: Task) -> str:
+    job = task.job
+    return f"{job.dataset.model_dump_json()}|{job.complexity}|{job.data_seed}"
 
 
 def _slot_env(slot: Slot) -> dict[str, str]:

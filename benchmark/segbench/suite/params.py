@@ -219,7 +219,9 @@ def _run_check(
         text = str(message)
         head, sep, rest = text.partition(": ")
         if sep and head in fields:
-            problems.append(ParamProblem((head,), rest, params.get(head, _MISSING)))
+            value = params.get(head, _MISSING)
+            shown = value is not _MISSING and repr(value)[:40] in rest  # the check already quotes it
+            problems.append(ParamProblem((head,), rest, _MISSING if shown else value))
         else:
             problems.append(ParamProblem((), text))
     return problems

@@ -286,6 +286,8 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> tuple[int | None, str]:
         if isinstance(position, int):
             line = text.count("\n", 0, position) + 1
         problem, context = str(exc), None
+    if "maximum nesting depth" in str(problem):  # libyaml's own limit (1000) is reached first
+        return line, f"nested deeper than {MAX_DEPTH} levels"
     if context and "duplicate anchor" in context:
         first = exc.context_mark.line + 1 if exc.context_mark else "?"
         return line, f"invalid YAML: {context.split(';')[0]} (first at line {first}); rename one"

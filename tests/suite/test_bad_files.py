@@ -33,10 +33,8 @@ MODELS.names()
 HEAD = "name: x\nmodels: [unet]\ndatasets:\n  - {name: textures2d, params: {size: 32}}\n"  # lines 1-4
 TEXTURES = "name: x\nmodels: [unet]\ndatasets:\n  - name: textures2d\n    params:\n"  # params at line 5
 
-BOMB = (
-    "name: x\nmodels: [unet]\ndatasets: [textures2d]\n"
-    "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
-    + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10))
+BOMB = "name: x\nmodels: [unet]\ndatasets: [textures2d]\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
 )
 
 
@@ -53,60 +51,178 @@ class Bad:
 
 
 def _deep(levels: int) -> str:
-    return "name: x\nmodels: [unet]\ndatasets: [textures2d]\ndescription: " + "[" * levels + "]" * levels + "\n"
+    return (
+        "name: x\nmodels: [unet]\ndatasets: [textures2d]\ndescription: " + "[" * levels + "]" * levels + "\n"
+    )
 
 
 CORPUS = [
     # --- values checked against the factory signatures
-    Bad("int given a word", HEAD.replace("size: 32", "size: big"), 4, "datasets.0.params.size",
-        ["valid integer", "takes int", "got 'big'"]),
-    Bad("tuple given a word", "name: x\nmodels:\n  - {name: unet, params: {channels: banana}}\ndatasets: [textures2d]\n",
-        3, "models.0.params.channels", ["valid tuple", "tuple[int, ...]", "got 'banana'"]),
-    Bad("float inside int tuple", "name: x\nmodels:\n  - {name: unet, params: {strides: [2, 2.5]}}\ndatasets: [textures2d]\n",
-        3, "models.0.params.strides.1", ["valid integer", "got 2.5"]),
-    Bad("number as a quoted string", "name: x\nmodels:\n  - {name: unet, params: {dropout: '0.1'}}\ndatasets: [textures2d]\n",
-        3, "models.0.params.dropout", ["valid number", "got '0.1'"]),
-    Bad("direction not allowed", TEXTURES + "      direction: sideways\n", 6, "datasets.0.params.direction",
-        ["foreground, background", "got 'sideways'"]),
-    Bad("unknown texture", TEXTURES + "      fg_texture: marble_from_mars\n", 6, "datasets.0.params.fg_texture",
-        ["not a known texture", "grass"]),
-    Bad("texture_dir missing", TEXTURES + "      texture_dir: /no/such/folder\n", 6, "datasets.0.params.texture_dir",
-        ["not an existing folder"]),
-    Bad("split not summing to 1", TEXTURES + "      split: [0.5, 0.5, 0.5]\n", 6, "datasets.0.params.split",
-        ["must sum to 1"]),
-    Bad("sphere radius too big",
+    Bad(
+        "int given a word",
+        HEAD.replace("size: 32", "size: big"),
+        4,
+        "datasets.0.params.size",
+        ["valid integer", "takes int", "got 'big'"],
+    ),
+    Bad(
+        "tuple given a word",
+        "name: x\nmodels:\n  - {name: unet, params: {channels: banana}}\ndatasets: [textures2d]\n",
+        3,
+        "models.0.params.channels",
+        ["valid tuple", "tuple[int, ...]", "got 'banana'"],
+    ),
+    Bad(
+        "float inside int tuple",
+        "name: x\nmodels:\n  - {name: unet, params: {strides: [2, 2.5]}}\ndatasets: [textures2d]\n",
+        3,
+        "models.0.params.strides.1",
+        ["valid integer", "got 2.5"],
+    ),
+    Bad(
+        "number as a quoted string",
+        "name: x\nmodels:\n  - {name: unet, params: {dropout: '0.1'}}\ndatasets: [textures2d]\n",
+        3,
+        "models.0.params.dropout",
+        ["valid number", "got '0.1'"],
+    ),
+    Bad(
+        "direction not allowed",
+        TEXTURES + "      direction: sideways\n",
+        6,
+        "datasets.0.params.direction",
+        ["foreground, background", "got 'sideways'"],
+    ),
+    Bad(
+        "unknown texture",
+        TEXTURES + "      fg_texture: marble_from_mars\n",
+        6,
+        "datasets.0.params.fg_texture",
+        ["not a known texture", "grass"],
+    ),
+    Bad(
+        "texture_dir missing",
+        TEXTURES + "      texture_dir: /no/such/folder\n",
+        6,
+        "datasets.0.params.texture_dir",
+        ["not an existing folder"],
+    ),
+    Bad(
+        "split not summing to 1",
+        TEXTURES + "      split: [0.5, 0.5, 0.5]\n",
+        6,
+        "datasets.0.params.split",
+        ["must sum to 1"],
+    ),
+    Bad(
+        "sphere radius too big",
         "name: x\nmodels: [unet]\ndatasets:\n  - name: spheres3d\n    params:\n      size: 32\n"
-        "      train_radius: [5, 8]\n      test_radius: [2, 40]\n", 8, "datasets.0.params.test_radius",
-        ["size/2 = 16"]),
-    Bad("msd root missing", "name: x\nmodels: [unet]\ndatasets:\n  - name: msd\n    params:\n      root: /no/msd/here\n",
-        6, "datasets.0.params.root", ["not an existing folder"]),
-    Bad("msd root not given", "name: x\nmodels: [unet]\ndatasets:\n  - {name: msd}\n", 4, "datasets.0.params.root",
-        ["'msd' needs parameter 'root'"]),
-    Bad("unknown model param", "name: x\nmodels:\n  - {name: unet, params: {chanels: [8, 16]}}\ndatasets: [textures2d]\n",
-        3, "models.0.params.chanels", ["did you mean 'channels'"]),
-    Bad("injected model arg", "name: x\nmodels:\n  - name: unet\n    params:\n      in_channels: 3\ndatasets: [textures2d]\n",
-        5, "models.0.params.in_channels", ["filled in from the dataset"]),
+        "      train_radius: [5, 8]\n      test_radius: [2, 40]\n",
+        8,
+        "datasets.0.params.test_radius",
+        ["size/2 = 16"],
+    ),
+    Bad(
+        "msd root missing",
+        "name: x\nmodels: [unet]\ndatasets:\n  - name: msd\n    params:\n      root: /no/msd/here\n",
+        6,
+        "datasets.0.params.root",
+        ["not an existing folder"],
+    ),
+    Bad(
+        "msd root not given",
+        "name: x\nmodels: [unet]\ndatasets:\n  - {name: msd}\n",
+        4,
+        "datasets.0.params.root",
+        ["'msd' needs parameter 'root'"],
+    ),
+    Bad(
+        "unknown model param",
+        "name: x\nmodels:\n  - {name: unet, params: {chanels: [8, 16]}}\ndatasets: [textures2d]\n",
+        3,
+        "models.0.params.chanels",
+        ["did you mean 'channels'"],
+    ),
+    Bad(
+        "injected model arg",
+        "name: x\nmodels:\n  - name: unet\n    params:\n      in_channels: 3\ndatasets: [textures2d]\n",
+        5,
+        "models.0.params.in_channels",
+        ["filled in from the dataset"],
+    ),
     # --- names and cross-field rules
-    Bad("unknown model", "name: x\nmodels: [unet, resnet]\ndatasets: [textures2d]\n", 2, "models.1.name",
-        ["unknown model 'resnet'", "noskip_unet"]),
-    Bad("unknown dataset", "name: x\nmodels: [unet]\ndatasets: [mnist]\n", 3, "datasets.0.name", ["unknown dataset 'mnist'"]),
-    Bad("unknown perturbation", HEAD + "perturbations: [none, specle]\n", 5, "perturbations.1.name",
-        ["did you mean 'speckle'"]),
-    Bad("severity 7", HEAD + "perturbations:\n  - {name: speckle, severity: 7}\n", 6, "perturbations.0.severity",
-        ["one of 1, 2, 3, 4, 5", "got 7"]),
-    Bad("baseline_model typo", "name: x\nmodels: [unet, noskip_unet]\ndatasets: [textures2d]\nbaseline_model: unte\n",
-        4, "baseline_model", ["did you mean 'unet'", "noskip_unet", "got 'unte'"]),
-    Bad("complexity out of range", HEAD + "complexity: [0.5, 1.5]\n", 5, "complexity.1", ["outside textures2d's range"]),
-    Bad("duplicate model label", "name: x\nmodels:\n  - unet\n  - unet\ndatasets: [textures2d]\n", 4, "models.1",
-        ["listed twice"]),
-    Bad("test_complexity alone", HEAD + "test_complexity: all\n", 5, "test_complexity", ["needs 'complexity'"]),
-    Bad("user module not found", "name: x\nmodels: [no_such_module_xyz:build]\ndatasets: [textures2d]\n", 2,
-        "models.0.name", ["no_such_module_xyz"]),
+    Bad(
+        "unknown model",
+        "name: x\nmodels: [unet, resnet]\ndatasets: [textures2d]\n",
+        2,
+        "models.1.name",
+        ["unknown model 'resnet'", "noskip_unet"],
+    ),
+    Bad(
+        "unknown dataset",
+        "name: x\nmodels: [unet]\ndatasets: [mnist]\n",
+        3,
+        "datasets.0.name",
+        ["unknown dataset 'mnist'"],
+    ),
+    Bad(
+        "unknown perturbation",
+        HEAD + "perturbations: [none, specle]\n",
+        5,
+        "perturbations.1.name",
+        ["did you mean 'speckle'"],
+    ),
+    Bad(
+        "severity 7",
+        HEAD + "perturbations:\n  - {name: speckle, severity: 7}\n",
+        6,
+        "perturbations.0.severity",
+        ["one of 1, 2, 3, 4, 5", "got 7"],
+    ),
+    Bad(
+        "baseline_model typo",
+        "name: x\nmodels: [unet, noskip_unet]\ndatasets: [textures2d]\nbaseline_model: unte\n",
+        4,
+        "baseline_model",
+        ["did you mean 'unet'", "noskip_unet", "got 'unte'"],
+    ),
+    Bad(
+        "complexity out of range",
+        HEAD + "complexity: [0.5, 1.5]\n",
+        5,
+        "complexity.1",
+        ["outside textures2d's range"],
+    ),
+    Bad(
+        "duplicate model label",
+        "name: x\nmodels:\n  - unet\n  - unet\ndatasets: [textures2d]\n",
+        4,
+        "models.1",
+        ["listed twice"],
+    ),
+    Bad(
+        "test_complexity alone", HEAD + "test_complexity: all\n", 5, "test_complexity", ["needs 'complexity'"]
+    ),
+    Bad(
+        "user module not found",
+        "name: x\nmodels: [no_such_module_xyz:build]\ndatasets: [textures2d]\n",
+        2,
+        "models.0.name",
+        ["no_such_module_xyz"],
+    ),
     # --- schema
     Bad("unknown key", HEAD + "seedz: [1]\n", 5, "seedz", ["unknown key 'seedz'", "did you mean 'seeds'"]),
     Bad("missing key", "name: x\ndatasets: [textures2d]\n", 1, "models", ["required key missing"]),
-    Bad("bad literal", HEAD + "train: {loss: focal}\n", 5, "train.loss", ["'dice' or 'dice_ce'", "got 'focal'"]),
-    Bad("negative epochs", HEAD + "train:\n  epochs: -1\n", 6, "train.epochs", ["greater than or equal to 1"]),
+    Bad(
+        "bad literal",
+        HEAD + "train: {loss: focal}\n",
+        5,
+        "train.loss",
+        ["'dice' or 'dice_ce'", "got 'focal'"],
+    ),
+    Bad(
+        "negative epochs", HEAD + "train:\n  epochs: -1\n", 6, "train.epochs", ["greater than or equal to 1"]
+    ),
     Bad("bad suite name", HEAD.replace("name: x", "name: bad name!"), 1, "name", ["should match pattern"]),
     # --- YAML structure
     Bad("alias bomb under seeds", BOMB + "seeds: *a9\n", 7, "", ["more than 10,000 values", "alias"]),
@@ -114,19 +230,51 @@ CORPUS = [
     Bad("recursive alias", HEAD + "seeds: &s [1, *s]\n", 5, "", ["recursive structure"]),
     Bad("nesting 1000 deep", _deep(1000), 4, "", ["nested deeper than 50 levels"]),
     Bad("nesting 51 deep", _deep(51), 4, "", ["nested deeper than 50 levels"]),
-    Bad("block mappings 200 deep", HEAD + "train:\n" + "".join("  " * i + "k:\n" for i in range(1, 200)), 54, "",
-        ["nested deeper than 50 levels"]),
-    Bad("aliases nesting too deep",
-        HEAD + "a: &a " + "[" * 30 + "]" * 30 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n", 6, "",
-        ["alias *a nests the document deeper than 50 levels"]),
-    Bad("too many values", HEAD + "seeds: [" + ", ".join(["1"] * 20_000) + "]\n", 5, "", ["more than 10,000 values"]),
-    Bad("duplicate top-level key", HEAD + "seeds: [1]\nseeds: [2]\n", 6, "seeds", ["duplicate key 'seeds'", "line 5"]),
-    Bad("duplicate nested key", "name: x\nmodels:\n  - name: unet\n    params: {channels: [4, 8], channels: [8, 16]}\n"
-        "datasets: [textures2d]\n", 4, "models.0.params.channels", ["duplicate key 'channels'"]),
+    Bad(
+        "block mappings 200 deep",
+        HEAD + "train:\n" + "".join("  " * i + "k:\n" for i in range(1, 200)),
+        54,
+        "",
+        ["nested deeper than 50 levels"],
+    ),
+    Bad(
+        "aliases nesting too deep",
+        HEAD + "a: &a " + "[" * 30 + "]" * 30 + "\nb: " + "[" * 30 + "*a" + "]" * 30 + "\n",
+        6,
+        "",
+        ["alias *a nests the document deeper than 50 levels"],
+    ),
+    Bad(
+        "too many values",
+        HEAD + "seeds: [" + ", ".join(["1"] * 20_000) + "]\n",
+        5,
+        "",
+        ["more than 10,000 values"],
+    ),
+    Bad(
+        "duplicate top-level key",
+        HEAD + "seeds: [1]\nseeds: [2]\n",
+        6,
+        "seeds",
+        ["duplicate key 'seeds'", "line 5"],
+    ),
+    Bad(
+        "duplicate nested key",
+        "name: x\nmodels:\n  - name: unet\n    params: {channels: [4, 8], channels: [8, 16]}\n"
+        "datasets: [textures2d]\n",
+        4,
+        "models.0.params.channels",
+        ["duplicate key 'channels'"],
+    ),
     Bad("boolean key", HEAD + "yes: 1\n", 5, "yes", ["read by YAML as bool", "quote it"]),
     Bad("list as key", HEAD + "? [a, b]\n: 1\n", 5, "", ["must be a string, not a list"]),
-    Bad("python tag", HEAD + "description: !!python/object/apply:os.system [echo hi]\n", 5, "description",
-        ["!!python/object/apply:os.system", "not allowed"]),
+    Bad(
+        "python tag",
+        HEAD + "description: !!python/object/apply:os.system [echo hi]\n",
+        5,
+        "description",
+        ["!!python/object/apply:os.system", "not allowed"],
+    ),
     Bad("binary tag", HEAD + "description: !!binary aGVsbG8=\n", 5, "description", ["!!binary"]),
     Bad("custom tag", HEAD + "description: !include other.yaml\n", 5, "description", ["!include"]),
     Bad("merge of a scalar", HEAD + "train:\n  <<: 5\n", 6, "train", ["merge key"]),
@@ -136,7 +284,9 @@ CORPUS = [
     Bad("huge integer", HEAD + "seeds: [" + "9" * 5000 + "]\n", 5, "seeds.0", ["5000 digits"]),
     # --- bytes and text
     Bad("NUL byte", HEAD.encode() + b"description: a\x00b\n", 5, "", ["NUL byte", "binary file"]),
-    Bad("latin-1 bytes", HEAD.encode() + "description: café\n".encode("latin-1"), 5, "", ["not UTF-8", "0xE9"]),
+    Bad(
+        "latin-1 bytes", HEAD.encode() + "description: café\n".encode("latin-1"), 5, "", ["not UTF-8", "0xE9"]
+    ),
     Bad("binary junk (PNG)", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", 3, "", ["NUL byte"]),
     Bad("binary junk without NUL", b"\xff\xd8\xff\xe0JFIF\xfe\xfe\xfe", 1, "", ["not UTF-8", "0xFF"]),
     Bad("UTF-16 text", "name: x\n".encode("utf-16"), 1, "", ["UTF-16", "save it as UTF-8"]),
@@ -145,15 +295,34 @@ CORPUS = [
     Bad("only comments", "# nothing here\n", 1, "", ["must be a mapping", "empty file"]),
     Bad("list at top", "- name: x\n- models: [unet]\n", 1, "", ["must be a mapping", "a list"]),
     Bad("scalar at top", "just a sentence\n", 1, "", ["must be a mapping", "a str"]),
-    Bad("oversized file", HEAD + "description: " + "x" * MAX_BYTES + "\n", None, "", ["larger than 1024 KiB"]),
+    Bad(
+        "oversized file", HEAD + "description: " + "x" * MAX_BYTES + "\n", None, "", ["larger than 1024 KiB"]
+    ),
     # --- environment variables
-    Bad("unset variable", "name: x\nmodels: [unet]\ndatasets:\n  - name: msd\n    params:\n"
-        "      root: ${SEGBENCH_TEST_UNSET}/msd\n", 6, "datasets.0.params.root",
-        ["SEGBENCH_TEST_UNSET is not set", "export"]),
-    Bad("malformed variable", HEAD + "description: ${not a name}\n", 5, "description", ["not an environment variable"]),
+    Bad(
+        "unset variable",
+        "name: x\nmodels: [unet]\ndatasets:\n  - name: msd\n    params:\n"
+        "      root: ${SEGBENCH_TEST_UNSET}/msd\n",
+        6,
+        "datasets.0.params.root",
+        ["SEGBENCH_TEST_UNSET is not set", "export"],
+    ),
+    Bad(
+        "malformed variable",
+        HEAD + "description: ${not a name}\n",
+        5,
+        "description",
+        ["not an environment variable"],
+    ),
     Bad("unclosed variable", HEAD + "description: cost ${HOME\n", 5, "description", ["unclosed '${'"]),
-    Bad("variable expands to a bad value", TEXTURES + "      fg_texture: ${SEGBENCH_TEST_TEXTURE}\n", 6,
-        "datasets.0.params.fg_texture", ["'plaid' is not a known texture"], env={"SEGBENCH_TEST_TEXTURE": "plaid"}),
+    Bad(
+        "variable expands to a bad value",
+        TEXTURES + "      fg_texture: ${SEGBENCH_TEST_TEXTURE}\n",
+        6,
+        "datasets.0.params.fg_texture",
+        ["'plaid' is not a known texture"],
+        env={"SEGBENCH_TEST_TEXTURE": "plaid"},
+    ),
 ]
 
 ISSUE_LINE = re.compile(r"^(?P<file>.+?\.yaml)(?::(?P<line>\d+))?: (?:(?P<path>[\w.]+): )?(?P<message>.+)$")
@@ -198,7 +367,9 @@ def test_one_issue_with_line_and_path(tmp_path: Path, monkeypatch: pytest.Monkey
 
 @pytest.mark.timeout(10)
 @pytest.mark.parametrize("bad", CORPUS, ids=lambda b: b.kind)
-def test_cli_validate_exit_2_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: Bad) -> None:
+def test_cli_validate_exit_2_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: Bad
+) -> None:
     _env(monkeypatch, bad)
     path = _write(tmp_path, bad)
     result = CliRunner().invoke(main, ["validate", str(path)])
@@ -221,7 +392,11 @@ def test_python_m_cli_validate(tmp_path: Path, kind: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "benchmark")}
     proc = subprocess.run(
         [sys.executable, "-m", "segbench.cli", "validate", str(path)],
-        capture_output=True, text=True, env=env, timeout=110, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=110,
+        check=False,
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

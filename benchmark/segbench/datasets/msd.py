@@ -239,13 +239,19 @@ def _check(params: dict[str, Any]) -> list[str]:
             rule(params[param])
         except ValueError as exc:
             problems.append(f"{param}: {exc}")
-    problems += [f"{p}: must be an integer >= 1" for p in ("n_val", "n_test", "n_train") if (params[p] or 1) < 1]
+    problems += [
+        f"{p}: must be an integer >= 1"
+        for p in ("n_val", "n_test", "n_train")
+        if params[p] is not None and params[p] < 1
+    ]
     root = Path(params["root"]).expanduser()
     if not root.is_dir():
         problems.append("root: is not an existing folder (the folder that holds e.g. Task09_Spleen/)")
     elif not (root / params["task"]).is_dir():
         tasks = sorted(p.name for p in root.iterdir() if p.is_dir())
-        problems.append(f"task: no folder {params['task']!r} in root; folders there: {', '.join(tasks) or 'none'}")
+        problems.append(
+            f"task: no folder {params['task']!r} in root; folders there: {', '.join(tasks) or 'none'}"
+        )
     elif not (root / params["task"] / "dataset.json").is_file():
         problems.append(f"task: {root / params['task'] / 'dataset.json'} does not exist")
     return problems

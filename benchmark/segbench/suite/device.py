@@ -21,7 +21,7 @@ class DeviceError(ValueError):
 
 
 def check_device(device: str | None) -> None:
-    """Raise ``DeviceError`` unless ``device`` is ``None`` (auto), ``cpu``, ``mps`` or an available ``cuda[:N]``.
+    """Raise ``DeviceError`` unless ``device`` is ``None`` (auto), ``cpu``, ``mps`` or available ``cuda[:N]``.
 
     Args:
         device: the ``--device`` value as typed.

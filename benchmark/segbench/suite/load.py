@@ -71,10 +71,14 @@ def load_suite(path: str | Path, environ: Mapping[str, str] | None = None) -> Su
     try:
         return parse_suite(decode(read_bytes(path), str(path)), str(path), environ)
     except (MemoryError, RecursionError) as exc:
-        raise _one(str(path), f"suite file could not be checked ({type(exc).__name__}): too large or too deep")
+        raise _one(
+            str(path), f"suite file could not be checked ({type(exc).__name__}): too large or too deep"
+        ) from None
 
 
-def parse_suite(text: str | bytes, filename: str = "<suite>", environ: Mapping[str, str] | None = None) -> Suite:
+def parse_suite(
+    text: str | bytes, filename: str = "<suite>", environ: Mapping[str, str] | None = None
+) -> Suite:
     """Validate suite YAML text; ``filename`` only labels the errors.
 
     Raises:
@@ -89,12 +93,16 @@ def parse_suite(text: str | bytes, filename: str = "<suite>", environ: Mapping[s
         data = document.data
         if not isinstance(data, dict):
             got = "an empty file" if data is None else f"a {type(data).__name__}"
-            raise _one(filename, f"a suite must be a mapping of keys (name:, models:, ...), got {got}", line=1)
+            raise _one(
+                filename, f"a suite must be a mapping of keys (name:, models:, ...), got {got}", line=1
+            )
         locator = Locator(document)
         suite, issues = _validate_schema(data, locator, filename)
         issues += check_suite(data, locator, filename)
     except (MemoryError, RecursionError) as exc:
-        raise _one(filename, f"suite could not be checked ({type(exc).__name__}): too large or too deep") from None
+        raise _one(
+            filename, f"suite could not be checked ({type(exc).__name__}): too large or too deep"
+        ) from None
     issues = document.issues + [i for i in issues if not _under(i.path, document.bad_paths)]
     issues = sorted(_dedupe(issues), key=lambda i: i.line or 0)
     if issues or suite is None:
@@ -102,7 +110,9 @@ def parse_suite(text: str | bytes, filename: str = "<suite>", environ: Mapping[s
     return suite
 
 
-def _validate_schema(data: dict[str, Any], locator: Locator, filename: str) -> tuple[Suite | None, list[SuiteIssue]]:
+def _validate_schema(
+    data: dict[str, Any], locator: Locator, filename: str
+) -> tuple[Suite | None, list[SuiteIssue]]:
     try:
         return Suite.model_validate(data), []
     except ValidationError as exc:
@@ -129,7 +139,9 @@ def _pydantic_issues(exc: ValidationError, locator: Locator, filename: str) -> l
             issues.append(SuiteIssue(filename, locator.key_line(loc), path, message))
         elif err["type"] == "missing":
             parent = ".".join(str(p) for p in loc[:-1]) or "top level"
-            issues.append(SuiteIssue(filename, locator.line(loc[:-1]), path, f"required key missing in {parent}"))
+            issues.append(
+                SuiteIssue(filename, locator.line(loc[:-1]), path, f"required key missing in {parent}")
+            )
         else:
             message = err["msg"].removeprefix("Value error, ")
             issues.append(SuiteIssue(filename, locator.line(loc), path, message, err.get("input", _MISSING)))

@@ -33,6 +33,7 @@ from segbench.suite.errors import _MISSING, show
 
 __all__ = ["ParamProblem", "check_params", "signature_defaults"]
 
+
 @dataclass(frozen=True)
 class ParamProblem:
     """One problem with ``params``; ``loc`` is relative to the params mapping."""
@@ -69,7 +70,9 @@ def check_params(
             allowed = ", ".join(spec.fields) or "none"
             problems.append(
                 ParamProblem(
-                    (key,), f"{entry.name!r} has no parameter {show(key)}{hint}; allowed: {allowed}", at_key=True
+                    (key,),
+                    f"{entry.name!r} has no parameter {show(key)}{hint}; allowed: {allowed}",
+                    at_key=True,
                 )
             )
     known = {k: v for k, v in params.items() if k in spec.fields}
@@ -85,7 +88,9 @@ def check_params(
                 problems.append(ParamProblem(loc, f"{entry.name!r} needs parameter {name!r}"))
                 continue
             expected = spec.described.get(name, "")
-            message = err["msg"].removeprefix("Value error, ") + (f"; {name!r} takes {expected}" if expected else "")
+            message = err["msg"].removeprefix("Value error, ") + (
+                f"; {name!r} takes {expected}" if expected else ""
+            )
             problems.append(ParamProblem(loc, message, err.get("input", _MISSING)))
     check = getattr(entry, "meta", {}).get("check")
     if run_check and typed_ok and callable(check):
@@ -132,7 +137,11 @@ def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | No
     accepted = (
         entry.parameters()
         if hasattr(entry, "parameters")
-        else {n: p for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        else {
+            n: p
+            for n, p in signature.parameters.items()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
     )
     var_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     namespace = getattr(factory, "__globals__", {})
@@ -153,7 +162,8 @@ def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | No
     title = "Params_" + "".join(c if c.isalnum() else "_" for c in str(entry.name))
     try:
         model = create_model(title, __config__=_CONFIG, **fields)
-    except Exception:  # noqa: BLE001 - some annotation pydantic cannot handle: that one accepts Any
+        model.model_rebuild(raise_errors=True)
+    except Exception:
         fields = {n: (a if _buildable(a) else Any, d) for n, (a, d) in fields.items()}
         model = create_model(title, __config__=_CONFIG, **fields)
     return _Spec(model, tuple(fields), defaults, described, var_keyword)
@@ -166,10 +176,11 @@ def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:
         return Any
     if isinstance(annotation, str):
         try:
-            return eval(annotation, dict(namespace), {})  # noqa: S307 - the factory's own annotation text
-        except Exception:  # noqa: BLE001 - e.g. a name imported only under TYPE_CHECKING
+            annotation = eval(annotation, dict(namespace), {})
+        except Exception:
             return Any
-    return annotation
+    # A quoted forward reference (``x: "Foo"``) or a typing.ForwardRef left unresolved: anything goes.
+    return Any if isinstance(annotation, str | typing.ForwardRef) else annotation
 
 
 _STRICT_SCALARS = (int, float, str, bool)
@@ -193,8 +204,8 @@ def _tighten(annotation: Any) -> Any:
 
 def _buildable(annotation: Any) -> bool:
     try:
-        create_model("_Probe", __config__=_CONFIG, x=(annotation, None))
-    except Exception:  # noqa: BLE001 - pydantic cannot make a schema for some types
+        create_model("_Probe", __config__=_CONFIG, x=(annotation, None)).model_rebuild(raise_errors=True)
+    except Exception:
         return False
     return True
 
@@ -212,7 +223,7 @@ def _run_check(
 ) -> list[ParamProblem]:
     try:
         messages = list(check(dict(params)) or [])
-    except Exception as exc:  # noqa: BLE001 - a broken check must be reported, not crash validate
+    except Exception as exc:
         return [ParamProblem((), f"{name!r}: its parameter check failed: {type(exc).__name__}: {exc}")]
     problems = []
     for message in messages:

@@ -175,16 +175,24 @@ def _check_suite_rules(data: dict[str, Any], issue: Issue) -> None:
             )
         labels.setdefault(display, i)
     baseline = data.get("baseline_model")
-    if "baseline_model" in data and isinstance(baseline, str) and labels and baseline not in {*labels, *names}:
+    if (
+        "baseline_model" in data
+        and isinstance(baseline, str)
+        and labels
+        and baseline not in {*labels, *names}
+    ):
         choices = sorted(labels)
+        hint = _did_you_mean(baseline, choices)
         issue(
             ("baseline_model",),
-            f"is not one of this suite's models{_did_you_mean(baseline, choices)}; use one of {', '.join(choices)}",
+            f"is not one of this suite's models{hint}; use one of {', '.join(choices)}",
             value=baseline,
         )
 
 
-def _check_perturbation(spec: dict[str, Any], loc: Loc, issue: Issue, dims: set[int], allow_none: bool) -> None:
+def _check_perturbation(
+    spec: dict[str, Any], loc: Loc, issue: Issue, dims: set[int], allow_none: bool
+) -> None:
     name, severity = spec.get("name"), spec.get("severity")
     if not isinstance(name, str):
         return
@@ -200,7 +208,9 @@ def _check_perturbation(spec: dict[str, Any], loc: Loc, issue: Issue, dims: set[
             issue((*loc, "severity"), f"preset {name!r} fixes its own severity", value=severity)
         return
     if name not in PERTURBATIONS:
-        allowed = [IN_DOMAIN, *sorted(PRESETS), *PERTURBATIONS.names()] if allow_none else PERTURBATIONS.names()
+        allowed = (
+            [IN_DOMAIN, *sorted(PRESETS), *PERTURBATIONS.names()] if allow_none else PERTURBATIONS.names()
+        )
         issue(
             (*loc, "name"),
             f"unknown perturbation {show(name)}{_did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}",
@@ -226,7 +236,7 @@ def _lookup(registry: Any, name: Any, loc: Loc, issue: Issue) -> Entry | None:
     except LookupError as exc:
         hint = _did_you_mean(name, registry.names()) if ":" not in name else ""
         issue(loc, f"{_clip(str(exc))}{hint}")
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code failing at import must not crash validate
+    except (Exception, SystemExit) as exc:
         issue(loc, f"cannot load {registry.kind} {show(name)}: {type(exc).__name__}: {_clip(str(exc))}")
     return None
 

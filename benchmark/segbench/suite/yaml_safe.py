@@ -102,7 +102,9 @@ def read_bytes(path: Path) -> bytes:
         raise _fatal(str(path), None, f"cannot read suite file: {reason}") from None
     if len(raw) > MAX_BYTES:
         raise _fatal(
-            str(path), None, f"suite file is larger than {MAX_BYTES // 1024} KiB; a suite is a short text file"
+            str(path),
+            None,
+            f"suite file is larger than {MAX_BYTES // 1024} KiB; a suite is a short text file",
         )
     return raw
 
@@ -369,7 +371,9 @@ class _Builder:
             line = key_node.start_mark.line + 1
             if key in first_line:
                 self.issue(
-                    (*loc, key), key_node, f"duplicate key {show(key)} (first at line {first_line[key]}); keep one"
+                    (*loc, key),
+                    key_node,
+                    f"duplicate key {show(key)} (first at line {first_line[key]}); keep one",
                 )
             else:
                 first_line[key] = line
@@ -388,7 +392,8 @@ class _Builder:
         if isinstance(key_node, yaml.ScalarNode):
             kind = key_node.tag.rsplit(":", 1)[-1]
             self.issue(
-                (*loc, key_node.value), key_node,
+                (*loc, key_node.value),
+                key_node,
                 f"mapping key {key_node.value!r} is read by YAML as {kind}, not a string; quote it",
             )
         else:
@@ -424,14 +429,16 @@ class _Builder:
                 out.append(match.group())
             elif not _VAR_NAME.fullmatch(name):
                 self.issue(
-                    loc, node,
+                    loc,
+                    node,
                     f"'${{{name[:40]}}}' is not an environment variable reference "
                     "(use ${NAME} with letters, digits and _; $${ for a literal ${)",
                 )
                 out.append(match.group())
             elif name not in self.environ:
                 self.issue(
-                    loc, node,
+                    loc,
+                    node,
                     f"environment variable {name} is not set (used as ${{{name}}}); "
                     f"export {name}=... before running, or write $${{ for a literal ${{",
                 )

@@ -210,7 +210,19 @@ CORPUS = [
         "models.0.name",
         ["no_such_module_xyz"],
     ),
+    Bad(
+        "standard-library callable",
+        "name: x\nmodels:\n  - {name: 'os:system', params: {command: 'echo hi'}}\ndatasets: [textures2d]\n",
+        3,
+        "models.0.name",
+        ["standard library"],
+    ),
     # --- schema
+    Bad("boolean as a seed", HEAD + "seeds: [1, true]\n", 5, "seeds.1", ["valid integer", "got True"]),
+    Bad("quoted integer", HEAD + "train: {batch_size: '8'}\n", 5, "train.batch_size", ["valid integer"]),
+    Bad("string as a boolean", HEAD + "train: {amp: 'yes'}\n", 5, "train.amp", ["valid boolean"]),
+    Bad("infinite learning rate", HEAD + "train: {lr: .inf}\n", 5, "train.lr", ["finite number"]),
+    Bad("suite name of dots", HEAD.replace("name: x", "name: '..'"), 1, "name", ["outside reports/"]),
     Bad("unknown key", HEAD + "seedz: [1]\n", 5, "seedz", ["unknown key 'seedz'", "did you mean 'seeds'"]),
     Bad("missing key", "name: x\ndatasets: [textures2d]\n", 1, "models", ["required key missing"]),
     Bad(

@@ -13,6 +13,7 @@ to fix, not an hour into a run.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -230,6 +231,11 @@ def _check_perturbation(
 
 def _lookup(registry: Any, name: Any, loc: Loc, issue: Issue) -> Entry | None:
     if not isinstance(name, str) or not name:
+        return None
+    top = name.partition(":")[0].split(".")[0]
+    if ":" in name and (top in sys.stdlib_module_names or top == "builtins"):
+        # Refused by name, never imported: a suite must not be able to call os:system.
+        issue(loc, f"{show(name)} names the Python standard library; a suite may name only your own code")
         return None
     try:
         return registry.get(name)

@@ -123,6 +123,14 @@ CORPUS = [
         ["size/2 = 16"],
     ),
     Bad(
+        "patch larger than the volume",
+        "name: x\nmodels: [unet]\ndatasets:\n  - {name: spheres3d, params: {size: 32, train_radius: [5, 8], "
+        "test_radius: [2, 13]}}\npatch_budget:\n  - {size: [48, 48, 48]}\n",
+        6,
+        "patch_budget.0.size",
+        ["does not fit spheres3d's 32^3 volumes", "got [48, 48, 48]"],
+    ),
+    Bad(
         "msd root missing",
         "name: x\nmodels: [unet]\ndatasets:\n  - name: msd\n    params:\n      root: /no/msd/here\n",
         6,

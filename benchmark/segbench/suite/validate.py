@@ -23,7 +23,7 @@ from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
 from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry
 from segbench.suite.errors import _MISSING, SuiteIssue, show
-from segbench.suite.params import ParamProblem, check_params
+from segbench.suite.params import ParamProblem, check_params, signature_defaults
 
 # IN_DOMAIN and SEVERITIES are re-exported for modules that still import them from here;
 # new code imports them from ``segbench.core``.
@@ -61,7 +61,7 @@ def check_suite(data: Any, locator: Any, filename: str) -> list[SuiteIssue]:
     for i, spec in _specs(train.get("augment") if isinstance(train, dict) else None):
         _check_perturbation(spec, ("train", "augment", i), issue, dims, allow_none=False)
     _check_shifts(data, datasets, issue)
-    _check_patch_budget(data, dims, issue)
+    _check_patch_budget(data, dims, datasets, issue)
     _check_suite_rules(data, issue)
     return issues
 
@@ -114,9 +114,11 @@ def _check_shifts(
     data: dict[str, Any], datasets: list[tuple[int, Entry, dict[str, Any]]], issue: Issue
 ) -> None:
     """A shift's params are checked merged onto each dataset's; only what the shift adds is reported."""
-    taken = {IN_DOMAIN, *PERTURBATIONS.names(), *PRESETS}
     shifts = data.get("dataset_shifts")
-    for i, shift in enumerate(shifts if isinstance(shifts, list) else []):
+    if not isinstance(shifts, list) or not shifts:
+        return
+    taken = {IN_DOMAIN, *PERTURBATIONS.names(), *PRESETS}
+    for i, shift in enumerate(shifts):
         if not isinstance(shift, dict):
             continue
         label = shift.get("label")
@@ -137,7 +139,15 @@ def _check_shifts(
             _report(problems, ("dataset_shifts", i, "params"), issue)
 
 
-def _check_patch_budget(data: dict[str, Any], dims: set[int], issue: Issue) -> None:
+def _check_patch_budget(
+    data: dict[str, Any], dims: set[int], datasets: list[tuple[int, Entry, dict[str, Any]]], issue: Issue
+) -> None:
+    """Budgets only for 3D data, with one size per axis, and no larger than a synthetic volume."""
+    volumes = []  # (dataset name, cubic side) of datasets whose volume size is a known int
+    for _, entry, params in datasets:
+        size = {**signature_defaults(entry), **params}.get("size")
+        if entry.meta.get("dims") == 3 and _is_int(size):
+            volumes.append((entry.name, size))
     budgets = data.get("patch_budget")
     for i, budget in enumerate(budgets if isinstance(budgets, list) else []):
         if budget == "full" or not isinstance(budget, dict):
@@ -148,6 +158,14 @@ def _check_patch_budget(data: dict[str, Any], dims: set[int], issue: Issue) -> N
         size = budget.get("size")
         if isinstance(size, list) and dims and len(size) != max(dims):
             issue(("patch_budget", i, "size"), f"needs {max(dims)} values", value=size)
+        elif isinstance(size, list) and all(_is_int(s) for s in size):
+            for name, side in volumes:
+                if max(size, default=0) > side:
+                    issue(
+                        ("patch_budget", i, "size"),
+                        f"patch does not fit {name}'s {side}^3 volumes; use sides <= {side}",
+                        value=size,
+                    )
 
 
 def _check_suite_rules(data: dict[str, Any], issue: Issue) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,15 @@ def test_unannotated_and_unresolvable_annotations_accept_anything() -> None:
     assert check_params(entry, {"width": "any", "depth": [1], "ratio": 1}) == []
     (problem,) = check_params(entry, {"ratio": "half"})
     assert problem.loc == ("ratio",)
+
+
+def test_folder_or_fifo_is_not_read(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"cannot read suite file: not a regular file$"):
+        load_suite(tmp_path)
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    with pytest.raises(SuiteError, match="not a regular file"):
+        load_suite(fifo)
 
 
 def test_shipped_suites_still_validate() -> None:

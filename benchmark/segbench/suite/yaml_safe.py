@@ -94,6 +94,8 @@ def read_bytes(path: Path) -> bytes:
     Raises:
         SuiteError: the file cannot be read or is larger than ``MAX_BYTES``.
     """
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read
+        raise _fatal(str(path), None, "cannot read suite file: not a regular file")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_BYTES + 1)

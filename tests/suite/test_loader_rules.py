@@ -160,6 +160,14 @@ def test_unannotated_and_unresolvable_annotations_accept_anything() -> None:
     assert problem.loc == ("ratio",)
 
 
+def test_parameters_named_like_pydantic_attributes() -> None:
+    def factory(copy: int = 1, model_config: str = "a", *, json: float = 0.5):
+        return None
+
+    problems = check_params(Entry("toy2", factory, {}), {"copy": "x", "model_config": 1, "json": 1})
+    assert [p.loc for p in problems] == [("copy",), ("model_config",)]
+
+
 def test_folder_or_fifo_is_not_read(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match=r"cannot read suite file: not a regular file$"):
         load_suite(tmp_path)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, create_model
 
 from segbench.suite.errors import _MISSING, show
 
@@ -117,13 +117,14 @@ class _Spec:
     var_keyword: bool
 
 
-_SPECS: dict[tuple[str, int, frozenset[str]], _Spec | None] = {}
+_SPECS: dict[tuple[str, Any, frozenset[str]], _Spec | None] = {}
 _CONFIG = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
 
 
 def _spec(entry: Any, exclude: frozenset[str]) -> _Spec | None:
     factory = getattr(entry, "factory", None)
-    key = (str(getattr(entry, "name", "")), id(factory), exclude)
+    # Keyed by the factory itself (not its id, which a freed function's successor may reuse).
+    key = (str(getattr(entry, "name", "")), factory, exclude)
     if key not in _SPECS:
         _SPECS[key] = _build_spec(entry, factory, exclude)
     return _SPECS[key]
@@ -148,12 +149,16 @@ def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | No
     fields: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     described: dict[str, str] = {}
+    names: list[str] = []
     for name, param in accepted.items():
         if name in exclude:
             continue
         annotation = _tighten(_evaluate(param.annotation, namespace))
         required = param.default is inspect.Parameter.empty
-        fields[name] = (annotation, ... if required else param.default)
+        # Internal field names with the parameter as alias: a parameter may be called ``copy``,
+        # ``json`` or ``model_config``, which a pydantic field cannot.
+        names.append(name)
+        fields[f"p{len(names)}"] = (annotation, Field(... if required else param.default, alias=name))
         if not required:
             defaults[name] = param.default
         text = _describe(param.annotation)
@@ -166,7 +171,7 @@ def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | No
     except Exception:
         fields = {n: (a if _buildable(a) else Any, d) for n, (a, d) in fields.items()}
         model = create_model(title, __config__=_CONFIG, **fields)
-    return _Spec(model, tuple(fields), defaults, described, var_keyword)
+    return _Spec(model, tuple(names), defaults, described, var_keyword)
 
 
 def _evaluate(annotation: Any, namespace: dict[str, Any]) -> Any:

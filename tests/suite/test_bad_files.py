@@ -245,8 +245,8 @@ CORPUS = [
     ),
     Bad("bad suite name", HEAD.replace("name: x", "name: bad name!"), 1, "name", ["should match pattern"]),
     # --- YAML structure
-    Bad("alias bomb under seeds", BOMB + "seeds: *a9\n", 7, "", ["more than 10,000 values", "alias"]),
-    Bad("alias bomb under description", BOMB + "description: *a9\n", 7, "", ["more than 10,000 values"]),
+    Bad("alias bomb under seeds", BOMB + "seeds: *a9\n", 7, "", ["more than 5,000 values", "alias"]),
+    Bad("alias bomb under description", BOMB + "description: *a9\n", 7, "", ["more than 5,000 values"]),
     Bad("recursive alias", HEAD + "seeds: &s [1, *s]\n", 5, "", ["recursive structure"]),
     Bad("nesting 1000 deep", _deep(1000), 4, "", ["nested deeper than 50 levels"]),
     Bad("nesting 51 deep", _deep(51), 4, "", ["nested deeper than 50 levels"]),
@@ -266,10 +266,10 @@ CORPUS = [
     ),
     Bad(
         "too many values",
-        HEAD + "seeds: [" + ", ".join(["1"] * 20_000) + "]\n",
+        HEAD + "seeds: [" + ", ".join(["1"] * 10_000) + "]\n",
         5,
         "",
-        ["more than 10,000 values"],
+        ["more than 5,000 values"],
     ),
     Bad(
         "duplicate top-level key",

@@ -116,6 +116,17 @@ def test_huge_value_is_truncated_in_the_message() -> None:
     assert "..." in str(issue)
 
 
+def test_thousands_of_the_same_mistake_are_capped() -> None:
+    keys = "".join(f"key{i}: 1\n" for i in range(300))
+    models = ", ".join(f"{{name: resnet{i}}}" for i in range(300))
+    issues = _issues(f"name: x\nmodels: [{models}]\ndatasets: [textures2d]\n{keys}")
+    assert len(issues) == 402  # 200 + "200 more" from the schema, 200 + "stopped" from the registry checks
+    assert {i.message for i in issues if i.line is None} == {
+        "100 more schema errors not shown; fix the above first",
+        "stopped after 200 problems; fix these first",
+    }
+
+
 def test_show_is_bounded() -> None:
     nested: list = [1]
     for _ in range(1000):

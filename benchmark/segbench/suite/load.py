@@ -33,6 +33,9 @@ from segbench.suite.yaml_safe import Document, decode, load_document, read_bytes
 
 __all__ = ["Locator", "load_suite", "parse_suite"]
 
+# Schema errors turned into messages (each may compute a "did you mean"); more are counted.
+_MAX_SCHEMA_ERRORS = 200
+
 
 class Locator:
     """Maps a field path to the 1-based line of its value (or its key) in the suite file.
@@ -125,7 +128,7 @@ def _pydantic_issues(exc: ValidationError, locator: Locator, filename: str) -> l
     # A union (e.g. patch_budget: "full" | {...}) reports one error per branch; keep the
     # branch that matched the value's shape (the mapping branch for a mapping).
     structured = {_data_loc(e["loc"]) for e in errors if any(_is_branch_tag(p) for p in e["loc"])}
-    for err in errors:
+    for err in errors[:_MAX_SCHEMA_ERRORS]:
         loc = _data_loc(err["loc"])
         if not loc and err["type"] == "value_error":
             continue  # Suite-level rules (distinct seeds/labels): suite.validate reports them at their line
@@ -145,6 +148,11 @@ def _pydantic_issues(exc: ValidationError, locator: Locator, filename: str) -> l
         else:
             message = err["msg"].removeprefix("Value error, ")
             issues.append(SuiteIssue(filename, locator.line(loc), path, message, err.get("input", _MISSING)))
+    if len(errors) > _MAX_SCHEMA_ERRORS:
+        more = len(errors) - _MAX_SCHEMA_ERRORS
+        issues.append(
+            SuiteIssue(filename, None, "", f"{more} more schema errors not shown; fix the above first")
+        )
     return issues
 
 

@@ -7,6 +7,7 @@ dataset and perturbation names, factory parameters) live in ``suite.validate``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -158,8 +159,8 @@ class Suite(_Strict):
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Suite:
-        labels = [m.display for m in self.models]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        counts = Counter(m.display for m in self.models)
+        dupes = sorted(label for label, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"models listed twice: {dupes}; give each variant a distinct 'label'")
         if len(set(self.seeds)) != len(self.seeds):

@@ -48,9 +48,28 @@ def check_suite(data: Any, locator: Any, filename: str) -> list[SuiteIssue]:
     issues: list[SuiteIssue] = []
 
     def issue(loc: Loc, message: str, *, key: bool = False, value: Any = _MISSING) -> None:
+        if len(issues) >= _MAX_ISSUES:
+            raise _Enough
         line = locator.key_line(loc) if key else locator.line(loc)
         issues.append(SuiteIssue(filename, line, ".".join(map(str, loc)), message, value))
 
+    try:
+        _check_all(data, issue)
+    except _Enough:  # a file with thousands of the same mistake: say so instead of listing them all
+        issues.append(
+            SuiteIssue(filename, None, "", f"stopped after {_MAX_ISSUES} problems; fix these first")
+        )
+    return issues
+
+
+class _Enough(Exception):
+    """Raised by ``issue`` past ``_MAX_ISSUES`` to stop checking at once."""
+
+
+_MAX_ISSUES = 200
+
+
+def _check_all(data: dict[str, Any], issue: Issue) -> None:
     datasets = _check_datasets(data, issue)
     dims = {int(entry.meta.get("dims", 2)) for _, entry, _ in datasets}
     _check_complexity(data, datasets, issue)
@@ -63,7 +82,6 @@ def check_suite(data: Any, locator: Any, filename: str) -> list[SuiteIssue]:
     _check_shifts(data, datasets, issue)
     _check_patch_budget(data, dims, datasets, issue)
     _check_suite_rules(data, issue)
-    return issues
 
 
 # --------------------------------------------------------------------------- sections
@@ -97,7 +115,11 @@ def _check_complexity(
 
 
 def _check_models(data: dict[str, Any], issue: Issue) -> None:
+    checked: set[str] = set()  # a spec repeated verbatim is checked once (its label clash is reported)
     for i, spec in _specs(data.get("models")):
+        if repr(spec) in checked:
+            continue
+        checked.add(repr(spec))
         entry = _lookup(MODELS, spec.get("name"), ("models", i, "name"), issue)
         params = spec.get("params", {})
         if entry is None or not isinstance(params, dict):

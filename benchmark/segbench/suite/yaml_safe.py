@@ -10,7 +10,7 @@ quickly with one line per problem whatever the bytes are.  The rules (also in th
   mappings.  Explicit tags other than those (``!!python/...``, ``!!binary``, ``!!set``, custom
   ``!tags``) are refused; dates stay strings (``2024-01-01`` is not turned into a date).
 - **Anchors and aliases are allowed, bounded**: with every alias expanded the document may hold
-  at most 10,000 values (``MAX_VALUES``: scalars, lists and mappings, keys included) and nest at
+  at most 5,000 values (``MAX_VALUES``: scalars, lists and mappings, keys included) and nest at
   most 50 levels (``MAX_DEPTH``); an alias inside the value it names (a recursive structure) is
   refused.  Both limits are checked *while* composing, so an alias bomb (``&a9 [*a8, *a8, ...]``)
   stops at the alias that crosses the budget, in microseconds, and nothing is ever expanded
@@ -52,7 +52,7 @@ __all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "Document", "decode", "load_d
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 50
-MAX_VALUES = 10_000
+MAX_VALUES = 5_000
 
 Loc = tuple[Any, ...]
 

@@ -3,7 +3,8 @@
 Suite files come from users, CI and other people's repositories, so loading one must end
 quickly with one line per problem whatever the bytes are.  The rules (also in the README):
 
-- **Size**: at most 1 MiB (``MAX_BYTES``); only that much is ever read.
+- **Size**: at most 1 MiB (``MAX_BYTES``); only that much is ever read.  A folder or a FIFO is
+  refused before reading.
 - **Text**: UTF-8 (a UTF-8 BOM is allowed); a NUL byte, a byte sequence that is not UTF-8
   (latin-1, binary junk), a UTF-16/32 file or a control character is an error naming the line.
 - **One document**, a safe subset of YAML: strings, numbers, booleans, null, lists and
@@ -22,6 +23,8 @@ quickly with one line per problem whatever the bytes are.  The rules (also in th
   (e.g. ``root: ${SEGBENCH_DATA}/msd``); an unset variable, ``${}`` or an unclosed ``${`` is an
   error naming the field and the variable.  ``$${`` writes a literal ``${``.  Keys are never
   expanded.
+- **Messages are bounded**: every value quoted in an error is cut to 80 characters, at most 50
+  problems are listed (then a count), and checking stops after 200 problems of one stage.
 
 Why one pass: the text is parsed once (libyaml's event parser when available, else PyYAML's)
 into a node tree by a composer that enforces the limits above; the Python values are then

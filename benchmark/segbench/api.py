@@ -9,15 +9,17 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segbench.execute import LocalExecutor, Task
+from segbench.execute import Task
 from segbench.plan import TrainJob, expand
-from segbench.progress import Reporter, make_reporter
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 from segbench.store import Store
 from segbench.suite.load import load_suite
 from segbench.suite.schema import Suite
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = [
     "PlanSummary",
@@ -128,6 +130,11 @@ def run_suite(
     summary = RunSummary(
         plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
     )
+    if not plan.tasks:
+        return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
+    from segbench.execute import LocalExecutor
+    from segbench.progress import make_reporter
+
     reporter = reporter or make_reporter(quiet)
     reporter.start(len(plan.tasks))
     by_key = {t.job.key: t.job for t in plan.tasks}

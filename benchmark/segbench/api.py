@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segbench.core import INJECTED_MODEL_ARGS
 from segbench.execute import Task
 from segbench.plan import TrainJob, expand
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
@@ -154,7 +155,11 @@ def run_suite(
 
 
 def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Registered models/datasets/perturbations with summary, parameters and metadata."""
+    """Registered models/datasets/perturbations with summary, parameters and metadata.
+
+    With ``kind`` ``None`` or ``"perturbations"`` a ``"presets"`` group lists the study's named
+    shifts (``harder``, ``hardest``, ``easier``, ``easiest``) and what each selects.
+    """
     registries = {"models": MODELS, "datasets": DATASETS, "perturbations": PERTURBATIONS}
     if kind is not None and kind not in registries:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(registries)}")
@@ -169,9 +174,30 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
                 "parameters": {
                     n: (None if p.default is inspect.Parameter.empty else p.default)
                     for n, p in e.parameters().items()
+                    if name != "models" or n not in INJECTED_MODEL_ARGS  # filled in by the runner
                 },
                 "meta": e.meta,
             }
             for e in registry.entries()
         ]
+    if kind in (None, "perturbations"):
+        out["presets"] = _preset_entries()
     return out
+
+
+def _preset_entries() -> list[dict[str, Any]]:
+    """The study's named shifts (``harder`` ...), listed beside the perturbations they select."""
+    from segbench.perturbations import PRESETS, level_table
+
+    rows = []
+    for name, (target, severity) in sorted(PRESETS.items()):
+        level = level_table(target)[severity]
+        rows.append(
+            {
+                "name": name,
+                "summary": f"preset: {target} at severity {severity} {level} (the skip study's shift)",
+                "parameters": {},
+                "meta": {"perturbation": target, "severity": severity, "level": level},
+            }
+        )
+    return rows

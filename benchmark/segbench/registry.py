@@ -100,10 +100,13 @@ class Entry:
             RegistryError: the module fails to import (any exception, ``SystemExit`` from an
                 argparse call at import included) or has no such callable.
         """
-        from segbench.userref import UserFactory
+        from segbench.userref import UserFactory, UserRefError
 
         if isinstance(self.factory, UserFactory):
-            return self.factory.load()
+            try:
+                return self.factory.load()
+            except UserRefError as exc:
+                raise RegistryError(str(exc)) from None
         return self.factory
 
 

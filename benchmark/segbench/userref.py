@@ -42,8 +42,12 @@ _UNKNOWN_SIGNATURE = inspect.Signature(
 )
 
 
-class UserRefError(ValueError):
-    """A ``module:callable`` reference that is malformed, refused or cannot be found."""
+class UserRefError(LookupError):
+    """A ``module:callable`` reference that is malformed, refused, not found or fails to import.
+
+    A ``LookupError`` like ``segbench.registry.RegistryError`` (which the registry raises
+    instead), so a worker records it as a failed job and the CLI prints it as a usage error.
+    """
 
 
 class SourceDefault:
@@ -99,12 +103,10 @@ class UserFactory:
         """Import the module and return the callable (cached).
 
         Raises:
-            LookupError: (a ``segbench.registry.RegistryError``) the import raised anything,
-                ``SystemExit`` included, or the module has no such callable.
+            UserRefError: the import raised anything, ``SystemExit`` included, or the module
+                has no such callable (the registry re-raises it as ``RegistryError``).
         """
         if self._loaded is None:
-            from segbench.registry import RegistryError
-
             try:
                 module = importlib.import_module(self.module)
             except (Exception, SystemExit) as exc:
@@ -113,13 +115,13 @@ class UserFactory:
                     if isinstance(exc, SystemExit)
                     else f"{type(exc).__name__}: {exc}"
                 )
-                raise RegistryError(
+                raise UserRefError(
                     f"{self.kind} {self.reference!r}: importing module {self.module!r} failed with "
                     f"{what}; make the module importable without side effects"
                 ) from None
             factory = getattr(module, self.attr, None)
             if not callable(factory):
-                raise RegistryError(
+                raise UserRefError(
                     f"{self.kind} {self.reference!r}: module {self.module!r} has no callable {self.attr!r}"
                 )
             self._loaded = factory

@@ -62,3 +62,93 @@ def test_preview_writes_gallery(tiny_suite: Path, tmp_path: Path) -> None:
     assert "speckle" in page and "blur_background" in page and "severity 5" in page
     code, out = invoke("preview", str(tiny_suite), "--out", str(tmp_path), "--perturbation", "nope")
     assert code == 2 and "unknown perturbation" in out
+
+
+# -- security: a suite names code; only `run` with work to do may execute it (issue 14 items 1, 13) --
+
+EVIL_MODULE = "import pathlib\npathlib.Path({marker!r}).write_text('imported')\ndef build(spatial_dims=2):\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [
+        ("models", "{{name: 'os:system', params: {{command: 'touch {marker}'}}}}"),
+        ("models", "{{name: 'subprocess:run', params: {{args: ['touch', '{marker}']}}}}"),
+        ("datasets", "{{name: 'os:system', params: {{command: 'touch {marker}'}}}}"),
+    ],
+)
+def test_validate_and_dry_run_refuse_standard_library_callables(
+    write_suite, tmp_path: Path, key: str, entry: str
+) -> None:
+    marker = tmp_path / "pwned"
+    models = entry.format(marker=marker) if key == "models" else "unet"
+    datasets = entry.format(marker=marker) if key == "datasets" else "textures2d"
+    suite = write_suite(f"name: evil\nmodels: [{models}]\ndatasets: [{datasets}]\n", "evil")
+    code, out = invoke("validate", str(suite))
+    assert code == 2 and "refused" in out and "standard library" in out, out
+    code, out = invoke("run", str(suite), "--results", str(tmp_path / "r"), "--dry-run")
+    assert code == 2 and "refused" in out, out
+    assert not marker.exists()
+
+
+def test_validate_and_dry_run_never_import_user_modules(write_suite, tmp_path: Path, monkeypatch) -> None:
+    marker = tmp_path / "imported"
+    (tmp_path / "side_effects.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = write_suite(
+        "name: user\nmodels: ['side_effects:build']\ndatasets: [{name: textures2d, params: {size: 32}}]\n"
+    )
+    code, out = invoke("validate", str(suite))
+    assert code == 0 and "ok (1 train jobs" in out, out
+    code, out = invoke("run", str(suite), "--results", str(tmp_path / "r"), "--dry-run")
+    assert code == 0 and "to train" in out, out
+    assert not marker.exists(), "validate/--dry-run executed the user's module"
+
+
+@pytest.mark.slow
+def test_preview_stays_inside_out_and_runs_no_user_dataset(write_suite, tmp_path: Path, monkeypatch) -> None:
+    out_dir = tmp_path / "out" / "deeper"
+    suite = write_suite(
+        "name: '..'\nmodels: [unet]\ndatasets: [{name: textures2d, params: {size: 32, n_images: 10}}]\n"
+    )
+    code, out = invoke("preview", str(suite), "--out", str(out_dir), "--perturbation", "speckle")
+    assert code == 0, out
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("gallery.*"))
+    assert written and all(p.parts[:2] == ("out", "deeper") for p in written), written
+    marker = tmp_path / "imported"
+    (tmp_path / "user_data.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    suite = write_suite("name: u\nmodels: [unet]\ndatasets: ['user_data:build']\n", "u")
+    code, out = invoke("preview", str(suite), "--out", str(out_dir))
+    assert code == 2 and "does not run user code" in out and not marker.exists(), out
+
+
+@pytest.mark.slow
+def test_run_on_a_finished_suite_imports_no_torch(write_suite, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    from cli_latency import build_finished_store
+
+    suite = write_suite(
+        "name: done\nseeds: [1, 2]\nmodels: [unet, noskip_unet]\n"
+        "datasets: [{name: textures2d, params: {size: 32}}]\nperturbations: [none, harder]\n"
+    )
+    results = tmp_path / "results"
+    assert build_finished_store(suite, results) == 4
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('HEAVY', sorted(m for m in ('torch', 'monai') if m in sys.modules)))\n"
+        "from segbench.cli import main\nmain()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "run", str(suite), "--results", str(results)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "benchmark")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "0 jobs run, 4 already done" in done.stdout
+    assert "HEAVY []" in done.stdout, done.stdout

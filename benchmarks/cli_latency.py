@@ -134,7 +134,10 @@ def main() -> int:
             "--help": ([*seg, "--help"], "Usage"),
             "list": ([*seg, "list"], "noskip_unet"),
             "validate": ([*seg, "validate", str(suite)], "ok (100 train jobs"),
-            "run --dry-run": ([*seg, "run", str(suite), "--results", str(results), "--dry-run"], "0 jobs to run"),
+            "run --dry-run": (
+                [*seg, "run", str(suite), "--results", str(results), "--dry-run"],
+                "0 jobs to run",
+            ),
             f"run (finished, {n_jobs} jobs)": (
                 [*seg, "run", str(suite), "--results", str(results)],
                 f"0 jobs run, {n_jobs} already done",

@@ -66,7 +66,9 @@ def test_preview_writes_gallery(tiny_suite: Path, tmp_path: Path) -> None:
 
 # -- security: a suite names code; only `run` with work to do may execute it (issue 14 items 1, 13) --
 
-EVIL_MODULE = "import pathlib\npathlib.Path({marker!r}).write_text('imported')\ndef build(spatial_dims=2):\n    pass\n"
+EVIL_MODULE = (
+    "import pathlib\npathlib.Path({marker!r}).write_text('imported')\ndef build(spatial_dims=2):\n    pass\n"
+)
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def test_calling_the_factory_imports_it(user_module: Path) -> None:
 )
 @pytest.mark.parametrize("registry", [MODELS, DATASETS, PERTURBATIONS], ids=lambda r: r.kind)
 def test_standard_library_callables_are_refused(registry, reference: str) -> None:
-    with pytest.raises(RegistryError, match="refused.*standard library"):
+    with pytest.raises(RegistryError, match=r"refused.*standard library"):
         registry.get(reference)
 
 
@@ -129,7 +129,7 @@ datasets: [{{name: textures2d, params: {{size: 32}}}}]
 
 
 def test_validate_checks_user_params_statically(user_module: Path) -> None:
-    with pytest.raises(SuiteError, match="has no parameter 'widht'.*did you mean 'width'"):
+    with pytest.raises(SuiteError, match=r"has no parameter 'widht'.*did you mean 'width'"):
         parse_suite(SUITE.format(model="userpkg.nets:build", params="{widht: 4}"))
     suite = parse_suite(SUITE.format(model="userpkg.nets:build", params="{width: 4}"))
     jobs = expand(suite)

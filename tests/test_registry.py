@@ -152,3 +152,28 @@ def test_validate_refuses_os_system(tmp_path: Path) -> None:
         parse_suite(text, "evil.yaml")
     assert "evil.yaml:2" in str(info.value)
     assert not marker.exists()
+
+
+def test_editable_install_found_through_meta_path_without_running_init(tmp_path: Path, monkeypatch) -> None:
+    """pip's editable installs add a meta-path finder instead of a sys.path entry."""
+    import importlib.util
+
+    marker = tmp_path / "imported.txt"
+    src = tmp_path / "src" / "editpkg"
+    src.mkdir(parents=True)
+    (src / "__init__.py").write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('init')\n")
+    (src / "nets.py").write_text(MODULE.format(marker=str(marker)))
+
+    class EditableFinder:
+        @staticmethod
+        def find_spec(name, path=None, target=None):
+            if name != "editpkg":
+                return None
+            return importlib.util.spec_from_file_location(
+                name, src / "__init__.py", submodule_search_locations=[str(src)]
+            )
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, EditableFinder()])
+    entry = MODELS.get("editpkg.nets:build")
+    assert list(entry.parameters())[:3] == ["spatial_dims", "out_channels", "width"]
+    assert not marker.exists() and "editpkg" not in sys.modules

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
@@ -193,17 +194,26 @@ def resolve_reference(
 
 
 def find_module(name: str) -> ModuleSpec | None:
-    """Locate module ``name`` (dotted) on ``sys.path`` without importing it or its parents.
+    """Locate module ``name`` (dotted) without importing it or its parent packages.
 
-    Why not ``importlib.util.find_spec``: for ``a.b`` it imports package ``a`` first, which
-    runs ``a/__init__.py``.  Walking :class:`PathFinder` level by level through each package's
-    ``submodule_search_locations`` reads only the file system.
+    Why not ``importlib.util.find_spec(name)``: for ``a.b`` it imports package ``a`` first,
+    which runs ``a/__init__.py``.  Here only the top-level name goes through the import system's
+    finders (``importlib.util.find_spec("a")`` locates, it does not execute; this also finds
+    packages installed in editable mode by a meta-path finder), and each further level is
+    looked up with :class:`PathFinder` in the parent's ``submodule_search_locations``: file
+    system reads only.
     """
     parts = name.split(".")
     spec = None
     search: list[str] | None = None
     for depth in range(len(parts)):
-        spec = PathFinder.find_spec(".".join(parts[: depth + 1]), search)
+        try:
+            if depth == 0:
+                spec = importlib.util.find_spec(parts[0])
+            else:
+                spec = PathFinder.find_spec(".".join(parts[: depth + 1]), search)
+        except (ImportError, ValueError):
+            return None
         if spec is None:
             return None
         search = list(spec.submodule_search_locations or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,6 @@ def test_preview_stays_inside_out_and_runs_no_user_dataset(write_suite, tmp_path
 def test_run_on_a_finished_suite_imports_no_torch(write_suite, tmp_path: Path) -> None:
     import os
     import subprocess
-    import sys
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
     from cli_latency import build_finished_store
@@ -154,3 +154,19 @@ def test_run_on_a_finished_suite_imports_no_torch(write_suite, tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "0 jobs run, 4 already done" in done.stdout
     assert "HEAVY []" in done.stdout, done.stdout
+
+
+@pytest.mark.slow
+def test_system_exit_when_run_imports_a_user_model_is_a_failed_job(write_suite, tmp_path: Path, monkeypatch):
+    (tmp_path / "exits_at_import.py").write_text(
+        "import argparse\nargparse.ArgumentParser().parse_args()\ndef build(spatial_dims=2):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["segbench", "--unknown-flag"])  # what argparse would parse
+    suite = write_suite(
+        "name: exits\ntrain: {epochs: 1, batch_size: 2}\nmodels: ['exits_at_import:build']\n"
+        "datasets: [{name: textures2d, params: {size: 32, n_images: 10}}]\n"
+    )
+    code, out = invoke("run", str(suite), "--results", str(tmp_path / "r"), "--quiet")
+    assert code == 1, out
+    assert "1 FAILED" in out and "SystemExit(2)" in out, out

@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
-from segbench.execute import Task
-from segbench.plan import TrainJob, expand
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
-from segbench.store import Store
-from segbench.suite.load import load_suite
-from segbench.suite.schema import Suite
 
 if TYPE_CHECKING:
+    from segbench.execute import Task
+    from segbench.plan import TrainJob
     from segbench.progress import Reporter
+    from segbench.store import Store
+    from segbench.suite.schema import Suite
+
+# The stages are imported inside the functions that use them: ``segbench list`` needs only the
+# registries, and no command that trains nothing may pay for the executor (torch).
 
 __all__ = [
     "PlanSummary",
@@ -89,17 +91,25 @@ class RunSummary:
 
 def validate_suite(path: str | Path) -> Suite:
     """Load and check a suite; raises ``SuiteError`` listing every problem."""
+    from segbench.suite.load import load_suite
+
     return load_suite(path)
 
 
 def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
     """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
+    from segbench.store import Store
+    from segbench.suite.load import load_suite
+
     store = Store(results)
     store.ingest_pending()
     return _plan(load_suite(path), store)
 
 
 def _plan(suite: Suite, store: Store) -> PlanSummary:
+    from segbench.execute import Task
+    from segbench.plan import expand
+
     jobs = expand(suite)
     trained, done = store.trained_jobs(), store.done_conditions()
     tasks = []
@@ -123,6 +133,9 @@ def run_suite(
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
     others go on.
     """
+    from segbench.store import Store
+    from segbench.suite.load import load_suite
+
     results = Path(results)
     store = Store(results)
     recovered = store.ingest_pending()

@@ -15,6 +15,7 @@ internals are refused by name, so a suite cannot smuggle in ``os:system``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class Entry:
 
     def signature(self) -> inspect.Signature:
         """The factory's signature (read from the source, without importing, for user code)."""
-        return inspect.signature(self.factory)
+        return _signature(self.factory)
 
     def accepts_any_keyword(self) -> bool:
         """Whether the factory takes ``**kwargs`` (or its signature could not be read)."""
@@ -174,6 +175,12 @@ class Registry:
             if getattr(factory, "__module__", None) == module and getattr(factory, "__name__", None) == attr:
                 return factory
         return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _signature(factory: Callable[..., Any]) -> inspect.Signature:
+    # Cached: the plan asks for every job's defaults (hundreds of calls for one suite).
+    return inspect.signature(factory)
 
 
 _loaded = False

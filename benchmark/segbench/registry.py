@@ -79,7 +79,8 @@ class Entry:
 
     def signature(self) -> inspect.Signature:
         """The factory's signature (read from the source, without importing, for user code)."""
-        return _signature(self.factory)
+        static = getattr(self.factory, "__signature__", None)  # a user factory's, read from source
+        return static if isinstance(static, inspect.Signature) else _signature(self.factory)
 
     def accepts_any_keyword(self) -> bool:
         """Whether the factory takes ``**kwargs`` (or its signature could not be read)."""

@@ -15,6 +15,7 @@ own internals other than registered factories.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -183,7 +184,7 @@ def resolve_reference(
     origin = spec.origin if spec.origin and spec.has_location else None
     signature, doc = _unknown(), None
     if origin and origin.endswith(".py"):
-        found = _static_signature(Path(origin), attr)
+        found = _parsed_signature(origin, _mtime(origin), attr)
         if found is False:
             raise UserRefError(f"{kind} {reference!r}: module {module!r} ({origin}) defines no {attr!r}")
         if found is not None:
@@ -220,6 +221,22 @@ def find_module(name: str) -> ModuleSpec | None:
         if depth < len(parts) - 1 and not search:
             return None  # a plain module has no submodules
     return spec
+
+
+def _mtime(path: str) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_signature(
+    origin: str, mtime_ns: int, attr: str
+) -> tuple[inspect.Signature, str | None] | bool | None:
+    # Cached by file and modification time: the plan looks a reference up once per job, and a
+    # long-lived process (a notebook, the test suite) still sees an edited file.
+    return _static_signature(Path(origin), attr)
 
 
 def _unknown() -> inspect.Signature:

@@ -24,6 +24,22 @@ def test_list_shows_registries_and_levels() -> None:
     code, out = invoke("list", "perturbations")
     assert code == 0 and "models" not in out
     assert out.count("severity 5:") >= 14
+    # The study's presets, with what they select (issue 13 item 4).
+    assert "presets" in out and "harder" in out and "speckle at severity 2 {'variance': 0.1}" in out
+    assert "easiest" in out and "blur_background at severity 4 {'sigma': 7.0}" in out
+    # Arguments the runner fills in are not offered (validate would say "remove it").
+    code, out = invoke("list", "models")
+    assert code == 0 and "channels=(16, 32, 64, 128, 256)" in out
+    assert "in_channels" not in out and "spatial_dims" not in out and "img_size" not in out
+
+
+def test_each_perturbation_is_registered_once_with_its_renderer() -> None:
+    from segbench.registry import PERTURBATIONS
+
+    for entry in PERTURBATIONS.entries():
+        assert callable(entry.hooks["render"]), entry.name
+        assert entry.meta["stochastic"] == ("sample" in entry.hooks), entry.name
+        assert entry.factory.__doc__ == entry.hooks["render"].__doc__
 
 
 def test_validate_ok_and_dry_run(tiny_suite: Path, tmp_path: Path) -> None:

@@ -189,7 +189,7 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
                     for n, p in e.parameters().items()
                     if name != "models" or n not in INJECTED_MODEL_ARGS  # filled in by the runner
                 },
-                "meta": e.meta,
+                "meta": {k: v for k, v in e.meta.items() if not callable(v)},  # printable (no check=)
             }
             for e in registry.entries()
         ]

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from segbench.worker.shard import pending_shards, read_shard, shard_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DB_NAME", "Store"]
 
@@ -127,6 +128,8 @@ class Store:
 
     def cases(self, suite: str | None = None) -> pd.DataFrame:
         """The long per-case table (one row per model x condition x case) of a suite."""
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
+
         query = """
             SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
                    json_extract(j.train_info, '$.patch_size') AS patch_size, j.seed,
@@ -152,6 +155,8 @@ class Store:
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
         """One row per train job (status, provenance, timings) of a suite."""
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
+
         query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
         params: tuple[Any, ...] = ()
         if suite is not None:

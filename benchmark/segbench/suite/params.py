@@ -12,7 +12,7 @@ change the job keys.  Containers stay lax, so a YAML list fills a ``tuple`` and 
 a ``Path``.
 
 An entry may add cross-field rules with ``check=`` in its registration
-(``register_dataset("x", check=fn)``): ``fn(params) -> list[str]`` gets the defaults merged
+(``register_dataset("x", check=fn)``, or ``hooks={"check": fn}``): ``fn(params) -> list[str]`` gets the defaults merged
 with the suite's values (only when every value has the right type) and returns problems; a
 problem starting with ``"<param>: "`` is reported at that parameter's line.
 """
@@ -92,7 +92,7 @@ def check_params(
                 f"; {name!r} takes {expected}" if expected else ""
             )
             problems.append(ParamProblem(loc, message, err.get("input", _MISSING)))
-    check = getattr(entry, "meta", {}).get("check")
+    check = getattr(entry, "hooks", {}).get("check") or getattr(entry, "meta", {}).get("check")
     if run_check and typed_ok and callable(check):
         merged = {**spec.defaults, **known}
         problems.extend(_run_check(entry.name, check, merged, spec.fields))
@@ -131,8 +131,8 @@ def _spec(entry: Any, exclude: frozenset[str]) -> _Spec | None:
 
 
 def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | None:
-    try:
-        signature = inspect.signature(factory)
+    try:  # a suite's own module:callable has a signature read from its source (not imported)
+        signature = entry.signature() if hasattr(entry, "signature") else inspect.signature(factory)
     except (TypeError, ValueError):
         return None
     accepted = (
@@ -145,7 +145,8 @@ def _build_spec(entry: Any, factory: Any, exclude: frozenset[str]) -> _Spec | No
         }
     )
     var_keyword = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    namespace = getattr(factory, "__globals__", {})
+    # User code is not imported, so its annotations can only be resolved against builtins.
+    namespace = {} if getattr(entry, "is_user_code", False) else getattr(factory, "__globals__", {})
     fields: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     described: dict[str, str] = {}

@@ -12,9 +12,9 @@ change the job keys.  Containers stay lax, so a YAML list fills a ``tuple`` and 
 a ``Path``.
 
 An entry may add cross-field rules with ``check=`` in its registration
-(``register_dataset("x", check=fn)``, or ``hooks={"check": fn}``): ``fn(params) -> list[str]`` gets the defaults merged
-with the suite's values (only when every value has the right type) and returns problems; a
-problem starting with ``"<param>: "`` is reported at that parameter's line.
+(``register_dataset("x", check=fn)``, or ``hooks={"check": fn}``): ``fn(params) -> list[str]``
+gets the defaults merged with the suite's values (only when every value has the right type) and
+returns problems; a problem starting with ``"<param>: "`` is reported at that parameter's line.
 """
 
 from __future__ import annotations

@@ -311,6 +311,13 @@ CORPUS = [
     Bad("binary junk without NUL", b"\xff\xd8\xff\xe0JFIF\xfe\xfe\xfe", 1, "", ["not UTF-8", "0xFF"]),
     Bad("UTF-16 text", "name: x\n".encode("utf-16"), 1, "", ["UTF-16", "save it as UTF-8"]),
     Bad("control character", HEAD + "description: bell\x07\n", 5, "", ["control character U+0007"]),
+    Bad(
+        "escaped NUL in a value",
+        HEAD + 'description: "a\\x00b"\n',
+        5,
+        "description",
+        ["control character U+0000"],
+    ),
     Bad("empty file", "", 1, "", ["must be a mapping", "empty file"]),
     Bad("only comments", "# nothing here\n", 1, "", ["must be a mapping", "empty file"]),
     Bad("list at top", "- name: x\n- models: [unet]\n", 1, "", ["must be a mapping", "a list"]),

@@ -6,7 +6,8 @@ quickly with one line per problem whatever the bytes are.  The rules (also in th
 - **Size**: at most 1 MiB (``MAX_BYTES``); only that much is ever read.  A folder or a FIFO is
   refused before reading.
 - **Text**: UTF-8 (a UTF-8 BOM is allowed); a NUL byte, a byte sequence that is not UTF-8
-  (latin-1, binary junk), a UTF-16/32 file or a control character is an error naming the line.
+  (latin-1, binary junk), a UTF-16/32 file or a control character (also one written as an
+  escape, ``"\x00"``) is an error naming the line.
 - **One document**, a safe subset of YAML: strings, numbers, booleans, null, lists and
   mappings.  Explicit tags other than those (``!!python/...``, ``!!binary``, ``!!set``, custom
   ``!tags``) are refused; dates stay strings (``2024-01-01`` is not turned into a date).
@@ -66,6 +67,8 @@ _ALLOWED_TAGS = "strings, numbers, booleans, null, lists and mappings"
 
 # The characters YAML 1.1 allows in a stream (PyYAML's reader rule), as one regex.
 _NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Control characters a double-quoted escape can still put into a value (tab/newline/CR are text).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _VAR_REF = re.compile(r"\$(\$?)\{([^}\n]*)(\}?)")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -345,6 +348,10 @@ class _Builder:
     def _scalar(self, node: yaml.ScalarNode, loc: Loc) -> Any:
         tag = node.tag
         if tag in (_STR, _TIMESTAMP):  # dates stay the text the user wrote
+            control = _CONTROL.search(node.value)
+            if control:  # written as an escape ("\x00", "\a"): a value must be printable text too
+                self.issue(loc, node, f"control character U+{ord(control.group()):04X} in a string value")
+                return node.value
             return self._expand(node, loc)
         try:
             if tag == _INT:

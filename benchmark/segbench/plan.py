@@ -17,6 +17,7 @@ from typing import Any
 
 from segbench.models.build import INJECTED_ARGS
 from segbench.presets import PRESETS
+from segbench.pretrained import weights_fingerprint
 from segbench.registry import DATASETS, MODELS
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
 from segbench.suite.validate import IN_DOMAIN, SEVERITIES
@@ -143,6 +144,9 @@ def job_key(
 ) -> str:
     """Stable content hash of everything that affects training."""
     train_fields = train.model_dump(mode="json", exclude=set(_EVAL_ONLY_TRAIN_FIELDS))
+    pretrained = weights_fingerprint(model)
+    if pretrained:  # never trained: the weights' content replaces the training config in the key
+        train_fields = {"pretrained": pretrained, "activation": train.activation}
     return _hash(
         {
             "model": {"name": model.name, "params": _with_defaults(MODELS, model.name, model.params)},

@@ -22,6 +22,8 @@ from segbench.suite.schema import Suite
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "export_suite",
+    "import_predictions",
     "list_entries",
     "plan_suite",
     "run_suite",
@@ -168,3 +170,19 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
             for e in registry.entries()
         ]
     return out
+
+
+def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
+    """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
+    from segbench.roundtrip.export import export_suite as export
+
+    return export(path, out, fmt)
+
+
+def import_predictions(
+    predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
+) -> Any:
+    """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
+    from segbench.roundtrip.importer import import_predictions as import_
+
+    return import_(predictions, manifest, label, results)

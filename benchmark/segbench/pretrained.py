@@ -127,17 +127,14 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     Raises:
         WeightsError: missing file, not a PyTorch checkpoint, or no state dict inside (one line each).
     """
-    import pickle
-    import zipfile
-
     import torch
 
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    except Exception as exc:  # torch raises UnpicklingError, KeyError, RuntimeError... for non-checkpoints
+        first = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
         raise WeightsError(
             f"weights file {path} is not a PyTorch checkpoint loadable with weights_only=True ({first[:160]})"
         ) from None

@@ -13,6 +13,7 @@ from typing import Any
 
 from segbench.execute import LocalExecutor, Task
 from segbench.plan import TrainJob, expand
+from segbench.pretrained import is_pretrained
 from segbench.progress import Reporter, make_reporter
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 from segbench.store import Store
@@ -65,7 +66,7 @@ class PlanSummary:
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
             else:
-                state = "to train"
+                state = "to evaluate (pretrained)" if is_pretrained(job.model) else "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "

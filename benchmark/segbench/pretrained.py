@@ -224,6 +224,12 @@ def check_model_weights(suite: Suite, issue: Callable[..., None]) -> None:
     before evaluating anything.
     """
     for i, spec in enumerate(suite.models):
+        if spec.pretrained and not spec.weights and ":" not in spec.name:
+            issue(
+                ("models", i, "pretrained"),
+                f"{spec.name!r} is a registered (untrained) model; 'pretrained: true' needs a "
+                "'package.module:callable' that returns a trained model, or give 'weights:'",
+            )
         if not spec.weights:
             continue
         loc = ("models", i, "weights")

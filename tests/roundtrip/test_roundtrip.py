@@ -268,6 +268,17 @@ def test_label_clash_and_missing_manifest(world: dict[str, Path]) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
+def test_manifest_of_other_test_data_is_refused(world: dict[str, Path]) -> None:
+    pred = world["root"] / "pred_other_data"
+    _predict_all(world, pred, _threshold)
+    data = json.loads(world["manifest"].read_text())
+    data["data_seed"] = 7
+    other = world["export"] / "other_manifest.json"
+    other.write_text(json.dumps(data))
+    with pytest.raises(PredictionError, match="other test data than the export"):
+        api.import_predictions(pred, other, "other", world["results"])
+
+
 def test_png_round_trip_into_an_empty_store(world: dict[str, Path]) -> None:
     from PIL import Image
 

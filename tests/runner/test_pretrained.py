@@ -183,3 +183,13 @@ def test_data_parallel_prefix_is_stripped(tmp_path: Path) -> None:
     path = tmp_path / "dp.pt"
     torch.save({f"module.{k}": v for k, v in _unet_state().items()}, path)
     load_suite(_suite(tmp_path, "dp", [UNET + f", weights: '{path}'}}"]))  # no error
+
+
+def test_pretrained_flag_needs_a_callable_and_dry_run_says_no_training(tmp_path: Path) -> None:
+    message = _errors(tmp_path, UNET + ", pretrained: true}")
+    assert "models.0.pretrained" in message and "package.module:callable" in message
+
+    weights = tmp_path / "w.pt"
+    torch.save(_unet_state(), weights)
+    plan = api.plan_suite(_suite(tmp_path, "dry", [UNET + f", weights: '{weights}'}}"]), tmp_path / "r")
+    assert "to evaluate (pretrained)" in "\n".join(plan.lines())

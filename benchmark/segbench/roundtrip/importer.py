@@ -87,6 +87,7 @@ def import_predictions(
     predictions = Path(predictions)
     store = Store(results)
     _check_label(label, man, store)
+    _check_same_data(man, store)
     if not predictions.is_dir():
         raise PredictionError(f"predictions folder {predictions} does not exist")
     masks = _read_all(predictions, man)
@@ -152,6 +153,33 @@ def _check_label(label: str, man: Manifest, store: Any) -> None:
         raise PredictionError(
             f"--label {label!r} names a trained model of suite {man.suite!r} in {store.path}; "
             "choose another label"
+        )
+
+
+def _check_same_data(man: Manifest, store: Any) -> None:
+    """Refuse to store rows next to a suite whose test data changed since the export.
+
+    Why: the rows would carry the same case ids and condition names but describe other images,
+    and the paired statistics would silently pair unrelated cases.
+    """
+    import yaml
+
+    from segbench.plan import dataset_identity
+    from segbench.suite.schema import Suite
+
+    text = store.suite_yaml(man.suite) if store.path.exists() else None
+    if text is None:
+        return
+    try:
+        current = Suite.model_validate(yaml.safe_load(text))
+    except Exception:  # an unreadable stored definition is the loader's problem, not the import's
+        return
+    identities = {dataset_identity(d) for d in current.datasets}
+    exported = {t.dataset_identity for t in man.test_sets}
+    if current.data_seed != man.data_seed or not exported <= identities:
+        raise PredictionError(
+            f"suite {man.suite!r} in {store.path} has other test data than the export (datasets or "
+            "data_seed changed since); re-export with `segbench export` and predict again"
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -217,6 +218,7 @@ def test_rerunning_the_suite_keeps_imported_models(world: dict[str, Path]) -> No
     ("damage", "expected"),
     [
         ("missing", "1 of 48 predictions missing (textures2d_c0.2_none/test-000.nii.gz)"),
+        ("folder", "8 of 48 predictions missing (folder textures2d_c0.2_none/)"),
         ("small", "shape (16, 16), expected (32, 32)"),
         ("probabilities", "holds probabilities (e.g. 0.25), not labels"),
         ("spacing", "voxel spacing (2.0, 2.0) mm, expected (1.0, 1.0)"),
@@ -230,6 +232,8 @@ def test_bad_predictions_are_one_line_errors_and_store_nothing(
     target = pred / "textures2d_c0.2_none" / "test-000.nii.gz"
     if damage == "missing":
         target.unlink()
+    elif damage == "folder":
+        shutil.rmtree(target.parent)
     elif damage == "small":
         nib.save(nib.Nifti1Image(np.zeros((16, 16), np.uint8), np.eye(4)), str(target))
     elif damage == "probabilities":

@@ -212,14 +212,19 @@ def _read_all(predictions: Path, man: Manifest) -> dict[tuple[str, str], np.ndar
     masks: dict[tuple[str, str], np.ndarray] = {}
     missing: list[str] = []
     bad: list[str] = []
-    total = 0
+    total = n_missing = 0
     for test_set in man.test_sets:
+        total += len(test_set.cases)
+        if not (predictions / test_set.folder).is_dir():  # one entry for a whole folder
+            missing.append(f"folder {test_set.folder}/")
+            n_missing += len(test_set.cases)
+            continue
         for case in test_set.cases:
-            total += 1
             found = _find(predictions / test_set.folder, case.case_id)
             rel = f"{test_set.folder}/{case.case_id}"
             if not found:
                 missing.append(f"{rel}{man.ending}")
+                n_missing += 1
                 continue
             if len(found) > 1:
                 bad.append(f"{rel}: several files ({', '.join(p.name for p in found)})")
@@ -232,7 +237,7 @@ def _read_all(predictions: Path, man: Manifest) -> dict[tuple[str, str], np.ndar
     if missing or bad:
         parts = []
         if missing:
-            parts.append(f"{len(missing)} of {total} predictions missing ({_some(missing)})")
+            parts.append(f"{n_missing} of {total} predictions missing ({_some(missing)})")
         if bad:
             parts.append(f"{len(bad)} unusable ({_some(bad, '; ')})")
         raise PredictionError(f"{predictions}: {'; '.join(parts)}; nothing was stored")

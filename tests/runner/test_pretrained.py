@@ -91,6 +91,12 @@ def test_weights_and_pretrained_callable_reproduce_the_trained_jobs_dice(tmp_pat
     assert (jobs["status"] == "trained").all()
     assert jobs["best_epoch"].isna().all() and (jobs["train_seconds"] == 0).all()
 
+    from segbench.report.build import build_reports
+
+    build_reports(results, tmp_path / "reports", ["reuse"])
+    board = (tmp_path / "reports" / "reuse" / "leaderboard.md").read_text()
+    assert all(f"| {label} |" in board for label in ("from_raw", "from_ckpt", "from_callable"))
+
     again = api.run_suite(reuse, results, quiet=True)  # results are cached by weights content
     assert again.ran == 0 and again.skipped == 3
 

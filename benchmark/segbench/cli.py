@@ -151,7 +151,11 @@ def check(baseline: Path, results: Path, suite: str, delta: float, update: bool)
 @click.argument("suite_file", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export folder.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["nnunet", "nifti", "png"]), default="nnunet", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["nnunet", "nnunet-png", "nifti", "png"]),
+    default="nnunet",
+    show_default=True,
 )
 def export_command(suite_file: Path, out: Path, fmt: str) -> None:
     """Write SUITE_FILE's perturbed test images (one folder per condition) for an external model."""

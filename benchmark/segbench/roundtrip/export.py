@@ -56,8 +56,9 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
     Args:
         suite_path: the suite file (validated as for a run).
         out: export folder; created, existing files of the same names are overwritten.
-        fmt: ``nnunet`` (``<cond>/<case>_0000.nii.gz``), ``nifti`` (``<cond>/<case>.nii.gz``) or
-            ``png`` (``<cond>/<case>.png``, 16-bit, 2D only). Defaults to ``nnunet``.
+        fmt: ``nnunet`` (``<cond>/<case>_0000.nii.gz``), ``nnunet-png`` (``<cond>/<case>_0000.png``),
+            ``nifti`` (``<cond>/<case>.nii.gz``) or ``png`` (``<cond>/<case>.png``); PNGs are 16-bit
+            and 2D only. Defaults to ``nnunet``.
 
     Raises:
         ValueError: unknown format, PNG for 3D data, or case ids unusable as file names.
@@ -93,9 +94,11 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
         for case, image, params in zip(cases, images, sampled, strict=True):
             if not _SAFE.match(case.case_id):
                 raise ValueError(f"case id {case.case_id!r} of {spec.name} cannot be a file name")
-            if fmt == "png" and image.ndim != 2:
-                raise ValueError(f"--format png holds 2D images only; {spec.name} is 3D: use nifti or nnunet")
-            suffix = "_0000" if fmt == "nnunet" else ""
+            if ending == ".png" and image.ndim != 2:
+                raise ValueError(
+                    f"--format {fmt}: PNG holds 2D images only; {spec.name} is 3D: use nifti or nnunet"
+                )
+            suffix = "_0000" if fmt.startswith("nnunet") else ""
             image_rel = f"{folder}/{case.case_id}{suffix}{ending}"
             label_rel = f"labels/{folder}/{case.case_id}{ending}"
             intensity = write_image(out / image_rel, image, case.spacing)

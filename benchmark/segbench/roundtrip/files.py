@@ -23,8 +23,9 @@ __all__ = [
     "write_label",
 ]
 
-FORMATS: dict[str, str] = {"nnunet": ".nii.gz", "nifti": ".nii.gz", "png": ".png"}
-"""Export format -> file ending of images and labels."""
+FORMATS: dict[str, str] = {"nnunet": ".nii.gz", "nnunet-png": ".png", "nifti": ".nii.gz", "png": ".png"}
+"""Export format -> file ending of images and labels (``nnunet*`` formats add ``_0000`` to image names:
+nnU-Net's channel suffix; ``nnunet-png`` is for nnU-Net models trained on 2D PNG datasets)."""
 
 PREDICTION_ENDINGS: tuple[str, ...] = (".nii.gz", ".nii", ".png", ".npy")
 """Endings ``segbench import`` accepts for predicted masks (any format, whatever was exported)."""

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from segbench.core import CASE_META_FIELDS
 from segbench.roundtrip.files import PREDICTION_ENDINGS, read_array, read_spacing
 from segbench.roundtrip.manifest import ExportedCase, Manifest, ManifestError, TestSet
 
@@ -277,8 +278,7 @@ def _rows(test_set: TestSet, masks: dict[tuple[str, str], np.ndarray], root: Pat
             exported.case_id, np.zeros(truth.shape, np.float32), truth, tuple(exported.spacing), exported.meta
         )
         row = {"case_id": exported.case_id, **case_metrics(masks[(test_set.folder, exported.case_id)], case)}
-        row["complexity_kl"] = _float(exported.meta.get("complexity_kl"))
-        row["fbr"] = _float(exported.meta.get("fbr"))
+        row.update({f.name: _float(exported.meta.get(f.name)) for f in CASE_META_FIELDS})
         row["meta"] = json.dumps(exported.meta, default=str)
         row["perturbation_params"] = json.dumps(exported.params, default=str)
         rows.append(row)

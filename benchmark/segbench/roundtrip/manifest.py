@@ -71,12 +71,6 @@ class TestSet:
     test_params: str
     cases: list[ExportedCase]
 
-    @property
-    def description(self) -> str:
-        level = "" if self.complexity is None else f" complexity={self.complexity:g}"
-        sev = "" if self.perturbation == "none" else f"@{self.severity}"
-        return f"{self.folder}: {self.dataset['name']}{level} {self.perturbation}{sev}"
-
 
 @dataclass(frozen=True)
 class Manifest:

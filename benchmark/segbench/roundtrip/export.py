@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from segbench.roundtrip.files import FORMATS, write_image, write_label
-from segbench.roundtrip.manifest import ExportedCase, Manifest, TestSet
+from segbench.roundtrip.manifest import ExportedCase, ExportedSet, Manifest
 
 __all__ = ["ExportSummary", "export_suite", "planned_test_sets"]
 
@@ -119,7 +119,7 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
             )
         n_images += len(exported)
         test_sets.append(
-            TestSet(
+            ExportedSet(
                 folder=folder,
                 dataset=item.dataset.model_dump(mode="json"),
                 dataset_identity=item.identity,

@@ -34,7 +34,7 @@ import numpy as np
 
 from segbench.core import CASE_META_FIELDS
 from segbench.roundtrip.files import PREDICTION_ENDINGS, read_array, read_spacing
-from segbench.roundtrip.manifest import ExportedCase, Manifest, ManifestError, TestSet
+from segbench.roundtrip.manifest import ExportedCase, ExportedSet, Manifest, ManifestError
 
 __all__ = [
     "IMPORTED_MODEL",
@@ -260,7 +260,9 @@ def _some(items: list[str], sep: str = ", ") -> str:
     return sep.join(items[:_SHOW]) + more
 
 
-def _rows(test_set: TestSet, masks: dict[tuple[str, str], np.ndarray], root: Path) -> list[dict[str, Any]]:
+def _rows(
+    test_set: ExportedSet, masks: dict[tuple[str, str], np.ndarray], root: Path
+) -> list[dict[str, Any]]:
     """Per-case rows exactly as the worker's ``evaluate_condition`` builds them."""
     from segbench.cases import Case
     from segbench.roundtrip.files import read_array as read_label
@@ -291,7 +293,7 @@ def _shards(
     """One ordinary shard per (dataset, complexity level, suite seed), as the worker writes them."""
     from segbench import __version__
 
-    groups: dict[tuple[str, float | None], list[TestSet]] = {}
+    groups: dict[tuple[str, float | None], list[ExportedSet]] = {}
     for test_set in man.test_sets:
         groups.setdefault((test_set.dataset_identity, test_set.complexity), []).append(test_set)
     scored = {t.folder: _rows(t, masks, man.root) for t in man.test_sets}

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "ExportedCase", "Manifest", "ManifestError", "TestSet"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_VERSION", "ExportedCase", "ExportedSet", "Manifest", "ManifestError"]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -54,7 +54,7 @@ class ExportedCase:
 
 
 @dataclass(frozen=True)
-class TestSet:
+class ExportedSet:
     """One dataset x complexity level x eval condition: one folder of images.
 
     ``dataset``, ``complexity``, ``perturbation``, ``severity``, ``preset`` and ``test_params`` have
@@ -82,7 +82,7 @@ class Manifest:
     data_seed: int
     format: str
     ending: str
-    test_sets: list[TestSet]
+    test_sets: list[ExportedSet]
     version: int = MANIFEST_VERSION
     root: Path = Path(".")
 
@@ -115,7 +115,7 @@ class Manifest:
             )
         try:
             test_sets = [
-                TestSet(**{**t, "cases": [ExportedCase(**c) for c in t["cases"]]})
+                ExportedSet(**{**t, "cases": [ExportedCase(**c) for c in t["cases"]]})
                 for t in data.pop("test_sets")
             ]
             return cls(**data, test_sets=test_sets, root=path.parent)

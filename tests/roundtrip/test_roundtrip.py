@@ -212,6 +212,8 @@ def test_rerunning_the_suite_keeps_imported_models(world: dict[str, Path]) -> No
     api.import_predictions(pred, world["manifest"], "kept", world["results"])  # re-import replaces
     cases = Store(world["results"]).cases("rt")
     assert (cases["model"] == "kept").sum() == 96
+    expected, done = Store(world["results"]).expected_counts("rt")
+    assert expected == done  # the suite counts as complete, imported conditions included
 
 
 @pytest.mark.parametrize(

@@ -116,10 +116,17 @@ class Store:
                 "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
                 (suite, None, suite_yaml, time.time()),
             )
+            earlier = (
+                "SELECT job_key FROM suite_jobs WHERE suite = ? AND model_label = ? "
+                f"AND job_key IN ({_IMPORTED_JOBS})"
+            )
             conn.execute(
-                "DELETE FROM suite_jobs WHERE suite = ? AND model_label = ? "
-                f"AND job_key IN ({_IMPORTED_JOBS})",
-                (suite, label),
+                "DELETE FROM suite_conditions WHERE suite = ? AND cond_key IN "
+                f"(SELECT cond_key FROM conditions WHERE job_key IN ({earlier}))",
+                (suite, suite, label),
+            )
+            conn.execute(
+                f"DELETE FROM suite_jobs WHERE suite = ? AND job_key IN ({earlier})", (suite, suite, label)
             )
             for shard in shards:
                 _write_shard(conn, shard)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
+from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "export_suite",
+    "import_predictions",
     "list_entries",
     "plan_suite",
     "run_suite",
@@ -68,7 +71,7 @@ class PlanSummary:
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
             else:
-                state = "to train"
+                state = "to evaluate (pretrained)" if is_pretrained(job.model) else "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
@@ -220,3 +223,19 @@ def _preset_entries() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
+    """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
+    from segbench.roundtrip.export import export_suite as export
+
+    return export(path, out, fmt)
+
+
+def import_predictions(
+    predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
+) -> Any:
+    """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
+    from segbench.roundtrip.importer import import_predictions as import_
+
+    return import_(predictions, manifest, label, results)

@@ -101,7 +101,7 @@ def parse_suite(
             )
         locator = Locator(document)
         suite, issues = _validate_schema(data, locator, filename)
-        issues += check_suite(data, locator, filename)
+        issues += check_suite(data, locator, filename, suite)
     except (MemoryError, RecursionError) as exc:
         raise _one(
             filename, f"suite could not be checked ({type(exc).__name__}): too large or too deep"

@@ -24,6 +24,7 @@ from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry
 from segbench.suite.errors import _MISSING, SuiteIssue, show
 from segbench.suite.params import ParamProblem, check_params, signature_defaults
+from segbench.suite.schema import Suite
 
 # IN_DOMAIN and SEVERITIES are re-exported for modules that still import them from here;
 # new code imports them from ``segbench.core``.
@@ -33,14 +34,18 @@ Loc = tuple[Any, ...]
 Issue = Callable[..., None]
 
 
-def check_suite(data: Any, locator: Any, filename: str) -> list[SuiteIssue]:
+def check_suite(data: Any, locator: Any, filename: str, suite: Suite | None = None) -> list[SuiteIssue]:
     """Every registry-level and cross-field problem in the suite data (empty when runnable).
 
     Args:
         data: the suite mapping as loaded from YAML (a validated ``Suite`` is accepted too).
         locator: maps a field path to its line (``suite.load.Locator``).
         filename: labels every issue.
+        suite: the validated suite when the schema passed; checks that need well-formed specs
+            (``weights:`` files against their architecture) run only then.
     """
+    if isinstance(data, Suite):
+        suite = data
     if isinstance(data, BaseModel):
         data = data.model_dump(exclude_unset=True)
     if not isinstance(data, dict):
@@ -55,6 +60,8 @@ def check_suite(data: Any, locator: Any, filename: str) -> list[SuiteIssue]:
 
     try:
         _check_all(data, issue)
+        if suite is not None:
+            _check_weights(suite, issue)
     except _Enough:  # a file with thousands of the same mistake: say so instead of listing them all
         issues.append(
             SuiteIssue(filename, None, "", f"stopped after {_MAX_ISSUES} problems; fix these first")
@@ -85,6 +92,18 @@ def _check_all(data: dict[str, Any], issue: Issue) -> None:
 
 
 # --------------------------------------------------------------------------- sections
+
+
+def _check_weights(suite: Suite, issue: Issue) -> None:
+    """``weights:`` files exist, are checkpoints and fit their architecture (segbench.pretrained)."""
+    from segbench.pretrained import check_model_weights  # torch only when a model has weights
+
+    try:
+        check_model_weights(suite, issue)
+    except _Enough:
+        raise
+    except Exception as exc:  # a checkpoint that breaks the check is still reported as one line
+        issue(("models",), f"could not check the models' weights: {type(exc).__name__}: {_clip(str(exc))}")
 
 
 def _check_datasets(data: dict[str, Any], issue: Issue) -> list[tuple[int, Entry, dict[str, Any]]]:

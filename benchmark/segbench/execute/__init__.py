@@ -6,10 +6,12 @@ Slurm array job through submitit.  All speak ``Executor`` (``execute.base``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segbench.execute.base import Executor, ExecutorOptions, Task, run_tasks
-from segbench.progress import Reporter
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = ["EXECUTORS", "Executor", "ExecutorOptions", "Task", "make_executor", "run_tasks"]
 

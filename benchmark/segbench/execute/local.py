@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segbench.execute.base import ExecutorOptions, Task
-from segbench.progress import Reporter
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = ["LocalExecutor"]
 

@@ -24,10 +24,12 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions, Task
-from segbench.progress import Reporter
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = ["PoolExecutor", "plan_slots"]
 

@@ -25,11 +25,13 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions, Task
-from segbench.progress import Reporter
 from segbench.worker.shard import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = ["JOBS_FILE", "SlurmExecutor", "WorkerCall"]
 

@@ -25,9 +25,10 @@ import torch
 from segbench.cases import Case, DatasetSplits
 from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, seed_everything
+from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.checkpoint import (
     CheckpointError,
@@ -72,7 +73,8 @@ def run_job(
     try:
         torch_device = pick_device(device)
         shard["provenance"] = collect_provenance(str(torch_device))
-        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
+        with job_randomness(job.seed, job.train.deterministic, torch_device.type):  # restored after
+            _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
         shard["status"] = "done" if not shard["error"] else "failed"
     except KeyboardInterrupt:
         raise  # a real Ctrl-C stops the run; the job is retried next time
@@ -116,7 +118,6 @@ def _run(
     on_epoch: EpochCallback | None,
     on_status: Callable[[str], None],
 ) -> None:
-    seed_everything(job.seed, deterministic=job.train.deterministic, device_type=device.type)
     on_status("data")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims
@@ -135,8 +136,10 @@ def _run(
         amp=job.train.amp,
     )
     ckpt = checkpoint_path(results, job.key)
-    saved = _load_checkpoint(ckpt, model, on_status)
-    if saved is not None:
+    if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
+        shard["train"] = apply_pretrained(model, job.model, list(roi) if roi else None)
+        model.to(device)
+    elif (saved := _load_checkpoint(ckpt, model, on_status)) is not None:
         model.to(device)
         shard["train"] = saved.get("train")
         shard["train_reused"] = True
@@ -165,9 +168,7 @@ def _run(
             case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
         ) -> np.random.Generator:
             # Same perturbed image for every model and training seed: pairs stay paired.
-            return derive_rng(
-                job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
-            )
+            return perturbation_rng(job.data_seed, identity, tc, c.perturbation, c.severity, case.case_id)
 
         try:
             rows = evaluate_condition(model, predictor, cases, condition, rng_for)

@@ -119,3 +119,16 @@ def test_failed_checkpoint_save_leaves_job_untrained(write_suite, tmp_path: Path
     plan = api.plan_suite(suite, results)
     assert "to train" in "\n".join(plan.lines()) and "trained;" not in "\n".join(plan.lines())
     assert not list(results.glob("checkpoints/*.pt"))
+
+
+def test_pool_worker_that_dies_fails_its_job_and_is_replaced(write_suite, tmp_path: Path) -> None:
+    text = tiny_with_models(["faulty_models:crashes", "unet"], "crashpool").replace("epochs: 10", "epochs: 2")
+    suite = write_suite(text, "crashpool")
+    results = tmp_path / "results"
+    result = _invoke(suite, results, "--executor", "pool", "--workers", "1")
+    assert result.exit_code == 1, result.output
+    assert "WorkerDied: worker process exited with code -9" in result.output  # the reason, not log noise
+    jobs = Store(results).jobs("crashpool").set_index("model")
+    assert jobs.loc["faulty_models:crashes", "status"] == "failed"
+    assert "--- log tail" in jobs.loc["faulty_models:crashes", "error"]
+    assert jobs.loc["unet", "status"] == "trained"  # a fresh worker took the next job

@@ -257,9 +257,10 @@ class PoolExecutor:
             elif worker.proc.poll() is not None:
                 yield self._fail(
                     worker,
+                    # The reason goes last: the run summary shows an error's last line.
+                    f"--- log tail ({worker.log}) ---\n{_tail(worker.log)}\n"
                     f"WorkerDied: worker process exited with code {worker.proc.returncode} "
-                    f"(killed by the system, e.g. out of memory?)\n--- log tail ({worker.log}) ---\n"
-                    + _tail(worker.log),
+                    f"(killed by the system, e.g. out of memory?)",
                 )
 
     def _handle(self, worker: _Worker, event: dict[str, Any]) -> Path | None:

@@ -193,7 +193,7 @@ class SlurmExecutor:
             if item.job is not None:
                 item.job.cancel(check=False)
             reason = f"TimeoutError: job exceeded train.timeout_min={limit:g} minutes and was cancelled"
-            return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+            return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
         if not self._done(item):
             return None
         if item.job is not None:
@@ -201,7 +201,7 @@ class SlurmExecutor:
                 return Path(item.job.result())
             except Exception as exc:  # the job died without writing its shard
                 reason = f"SlurmJobFailed: job {item.job_id} ended without a result ({type(exc).__name__})"
-                return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+                return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
         result = self.folder / item.job_id / f"{item.job_id}_0_result.pkl"
         if result.exists():
             import pickle
@@ -210,7 +210,7 @@ class SlurmExecutor:
             if status == "success":
                 return Path(value)
         reason = f"SlurmJobFailed: re-attached job {item.job_id} ended without a result"
-        return write_failed_shard(item.task.job, self.options.results, reason + self._log_tail(item))
+        return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
 
     def _done(self, item: _Watched) -> bool:
         if item.job is not None:
@@ -247,7 +247,8 @@ class SlurmExecutor:
             for path in sorted((self.folder / item.job_id).glob("*.err")):
                 texts.append(path.read_text(errors="replace"))
         tail = "\n".join("\n".join(texts).strip().splitlines()[-lines:])
-        return f"\n--- log tail (job {item.job_id}, {self.folder / item.job_id}) ---\n{tail or '(empty)'}"
+        # The reason follows the tail: the run summary shows an error's last line.
+        return f"--- log tail (job {item.job_id}, {self.folder / item.job_id}) ---\n{tail or '(empty)'}\n"
 
     def _load_registry(self) -> dict[str, dict[str, Any]]:
         path = self.folder / JOBS_FILE

@@ -131,3 +131,22 @@ def test_job_killed_without_a_shard_is_stored_failed_with_its_log_tail(
     assert jobs.loc["faulty_models:crashes", "status"] == "failed"
     assert "SlurmJobFailed" in error and "--- log tail" in error
     assert jobs.loc["unet", "status"] == "trained"
+
+
+def test_hung_slurm_job_is_cancelled_at_the_timeout(write_suite, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(_RELIABILITY))
+    suite = write_suite(tiny_with_models(["faulty_models:hangs"], "hangs"), "hangs")
+    results = tmp_path / "results"
+    started = time.monotonic()
+    summary = api.run_suite(
+        suite,
+        results,
+        device="cpu",
+        quiet=True,
+        executor="slurm",
+        executor_settings={"cluster": "local", "timeout_min": 30},
+        timeout_min=0.2,
+    )
+    assert time.monotonic() - started < 120
+    assert len(summary.failed) == 1 and "timeout_min=0.2" in summary.failed[0][1]
+    assert Store(results).jobs("hangs")["status"].tolist() == ["failed"]

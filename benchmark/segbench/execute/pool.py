@@ -167,6 +167,8 @@ class PoolExecutor:
                 return
             worker = self._workers.get(slot.index)
             if worker is None or worker.proc.poll() is not None:
+                if worker is not None:
+                    self._stop(worker, kill=False)  # an idle worker that exited: release its pipe
                 worker = self._workers[slot.index] = self._spawn(slot)
             if worker.task is not None:
                 continue

@@ -165,11 +165,12 @@ class SlurmExecutor:
         started_at: dict[str, float] = {}
         while self._watched:
             for item in list(self._watched):
-                if not item.started:
+                if not item.started and self._running(item):
+                    # The --timeout-min clock starts when the job runs, not while it is queued.
                     item.started = True
                     started_at[item.job_id] = time.monotonic()
                     self.reporter.job_started(item.task.job, len(item.task.conditions))
-                shard = self._finished(item, started_at[item.job_id])
+                shard = self._finished(item, started_at.get(item.job_id))
                 if shard is not None:
                     self._watched.remove(item)
                     self._forget(item.task)
@@ -184,12 +185,18 @@ class SlurmExecutor:
         self._watched.clear()
 
     # -- internals -------------------------------------------------------------------
-    def _finished(self, item: _Watched, started: float) -> Path | None:
+    def _running(self, item: _Watched) -> bool:
+        """Whether the job has left the queue (always, off Slurm)."""
+        if self.cluster != "slurm" or item.job is None:
+            return True
+        return str(item.job.state).upper() not in {"PENDING", "REQUEUED", "CONFIGURING", "UNKNOWN"}
+
+    def _finished(self, item: _Watched, started: float | None) -> Path | None:
         """The job's shard once it has ended (a failed shard if it left none), else None."""
         from segbench.worker.job import write_failed_shard
 
         limit = self.options.timeout_min
-        if limit is not None and time.monotonic() - started > limit * 60:
+        if limit is not None and started is not None and time.monotonic() - started > limit * 60:
             if item.job is not None:
                 item.job.cancel(check=False)
             reason = f"TimeoutError: job exceeded train.timeout_min={limit:g} minutes and was cancelled"

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from segbench.report.tables import with_entries
+from segbench.stats.entries import with_entries
 from segbench.stats.regression import compare_to_baseline, make_baseline
 from segbench.store import Store
 

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from segbench.report.exports import board_cells, write_exports
+from segbench.report.exports import board_cells, write_csv, write_exports
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
     BOARD_GROUP,
@@ -164,7 +164,7 @@ def render_suite(
         blocks = _board_blocks(tables.board)
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         write_exports(folder, cases, tables.board, _summary(tables))
-        tables.tests.to_csv(folder / "tests.csv", index=False)
+        write_csv(tables.tests, folder / "tests.csv")
     sections.append(provenance_section(jobs, suite_yaml, cases))
     env = _env()
     page = env.get_template("suite.html.j2").render(

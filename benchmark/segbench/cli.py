@@ -36,6 +36,8 @@ def _os_error(exc: OSError) -> str:
         28: "; free disk space and rerun",
         13: "; check the folder's permissions",
         30: "; the filesystem is read-only",
+        17: "; a file is in the way: remove it or choose another folder",
+        20: "; a file is in the way: remove it or choose another folder",
     }
     return f"cannot write{where}: {reason}{hint.get(exc.errno or 0, '')}"
 
@@ -76,6 +78,17 @@ def run(
     except KeyboardInterrupt:
         _fail("interrupted: finished jobs are stored; run the same command again to resume", 130)
     _warn(summary.warnings)
+    done = f"{summary.ran} jobs run, {summary.skipped} already done"
+    if summary.recovered_shards:
+        done += f", {summary.recovered_shards} results recovered from an interrupted run"
+    if summary.failed:
+        lines = [f"  {name}: {error}" for name, error in summary.failed]
+        _fail(
+            f"suite {summary.suite}: {done}; {len(summary.failed)} FAILED (rerun retries them):\n"
+            + "\n".join(lines),
+            1,
+        )
+    click.echo(f"suite {summary.suite}: {done}; results in {results}")
 
 
 @main.command()
@@ -160,7 +173,7 @@ def check(baseline: Path, results: Path, suite: str, delta: float, update: bool)
 
     try:
         outcome = run_gate(results, baseline, suite=suite, delta=delta, update=update)
-    except (LookupError, ValueError, StoreError) as exc:
+    except (FileNotFoundError, LookupError, ValueError, StoreError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(_os_error(exc))

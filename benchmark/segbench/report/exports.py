@@ -8,6 +8,7 @@ model names, which are simplest to format directly.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ import pandas as pd
 __all__ = [
     "CASE_COLUMNS",
     "board_cells",
+    "cap_text",
     "case_columns",
     "csv_safe",
     "leaderboard_markdown",
@@ -135,6 +137,21 @@ def write_exports(
     return paths
 
 
+EMBED_LIMIT = 64 * 1024
+"""Most characters of user text (suite description, suite YAML) a report page embeds."""
+
+
+def cap_text(text: str, limit: int = EMBED_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with a note saying so.
+
+    Why: a report embeds the suite's description and YAML; a 50 MB description made a 100 MB page.
+    """
+    if len(text) <= limit:
+        return text
+    note = f"[... truncated: {limit:,} of {len(text):,} characters shown; see the suite file]"
+    return text[:limit] + "\n" + note
+
+
 def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``table`` whose text cells cannot run as spreadsheet formulas (CSV injection).
 
@@ -160,14 +177,13 @@ def write_csv(table: pd.DataFrame, path: Path) -> Path:
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _csv_cell(value: object) -> object:
-    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START) or _PLAIN_NUMBER.fullmatch(value):
         return value
-    try:
-        float(value)
-    except ValueError:
-        return "'" + value
-    return value
+    return "'" + value
 
 
 def _num(x: object, digits: int, missing: str) -> str:

@@ -7,10 +7,12 @@ duplicates nothing.
 Reading and writing are separate on purpose:
 
 * **reads** (``report``, ``run --dry-run``, ``check``, the plan) open ``mode=ro``: no WAL switch, no DDL,
-  no migration, so they work on a read-only results folder and never change a byte; a missing database
-  reads as empty;
-* **writes** (ingest, record a suite, rebuild) run ``PRAGMA quick_check`` once per :class:`Store`, switch
-  to WAL and migrate the schema (:mod:`segbench.store.schema`).
+  no migration, so they work on a read-only results folder and never change the database (SQLite may
+  add its empty ``-wal``/``-shm`` index files beside a WAL database); a missing database reads as empty;
+* **writes** (ingest, record a suite, rebuild) switch to WAL and migrate the schema
+  (:mod:`segbench.store.schema`);
+* the first connection of each :class:`Store`, read or write, runs ``PRAGMA quick_check`` (milliseconds
+  for a typical store), so page corruption is an error, not a wrong table.
 
 Every SQLite failure becomes a one-line :class:`StoreError` naming the file: corrupt or truncated
 (suggests ``segbench store rebuild``), disk full, read-only.
@@ -124,6 +126,9 @@ class Store:
                 conn.close()
                 conn = _open_ro(self.path, True)
                 conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            if not self._checked:  # page corruption must not reach a report as wrong numbers
+                self._quick_check(conn)
+                self._checked = True
             yield conn
         except sqlite3.Error as exc:
             raise self._error(exc, writing=False) from None
@@ -395,8 +400,12 @@ class Store:
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute("PRAGMA quick_check").fetchall()
         if rows != [("ok",)]:
-            detail = "; ".join(str(r[0]) for r in rows[:2])
-            raise StoreError(self._corrupt(detail))
+            problems = [line for row in rows for line in str(row[0]).splitlines() if line.strip()]
+            first = problems[0] if problems else "quick_check failed"
+            detail = (first[:100] + "...") if len(first) > 100 else first
+            if len(problems) > 1:
+                detail += f"; {len(problems) - 1} more problems"
+            raise StoreError(self._corrupt(f"quick_check: {detail}"))
 
     def _corrupt(self, detail: str) -> str:
         return (

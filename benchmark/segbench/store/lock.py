@@ -81,8 +81,7 @@ class ResultsLock:
                 os.close(fd)
                 self.path.unlink(missing_ok=True)  # orphaned lock of a dead run: start a fresh file
                 return False
-            if not self.wait:
-                os.close(fd)
+            if not self.wait:  # the caller closes fd
                 raise LockHeld(
                     f"results folder {self.results} is in use by {_describe(holder)} (lock file "
                     f"{self.path}); wait for it to finish, or rerun with --wait"

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class ShardFactory:
         self.counter += 1
         shard: dict[str, Any] = {
             "job_key": job_key,
-            "attempt_id": f"a{self.counter:04d}",
+            "attempt_id": f"a{self.counter:04d}{uuid.uuid4().hex[:6]}",
             "suite": "s",
             "job": {
                 "model": model,

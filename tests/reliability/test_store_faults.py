@@ -172,3 +172,51 @@ def test_unwritable_folder_is_read_immutable_without_creating_files(
     monkeypatch.setattr("segbench.store.db.os.access", lambda path, mode: False)
     cases = Store(results).cases("ci")
     assert len(cases) == 8 and sorted(p.name for p in results.iterdir()) == ["segbench.sqlite", "shards"]
+
+
+def test_full_disk_while_ingesting_is_one_line_and_keeps_the_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faults import ShardFactory
+
+    from segbench.store import StoreError
+
+    results = tmp_path / "results"
+    seed_store(results)
+    real_connect = sqlite3.connect
+
+    class FullDisk(sqlite3.Connection):
+        """Raises what SQLite raises with SQLITE_FULL when the case rows are written."""
+
+        def executemany(self, sql, rows):
+            if "INTO cases" in sql:
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().executemany(sql, rows)
+
+    def full_disk(*args, **kwargs):
+        return real_connect(*args, factory=FullDisk, **kwargs)
+
+    monkeypatch.setattr("segbench.store.db.sqlite3.connect", full_disk)
+    big = ShardFactory().write(results, job_key="big", dice=(0.5, 0.6))
+    with pytest.raises(StoreError, match=r"the disk is full .*free space and rerun") as info:
+        Store(results).ingest(big)
+    assert "\n" not in str(info.value) and big.exists()  # not archived
+    assert "big" not in Store(results).trained_jobs()  # the transaction rolled back: nothing half-written
+    monkeypatch.undo()
+    assert Store(results).ingest_pending() == 1
+
+
+def test_unwritable_shard_folder_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from faults import ShardFactory
+
+    from segbench.store import StoreError
+
+    results = tmp_path / "results"
+    shard = ShardFactory().write(results)
+
+    def refuse(self, target):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(StoreError, match=r"cannot archive shard .*Permission denied; check that the folder"):
+        Store(results).ingest(shard)

@@ -120,8 +120,10 @@ class Store:
             conn = _open_ro(self.path, immutable)
             try:
                 conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-            except sqlite3.OperationalError:
-                if immutable:
+            except sqlite3.OperationalError as exc:
+                # a WAL database in a folder where its index files cannot be created; anything else
+                # (busy, corrupt) is a real error, and immutable reads would hide a writer's commits
+                if immutable or "unable to open" not in str(exc):
                     raise
                 conn.close()
                 conn = _open_ro(self.path, True)

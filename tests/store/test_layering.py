@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # one fresh interpreter per module (~5 s each on a busy machine)
+
 CASES = [
     ("segbench.store", ("segbench.worker", "segbench.execute", "segbench.report", "torch", "pandas")),
     ("segbench.shards", ("segbench.worker", "segbench.store", "segbench.plan", "torch")),

@@ -147,3 +147,16 @@ def test_database_from_a_newer_segbench_is_refused(results: Path, shards) -> Non
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match=r"newer than this segbench"):
         Store(results).ingest(shards.write(results))
+
+
+def test_a_version_1_shard_left_by_the_old_worker_is_ingested(shards, results: Path) -> None:
+    import json
+
+    raw = shards(job_key="old", dice=(float("nan"), 0.5))  # the untyped dict, written as before
+    path = shard_dir(results) / f"old-{raw['attempt_id']}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(raw, allow_nan=True))
+    store = Store(results)
+    assert store.ingest_pending() == 1 and store.warnings == []
+    assert _rows(store, "SELECT shard_version FROM ingested") == [(1,)]
+    assert _rows(store, "SELECT case_id, dice FROM cases ORDER BY case_id") == [("c0", None), ("c1", 0.5)]

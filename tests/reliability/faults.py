@@ -143,7 +143,9 @@ def seed_store(
     store.record_suite(suite, yaml_text or f"name: {suite}\n", suite_path or results / f"{suite}.yaml", jobs)
     for label, dice in models.items():
         store.ingest(
-            factory.write(results, job_key=f"job-{label}", model=label, dice=dice, conditions=conditions)
+            factory.write(
+                results, job_key=f"job-{label}", model=label, dice=dice, conditions=conditions, suite=suite
+            )
         )
     return store
 

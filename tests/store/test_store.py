@@ -160,3 +160,16 @@ def test_a_version_1_shard_left_by_the_old_worker_is_ingested(shards, results: P
     assert store.ingest_pending() == 1 and store.warnings == []
     assert _rows(store, "SELECT shard_version FROM ingested") == [(1,)]
     assert _rows(store, "SELECT case_id, dice FROM cases ORDER BY case_id") == [("c0", None), ("c1", 0.5)]
+
+
+def test_rebuild_without_suite_records_restores_suites_from_their_shards(shards, results: Path) -> None:
+    store = Store(results)
+    store.ingest(shards.write(results, job_key="jobA"))
+    store.ingest(shards.write(results, job_key="jobB", model="noskip"))
+    store.path.unlink()  # a store from before suite records: only the archived shards remain
+    fresh = Store(results)
+    _, n, suites = fresh.rebuild()
+    assert (n, suites) == (2, 1) and "restored from its shards" in fresh.warnings[0]
+    cases = fresh.cases("s")
+    assert sorted(set(cases["model"])) == ["noskip", "unet"] and len(cases) == 4
+    assert fresh.suite_yaml("s") == ""

@@ -269,7 +269,7 @@ class Store:
         self.warnings.extend(problems)
         for record in suites:
             self._write_suite(record)
-        archived = []
+        archived, members = [], _SuiteMembers()
         folder = ingested_dir(self.results)
         for path in folder.glob("*.json") if folder.is_dir() else []:
             try:
@@ -278,11 +278,20 @@ class Store:
                 self.quarantine(path, str(exc))
                 continue
             archived.append((shard.finished_at or path.stat().st_mtime, path))
+            members.add(shard)
         n = 0
         for _, path in sorted(archived):  # attempts replay in the order they finished
             n += self.ingest(path, archive=False) is not None
         n += self.ingest_pending()
-        if not suites and not self.path.exists():
+        # Stores from before suite records existed: rebuild each suite's membership from its shards.
+        for record in members.records(exclude={r.name for r in suites}):
+            self._write_suite(record)
+            self.warnings.append(
+                f"suite {record.name!r} was restored from its shards (its YAML was not recorded); "
+                "run its suite file again to restore the definition shown in reports"
+            )
+            suites.append(record)
+        if not self.path.exists():
             with self.connect():
                 pass  # an empty, valid store
         return aside, n, len(suites)
@@ -429,6 +438,28 @@ class Store:
             return StoreError(f"{self.path} is locked by another process ({text}); retry when it is done")
         verb = "write" if writing else "read"
         return StoreError(f"cannot {verb} {self.path}: {text}")
+
+
+class _SuiteMembers:
+    """Which jobs (with labels) and conditions each suite's shards hold."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, set[tuple[str, str]]] = {}
+        self.conditions: dict[str, set[str]] = {}
+
+    def add(self, shard: ShardRecord) -> None:
+        if not shard.suite:
+            return
+        label = shard.job.model_label or shard.job.model
+        self.jobs.setdefault(shard.suite, set()).add((shard.job_key, label))
+        self.conditions.setdefault(shard.suite, set()).update(c.cond_key for c in shard.conditions)
+
+    def records(self, exclude: set[str]) -> list[SuiteRecord]:
+        return [
+            SuiteRecord(name=name, yaml="", jobs=sorted(jobs), conditions=sorted(self.conditions[name]))
+            for name, jobs in sorted(self.jobs.items())
+            if name not in exclude
+        ]
 
 
 @contextmanager

@@ -10,15 +10,20 @@ import inspect
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segbench.execute import LocalExecutor, Task
-from segbench.plan import TrainJob, expand
-from segbench.progress import Reporter, make_reporter
+from segbench.core import INJECTED_MODEL_ARGS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
-from segbench.store import ResultsLock, Store
-from segbench.suite.load import load_suite
-from segbench.suite.schema import Suite
+
+if TYPE_CHECKING:
+    from segbench.execute import Task
+    from segbench.plan import TrainJob
+    from segbench.progress import Reporter
+    from segbench.store import Store
+    from segbench.suite.schema import Suite
+
+# The stages are imported inside the functions that use them: ``segbench list`` needs only the
+# registries, and no command that trains nothing may pay for the executor (torch).
 
 __all__ = [
     "PlanSummary",
@@ -90,6 +95,8 @@ class RunSummary:
 
 def validate_suite(path: str | Path) -> Suite:
     """Load and check a suite; raises ``SuiteError`` listing every problem."""
+    from segbench.suite.load import load_suite
+
     return load_suite(path)
 
 
@@ -102,11 +109,12 @@ def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace:
     Raises:
         SuiteConflict: another suite file already uses this suite's name (unless ``replace``).
     """
+    from segbench.store import Store, SuiteConflict
+    from segbench.suite.load import load_suite
+
     store = Store(results)
     suite = load_suite(path)
     if not replace and (problem := store.suite_conflict(suite.name, Path(path).read_text(), path)):
-        from segbench.store import SuiteConflict
-
         raise SuiteConflict(problem)
     return _plan(suite, store, *store.peek_pending())
 
@@ -117,6 +125,9 @@ def _plan(
     pending_trained: frozenset[str] | set[str] = frozenset(),
     pending_done: frozenset[str] | set[str] = frozenset(),
 ) -> PlanSummary:
+    from segbench.execute import Task
+    from segbench.plan import expand
+
     jobs = expand(suite)
     trained = store.trained_jobs() | set(pending_trained)
     done = store.done_conditions() | set(pending_done)
@@ -149,6 +160,8 @@ def run_suite(
     others go on.  One writer per results folder: the folder's lock is held throughout
     (``wait``: block until a running holder is done instead of raising ``LockHeld``).
     """
+    from segbench.store import ResultsLock
+
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
@@ -170,6 +183,8 @@ def _run_locked(
 ) -> RunSummary:
     from segbench.core.records import RecordError
     from segbench.shards import clean_stale_tmp
+    from segbench.store import Store
+    from segbench.suite.load import load_suite
 
     store = Store(results)
     clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
@@ -183,6 +198,11 @@ def _run_locked(
         recovered_shards=recovered,
         warnings=store.warnings,
     )
+    if not plan.tasks:
+        return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
+    from segbench.execute import LocalExecutor
+    from segbench.progress import make_reporter
+
     reporter = reporter or make_reporter(quiet)
     reporter.start(len(plan.tasks))
     by_key = {t.job.key: t.job for t in plan.tasks}
@@ -213,6 +233,8 @@ def rebuild_store(
     Returns:
         (where the old database was moved, shards ingested, suites restored, warnings).
     """
+    from segbench.store import ResultsLock, Store
+
     with ResultsLock(Path(results), wait=wait):
         store = Store(results)
         aside, shards, suites = store.rebuild()
@@ -220,7 +242,11 @@ def rebuild_store(
 
 
 def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Registered models/datasets/perturbations with summary, parameters and metadata."""
+    """Registered models/datasets/perturbations with summary, parameters and metadata.
+
+    With ``kind`` ``None`` or ``"perturbations"`` a ``"presets"`` group lists the study's named
+    shifts (``harder``, ``hardest``, ``easier``, ``easiest``) and what each selects.
+    """
     registries = {"models": MODELS, "datasets": DATASETS, "perturbations": PERTURBATIONS}
     if kind is not None and kind not in registries:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(registries)}")
@@ -235,9 +261,30 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
                 "parameters": {
                     n: (None if p.default is inspect.Parameter.empty else p.default)
                     for n, p in e.parameters().items()
+                    if name != "models" or n not in INJECTED_MODEL_ARGS  # filled in by the runner
                 },
-                "meta": e.meta,
+                "meta": {k: v for k, v in e.meta.items() if not callable(v)},  # printable (no check=)
             }
             for e in registry.entries()
         ]
+    if kind in (None, "perturbations"):
+        out["presets"] = _preset_entries()
     return out
+
+
+def _preset_entries() -> list[dict[str, Any]]:
+    """The study's named shifts (``harder`` ...), listed beside the perturbations they select."""
+    from segbench.perturbations import PRESETS, level_table
+
+    rows = []
+    for name, (target, severity) in sorted(PRESETS.items()):
+        level = level_table(target)[severity]
+        rows.append(
+            {
+                "name": name,
+                "summary": f"preset: {target} at severity {severity} {level} (the skip study's shift)",
+                "parameters": {},
+                "meta": {"perturbation": target, "severity": severity, "level": level},
+            }
+        )
+    return rows

@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from segbench.models.build import INJECTED_ARGS
+from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
 from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
-from segbench.suite.validate import IN_DOMAIN, SEVERITIES
 
 __all__ = [
     "EVAL_PROTOCOL",
@@ -186,7 +185,7 @@ def _with_defaults(registry: Any, name: str, params: dict[str, Any]) -> dict[str
     full = {
         n: p.default
         for n, p in accepted.items()
-        if p.default is not inspect.Parameter.empty and n not in INJECTED_ARGS
+        if p.default is not inspect.Parameter.empty and n not in INJECTED_MODEL_ARGS
     }
     full.update(params)
     return json.loads(canonical_json(full))

@@ -336,7 +336,7 @@ class Store:
 
     def cases(self, suite: str | None = None) -> pd.DataFrame:
         """The long per-case table (one row per model x condition x case) of a suite."""
-        import pandas as pd
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
         query = """
             SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
@@ -363,7 +363,7 @@ class Store:
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
         """One row per train job (status, provenance, timings) of a suite."""
-        import pandas as pd
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
         query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
         params: tuple[Any, ...] = ()

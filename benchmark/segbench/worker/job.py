@@ -24,7 +24,7 @@ from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, seed_everything
+from segbench.seeding import derive_rng, derive_seed, job_randomness
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
 from segbench.worker.device import pick_device
@@ -64,7 +64,8 @@ def run_job(
     try:
         torch_device = pick_device(device)
         shard["provenance"] = collect_provenance(str(torch_device))
-        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
+        with job_randomness(job.seed, job.train.deterministic, torch_device.type):  # restored after
+            _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
         shard["status"] = "done"
     except Exception:
         shard["error"] = traceback.format_exc()
@@ -81,7 +82,6 @@ def _run(
     on_epoch: EpochCallback | None,
     on_status: Callable[[str], None],
 ) -> None:
-    seed_everything(job.seed, deterministic=job.train.deterministic, device_type=device.type)
     on_status("data")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims

@@ -54,7 +54,7 @@ def test_run_quarantines_garbage_cleans_tmp_and_evaluates_aliases_once(tmp_path:
     assert f"warning: {bad}" in out.output and "moved to" in out.output
     assert (quarantine_dir(results) / bad.name).exists() and not stale.exists()
     # identical config under two labels: one job trained and evaluated, reported under both labels
-    assert "1 jobs run, 1 already done" in out.output
+    assert "1 jobs run, 0 already done" in out.output
     store = Store(results)
     cases = store.cases("alias")
     assert sorted(set(cases["model"])) == ["first", "second"]

@@ -93,14 +93,15 @@ def run(
 
 @main.command()
 @RESULTS_OPTION
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
-)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
 def report(results: Path, out: Path, suites: tuple[str, ...]) -> None:
     """Render HTML leaderboards (and CSV exports) from the results store."""
     from segbench.report.build import build_reports
     from segbench.store import StoreError
+
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
 
     try:
         built = build_reports(results, out, list(suites) or None)

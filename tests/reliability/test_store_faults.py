@@ -220,3 +220,10 @@ def test_unwritable_shard_folder_is_one_line(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(Path, "replace", refuse)
     with pytest.raises(StoreError, match=r"cannot archive shard .*Permission denied; check that the folder"):
         Store(results).ingest(shard)
+
+
+def test_report_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    results, out_file = tmp_path / "results", tmp_path / "out.html"
+    seed_store(results)
+    out_file.write_text("not a folder")
+    _one_line_error(_invoke("report", "--results", results, "--out", out_file), "it is a file", "--out")

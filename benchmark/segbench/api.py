@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
+from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 
 if TYPE_CHECKING:
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "export_suite",
+    "import_predictions",
     "list_entries",
     "plan_suite",
     "rebuild_store",
@@ -71,7 +74,7 @@ class PlanSummary:
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
             else:
-                state = "to train"
+                state = "to evaluate (pretrained)" if is_pretrained(job.model) else "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
@@ -159,9 +162,17 @@ def run_suite(
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
     others go on.  One writer per results folder: the folder's lock is held throughout
     (``wait``: block until a running holder is done instead of raising ``LockHeld``).
+
+    Raises:
+        SuiteError: the suite file has problems (all of them listed).
+        DeviceError: ``device`` is misspelt or not available on this machine.
+        LockHeld: another process is writing to ``results`` (and ``wait`` is False).
+        StoreError: the database is damaged, full or read-only (one line naming it).
     """
     from segbench.store import ResultsLock
+    from segbench.suite.device import check_device
 
+    check_device(device)  # one upfront error, not one failed job per cell
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
@@ -288,3 +299,21 @@ def _preset_entries() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
+    """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
+    from segbench.roundtrip.export import export_suite as export
+
+    return export(path, out, fmt)
+
+
+def import_predictions(
+    predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
+) -> Any:
+    """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
+    from segbench.roundtrip.importer import import_predictions as import_
+    from segbench.store import ResultsLock
+
+    with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
+        return import_(predictions, manifest, label, results)

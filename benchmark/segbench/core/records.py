@@ -141,7 +141,7 @@ class JobRecord(_Record):
     patch: Any = "full"
     seed: int
     data_seed: int
-    train: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] | None = None
 
 
 class ShardRecord(_Record):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from segbench.core.records import RecordError, ShardRecord, SuiteRecord
 from segbench.shards import (
+    atomic_write_bytes,
     ingested_dir,
     pending_shards,
     quarantine,
@@ -189,8 +190,16 @@ class Store:
                 "updated_at=excluded.updated_at",
                 (record.name, record.path, record.yaml, record.updated_at or time.time()),
             )
-            conn.execute("DELETE FROM suite_jobs WHERE suite = ?", (record.name,))
-            conn.execute("DELETE FROM suite_conditions WHERE suite = ?", (record.name,))
+            # Imported models (segbench import) are not in the suite file: keep their membership.
+            conn.execute(
+                f"DELETE FROM suite_jobs WHERE suite = ? AND job_key NOT IN ({_IMPORTED_JOBS})",
+                (record.name,),
+            )
+            conn.execute(
+                "DELETE FROM suite_conditions WHERE suite = ? AND cond_key NOT IN "
+                f"(SELECT cond_key FROM conditions WHERE job_key IN ({_IMPORTED_JOBS}))",
+                (record.name,),
+            )
             conn.executemany(
                 "INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)",
                 [(record.name, key, label) for key, label in record.jobs],
@@ -281,7 +290,17 @@ class Store:
             members.add(shard)
         n = 0
         for _, path in sorted(archived):  # attempts replay in the order they finished
-            n += self.ingest(path, archive=False) is not None
+            shard = self.ingest(path, archive=False)
+            n += shard is not None
+            if (
+                shard is not None
+                and shard.suite
+                and shard.job.model_extra
+                and "imported" in shard.job.model_extra
+            ):
+                with self.connect() as conn, _transaction(conn):  # an imported model joins its suite
+                    label = shard.job.model_label or shard.job.model
+                    _add_import_membership(conn, shard.suite, label, shard)
         n += self.ingest_pending()
         # Stores from before suite records existed: rebuild each suite's membership from its shards.
         for record in members.records(exclude={r.name for r in suites}):
@@ -295,6 +314,47 @@ class Store:
             with self.connect():
                 pass  # an empty, valid store
         return aside, n, len(suites)
+
+    def ingest_imported(self, suite: str, suite_yaml: str, label: str, shards: list[dict[str, Any]]) -> None:
+        """Store an external model's rows (``segbench import``) as members of ``suite``, in one
+        transaction: rows of an earlier import under ``label`` are replaced, nothing is half-stored.
+
+        Each shard is validated as a :class:`ShardRecord` and archived in ``shards/ingested/`` (so
+        ``segbench store rebuild`` restores imported models too).
+
+        Raises:
+            RecordError: a shard does not validate (nothing is stored).
+        """
+        records = [
+            ShardRecord.from_dict(raw, f"imported shard {i} of {label!r}") for i, raw in enumerate(shards)
+        ]
+        with self.connect() as conn, _transaction(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
+                (suite, None, suite_yaml, time.time()),
+            )
+            _forget_import(conn, suite, label)
+            for record in records:
+                write_shard_rows(conn, record)
+                _add_import_membership(conn, suite, label, record)
+        for record in records:
+            try:
+                atomic_write_bytes(ingested_dir(self.results) / record.filename, record.to_json().encode())
+            except OSError as exc:
+                self.warnings.append(_os_message("imported rows stored, but not archived for rebuilds", exc))
+                break
+
+    def model_names(self, suite: str) -> dict[str, str]:
+        """Model label -> model name (``imported`` for imported models) of a stored suite."""
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suite_jobs"):
+                return {}
+            rows = conn.execute(
+                "SELECT sj.model_label, j.model FROM suite_jobs sj JOIN jobs j USING (job_key) "
+                "WHERE sj.suite = ?",
+                (suite,),
+            ).fetchall()
+        return dict(rows)
 
     # -- reading -------------------------------------------------------------------------------
     def peek_pending(self) -> tuple[set[str], set[str]]:
@@ -438,6 +498,31 @@ class Store:
             return StoreError(f"{self.path} is locked by another process ({text}); retry when it is done")
         verb = "write" if writing else "read"
         return StoreError(f"cannot {verb} {self.path}: {text}")
+
+
+_IMPORTED_JOBS = "SELECT job_key FROM jobs WHERE json_extract(config, '$.imported') IS NOT NULL"
+
+
+def _forget_import(conn: sqlite3.Connection, suite: str, label: str) -> None:
+    """Drop an earlier import under ``label`` from ``suite`` (its rows stay, unreferenced)."""
+    earlier = (
+        "SELECT job_key FROM suite_jobs WHERE suite = ? AND model_label = ? "
+        f"AND job_key IN ({_IMPORTED_JOBS})"
+    )
+    conn.execute(
+        "DELETE FROM suite_conditions WHERE suite = ? AND cond_key IN "
+        f"(SELECT cond_key FROM conditions WHERE job_key IN ({earlier}))",
+        (suite, suite, label),
+    )
+    conn.execute(f"DELETE FROM suite_jobs WHERE suite = ? AND job_key IN ({earlier})", (suite, suite, label))
+
+
+def _add_import_membership(conn: sqlite3.Connection, suite: str, label: str, shard: ShardRecord) -> None:
+    conn.execute("INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)", (suite, shard.job_key, label))
+    conn.executemany(
+        "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
+        [(suite, c.cond_key) for c in shard.conditions],
+    )
 
 
 class _SuiteMembers:

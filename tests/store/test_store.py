@@ -173,3 +173,19 @@ def test_rebuild_without_suite_records_restores_suites_from_their_shards(shards,
     cases = fresh.cases("s")
     assert sorted(set(cases["model"])) == ["noskip", "unet"] and len(cases) == 4
     assert fresh.suite_yaml("s") == ""
+
+
+def test_imported_model_survives_a_rerun_and_a_rebuild(shards, results: Path, fake_jobs) -> None:
+    store = Store(results)
+    store.record_suite("s", "name: s\n", results / "s.yaml", fake_jobs(("jobA", "unet")))
+    store.ingest(shards.write(results, job_key="jobA"))
+    raw = shards(job_key="ext", model="imported")
+    raw["job"].update(model_label="nnunet", train=None, imported={"format": "nnunet"})
+    store.ingest_imported("s", "name: s\n", "nnunet", [raw])
+    store.record_suite("s", "name: s\n", results / "s.yaml", fake_jobs(("jobA", "unet")))  # a rerun
+    assert sorted(set(store.cases("s")["model"])) == ["nnunet", "unet"]
+    store.path.unlink()
+    fresh = Store(results)
+    fresh.rebuild()
+    assert sorted(set(fresh.cases("s")["model"])) == ["nnunet", "unet"]
+    assert fresh.model_names("s") == {"unet": "unet", "nnunet": "imported"}

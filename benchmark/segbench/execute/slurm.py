@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions, Task
-from segbench.worker.shard import atomic_write_bytes
+from segbench.shards import atomic_write_bytes
 
 if TYPE_CHECKING:
     from segbench.progress import Reporter

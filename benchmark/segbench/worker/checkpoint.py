@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from segbench.worker.shard import atomic_write_bytes
+from segbench.shards import atomic_write_bytes
 
 __all__ = [
     "CheckpointError",

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from segbench.cases import Case, DatasetSplits
+from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.pretrained import apply_pretrained, is_pretrained
@@ -84,7 +85,7 @@ def run_job(
         shard["status"] = "failed"
         shard["error"] = "\n".join(filter(None, [shard["error"], traceback.format_exc()]))
     shard["finished_at"] = time.time()
-    return write_shard(results, shard)
+    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
 
 
 def write_failed_shard(job: TrainJob, results: Path, reason: str) -> Path:
@@ -92,7 +93,7 @@ def write_failed_shard(job: TrainJob, results: Path, reason: str) -> Path:
     shard = _new_shard(job)
     shard["error"] = reason
     shard["finished_at"] = time.time()
-    return write_shard(results, shard)
+    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
 
 
 def _new_shard(job: TrainJob) -> dict[str, Any]:

@@ -33,20 +33,13 @@ def test_ctrl_c_stops_the_run_with_130_and_kills_its_workers(
     command = [sys.executable, "-m", "segbench.cli", "run", str(suite), "--results", str(results)]
     command += ["--quiet", "--executor", executor] + (["--workers", "2"] if executor == "pool" else [])
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    workers: list[int] = []
-    # Wait until training is under way (the log names the first job), then press Ctrl-C.
-    while time.time() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
-        if (
-            any(results.glob("logs/pool-*.log"))
-            if executor == "pool"
-            else (results / "segbench.sqlite").exists()
-        ):
-            time.sleep(3)
-            workers = _children(proc.pid)
+    # Wait until the first job has started (its log line), then press Ctrl-C mid-training.
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("[1/"):
             break
-        time.sleep(0.2)
+    time.sleep(3)
+    workers = _children(proc.pid)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)

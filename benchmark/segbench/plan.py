@@ -27,6 +27,7 @@ __all__ = [
     "EvalCondition",
     "TrainJob",
     "canonical_json",
+    "dataset_fingerprint",
     "dataset_identity",
     "expand",
     "job_key",
@@ -48,6 +49,7 @@ class EvalCondition:
     test_complexity: float | None = None
     preset: str | None = None
     test_params: str = ""  # canonical JSON of test-only dataset params (a dataset shift)
+    test_dataset: str = ""  # canonical JSON of another dataset {name, params} (train on A, test on B)
 
     @property
     def in_domain(self) -> bool:
@@ -61,6 +63,8 @@ class EvalCondition:
             text += f" test_complexity={self.test_complexity:g}"
         if self.test_params:
             text += f" (dataset shift {self.test_params})"
+        if self.test_dataset:
+            text += f" (test dataset {self.test_dataset})"
         return text
 
 
@@ -91,6 +95,7 @@ class TrainJob:
                 "test_params": condition.test_params,
                 "eval": eval_cfg,
                 "protocol": EVAL_PROTOCOL,
+                **_test_dataset_identity(condition),
             }
         )
 
@@ -156,6 +161,7 @@ def job_key(
             "data_seed": data_seed,
             "train": train_fields,
             "protocol": TRAIN_PROTOCOL,
+            **_files_identity(dataset),
         }
     )
 
@@ -207,7 +213,11 @@ def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalConditio
                 seen.add((name, severity))
                 yield EvalCondition(name, severity, None, preset)
     for shift in suite.dataset_shifts:
-        yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
+        if shift.dataset is not None:
+            spec = {"name": shift.dataset.name, "params": shift.dataset.params}
+            yield EvalCondition(shift.label, 0, None, None, "", canonical_json(spec))
+        else:
+            yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
     if complexity is not None and suite.test_complexity is not None:
         levels = suite.complexity if suite.test_complexity == "all" else suite.test_complexity
         for level in levels or []:
@@ -222,6 +232,32 @@ def dataset_identity(spec: DatasetSpec) -> str:
     case ids, so they can be paired across levels.
     """
     return _hash({"name": spec.name, "params": _with_defaults(DATASETS, spec.name, spec.params)})
+
+
+def dataset_fingerprint(spec: DatasetSpec) -> str | None:
+    """The files' identity of a real dataset (its registry ``fingerprint`` hook), else ``None``.
+
+    Why only in the job key and not in ``dataset_identity``: touching a file must retrain,
+    but must not reshuffle the split or the perturbation draws, which ``dataset_identity`` seeds.
+    """
+    try:
+        hook = DATASETS.get(spec.name).meta.get("fingerprint")
+    except LookupError:
+        return None
+    return str(hook(dict(spec.params))) if hook is not None else None
+
+
+def _files_identity(spec: DatasetSpec) -> dict[str, str]:
+    # Empty for synthetic datasets, so their job keys stay as they were.
+    fingerprint = dataset_fingerprint(spec)
+    return {} if fingerprint is None else {"dataset_files": fingerprint}
+
+
+def _test_dataset_identity(condition: EvalCondition) -> dict[str, Any]:
+    if not condition.test_dataset:
+        return {}
+    spec = DatasetSpec.model_validate_json(condition.test_dataset)
+    return {"test_dataset": condition.test_dataset, "test_files": dataset_fingerprint(spec)}
 
 
 def patch_size(budget: PatchBudget, spatial_dims: int, multiple: int = 16) -> tuple[int, ...]:

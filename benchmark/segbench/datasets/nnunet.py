@@ -5,6 +5,7 @@
 ``imagesTr/<case>_0000<ending>`` (one file per channel, ``_0001``...) pairs with
 ``labelsTr/<case><ending>``; optional ``imagesTs``/``labelsTs`` are the official test set
 when labelled.  Both nnU-Net's 2D natural-image convention (PNG; RGB in one ``_0000`` file,
+named ``R, G, B`` in ``channel_names``;
 use ``channels: rgb``) and 3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 from segbench.cases import DatasetSplits
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import LabelRule, Listing, Pair, missing_file, require_dir
+from segbench.datasets.readers import EXTENSIONS_2D
 from segbench.datasets.realdata import build_dataset, registry_hooks
 from segbench.registry import register_dataset
 
@@ -158,6 +160,9 @@ def _pairs(
         case = first.name[: -len(suffix)]
         channel_files = tuple(images / f"{case}_{c:04d}{ending}" for c in range(n_channels))
         where = f"nnU-Net case {case!r}"
+        if ending.lower() in EXTENSIONS_2D and not any(p.is_file() for p in channel_files[1:]):
+            # nnU-Net's natural-image convention: R, G, B named in channel_names, one RGB _0000 file.
+            channel_files = channel_files[:1]
         for path in channel_files[1:]:
             if not path.is_file():
                 raise missing_file(path, where, "channel file")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from segbench.cases import DatasetSplits
+from segbench.cases import Case, DatasetSplits
 from segbench.datasets.cache import CACHE_VERSION, cached_cases
 from segbench.datasets.checks import check_listing
 from segbench.datasets.errors import DataError
@@ -64,7 +64,7 @@ def build_dataset(
     )
 
 
-def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list, str]:
+def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list[Case], str]:
     """Every pair of ``listing`` as a preprocessed ``Case`` (sorted by id), via the disk cache.
 
     Returns:
@@ -77,7 +77,7 @@ def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list, str]:
     key = hashlib.sha256(key_src.encode()).hexdigest()[:20]
     pairs = sorted(listing.pairs, key=lambda p: p.case_id)
 
-    def build() -> list:
+    def build() -> list[Case]:
         return [preprocess_pair(p, prep, listing.rule, dims) for p in pairs]
 
     cases, _status = cached_cases(listing.kind, key, build)
@@ -85,7 +85,7 @@ def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list, str]:
 
 
 def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[str, Any]], Any]]:
-    """Registry meta for a real dataset: ``check(params)`` and ``fingerprint(params)``.
+    """Registry meta for a real dataset: ``check``, ``fingerprint`` and ``test_cases`` of params.
 
     ``params`` are a suite's dataset params; factory defaults fill the rest.  ``check``
     raises ``ValueError``/``DataError`` with a one-line message; ``fingerprint`` never raises
@@ -123,10 +123,21 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
         for pair in listing.pairs:
             group_of(pair.case_id, pattern)
 
+    def test_cases(params: dict[str, Any]) -> list[Case]:
+        """All labelled cases (or the layout's own test list) for a train-on-A / test-on-B shift."""
+        full = resolved(params)
+        prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
+        listing = listing_of(full)
+        cases, _ = load_all_cases(listing, prep)
+        if listing.official_test:
+            fixed = {p.case_id for p in listing.pairs if p.subset == "test"}
+            cases = [c for c in cases if c.case_id in fixed]
+        return cases
+
     def fingerprint_of(params: dict[str, Any]) -> str:
         try:
             return fingerprint(listing_of(resolved(params)))
         except (DataError, ValueError, OSError, LookupError):
             return "unavailable"
 
-    return {"check": check, "fingerprint": fingerprint_of}
+    return {"check": check, "fingerprint": fingerprint_of, "test_cases": test_cases}

@@ -35,6 +35,7 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
         entry = _lookup(DATASETS, spec.name, ("datasets", i, "name"), issue)
         if entry:
             _check_params(entry, spec.params, ("datasets", i, "params"), issue)
+            _check_data(entry, spec.params, ("datasets", i, "params"), issue)
             dims.add(int(entry.meta.get("dims", 2)))
             limits = entry.meta.get("complexity_range")
             for j, value in enumerate(suite.complexity or []):
@@ -62,13 +63,18 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
         if shift.label in taken:
             issue(("dataset_shifts", i, "label"), "clashes with a perturbation name", value=shift.label)
         taken.add(shift.label)
+        if shift.dataset is not None:
+            loc = ("dataset_shifts", i, "dataset")
+            entry = _lookup(DATASETS, shift.dataset.name, (*loc, "name"), issue)
+            if entry:
+                _check_params(entry, shift.dataset.params, (*loc, "params"), issue)
+                _check_data(entry, shift.dataset.params, (*loc, "params"), issue)
+            continue
         for spec in suite.datasets:
             if spec.name in DATASETS:
                 _check_params(DATASETS.get(spec.name), shift.params, ("dataset_shifts", i, "params"), issue)
 
     for i, budget in enumerate(suite.patch_budget):
-        if budget != "full" and 3 not in dims:
-            issue(("patch_budget", i), "patch budgets apply to 3D datasets only; use 'full' for 2D")
         if budget != "full" and budget.size is not None and dims and len(budget.size) != max(dims):
             issue(("patch_budget", i, "size"), f"needs {max(dims)} values", value=budget.size)
     if suite.test_complexity is not None and not suite.complexity:
@@ -84,6 +90,17 @@ def _lookup(registry: Any, name: str, loc: tuple[Any, ...], issue: Any) -> Entry
         suffix = f" (did you mean {hint[0]!r}?)" if hint else ""
         issue(loc, f"{exc}{suffix}")
         return None
+
+
+def _check_data(entry: Entry, params: dict[str, Any], loc: tuple[Any, ...], issue: Any) -> None:
+    """A dataset's own ``check(params)`` (registry meta): files exist, sizes match, ..."""
+    check = entry.meta.get("check")
+    if check is None:
+        return
+    try:
+        check(dict(params))
+    except (ValueError, OSError, LookupError) as exc:
+        issue(loc, str(exc))
 
 
 def _check_params(entry: Entry, params: dict[str, Any], loc: tuple[Any, ...], issue: Any) -> None:

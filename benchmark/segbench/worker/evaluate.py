@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segbench.cases import Case
+from segbench.cases import Case, perturb_channels
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
@@ -25,14 +25,19 @@ def perturb_cases(
     cases: Sequence[Case], condition: EvalCondition, rng_for: RngFor
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """Test images under ``condition`` plus the sampled parameters that rebuild each."""
-    if condition.perturbation == IN_DOMAIN or condition.test_params:  # clean, or a dataset shift
+    if condition.perturbation == IN_DOMAIN or condition.test_params or condition.test_dataset:  # clean/shift
         return [c.image for c in cases], [{} for _ in cases]
     from segbench.perturbations import apply_perturbation
 
     images, params = [], []
     for case in cases:
-        image, sampled = apply_perturbation(
-            condition.perturbation, case.image, case.label, severity=condition.severity, rng=rng_for(case)
+        image, sampled = perturb_channels(
+            apply_perturbation,
+            condition.perturbation,
+            case.image,
+            case.label,
+            severity=condition.severity,
+            rng=rng_for(case),
         )
         images.append(image)
         params.append(sampled)

@@ -41,7 +41,7 @@ def write_datalist_site(
     from segbench.datasets.textures2d import build
 
     rng = np.random.default_rng(seed)
-    cases = build(rng, 0.2, size=size, n_images=max(n, 3), fg_texture=textures[0], bg_texture=textures[1])
+    cases = build(rng, 0.2, size=size, n_images=max(n, 10), fg_texture=textures[0], bg_texture=textures[1])
     everything = [*cases.train, *cases.val, *cases.test][:n]
     (folder / name / "images").mkdir(parents=True, exist_ok=True)
     (folder / name / "masks").mkdir(parents=True, exist_ok=True)

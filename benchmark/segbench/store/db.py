@@ -177,6 +177,10 @@ class Store:
         return expected, done
 
 
+# Kept from a job's train record; "split" (case ids per split) exports a real dataset's split.
+_TRAIN_INFO = ("history", "crop_fbr", "patch_size", "n_train", "n_val", "split", "dataset_fingerprint")
+
+
 def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     job, train, now = shard["job"], shard.get("train"), time.time()
     provenance = shard.get("provenance") or {}
@@ -185,9 +189,7 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     status = "trained" if train is not None or (existing and existing[0] == "trained") else "failed"
     train_info = None
     if train is not None:
-        train_info = json.dumps(
-            {k: v for k, v in train.items() if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val")}
-        )
+        train_info = json.dumps({k: v for k, v in train.items() if k in _TRAIN_INFO})
     conn.execute(
         """
         INSERT INTO jobs (job_key, model, dataset, complexity, patch, seed, data_seed, config, status, error,

@@ -151,7 +151,7 @@ def _run(
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
                 "preset": condition.preset,
-                "test_params": condition.test_params or None,
+                "test_params": condition.test_params or condition.test_dataset or None,
                 "eval_seconds": time.perf_counter() - started,
                 "cases": rows,
             }

@@ -80,7 +80,7 @@ def build(
     """BUSI benign + malignant ultrasound, masks OR-ed, 256 x 256 grayscale (the skip study).
 
     Args:
-        rng: injected by the runner; used only for the split.
+        rng: injected by the runner; unused (the split hashes subject names, the same in every layout).
         complexity: accepted for the runner's uniform call and ignored.
         root: folder holding ``Dataset_BUSI_with_GT`` (or that folder itself).
         classes: class folders to use.  Defaults to ``("benign", "malignant")``.

@@ -85,7 +85,7 @@ def build(
     """A MONAI datalist / Decathlon JSON of 2D or 3D images with binary labels.
 
     Args:
-        rng: injected by the runner; used only for the split of unlisted cases.
+        rng: injected by the runner; unused (the split hashes subject names, the same in every layout).
         complexity: accepted for the runner's uniform call and ignored.
         path: the datalist JSON (paths inside relative to its folder).
         size: resize to size x size (2D) / size^3 (3D); ``None`` keeps native sizes.

@@ -75,7 +75,7 @@ def build(
     """GlaS colon histology: glands (instance ids > 0) vs stroma, official testA/testB kept.
 
     Args:
-        rng: injected by the runner; used only for the train/val split.
+        rng: injected by the runner; unused (the split hashes subject names, the same in every layout).
         complexity: accepted for the runner's uniform call and ignored.
         root: the Warwick QU folder (or its parent).
         test: ``testA``, ``testB`` or ``both`` as the test split.  Defaults to ``"both"``.

@@ -83,7 +83,7 @@ def build(
     """2D slices with > 0.5 % foreground of an MSD task, split by patient (the skip study).
 
     Args:
-        rng: injected by the runner; used only for the patient split.
+        rng: injected by the runner; unused (the split hashes subject names, the same in every layout).
         complexity: accepted for the runner's uniform call and ignored.
         root: folder holding the task folder.
         task: e.g. ``"Task02_Heart"`` or ``"Task09_Spleen"``.  Defaults to ``"Task02_Heart"``.
@@ -129,7 +129,7 @@ def build(
         raise DataError(f"{listing.root}: no slice has more than {min_foreground:.1%} foreground")
     for case in cases:
         case.meta["group"] = group_of(case.case_id, pattern)
-    parts = split_cases(cases, {}, rng, fractions, pattern)
+    parts = split_cases(cases, {}, fractions, pattern)
     return DatasetSplits(parts["train"], parts["val"], parts["test"], scaling=prep.scaling, fingerprint=key)
 
 

@@ -76,7 +76,7 @@ def build(
     """An nnU-Net v2 raw dataset (2D PNG or 3D NIfTI), labels mapped to one foreground.
 
     Args:
-        rng: injected by the runner; used only for the split of ``imagesTr``.
+        rng: injected by the runner; unused (the split hashes subject names, the same in every layout).
         complexity: accepted for the runner's uniform call and ignored.
         root: the ``DatasetXXX_Name`` folder.
         foreground: label names or values that are foreground.  Defaults to every label > 0.

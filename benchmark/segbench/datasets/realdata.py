@@ -42,6 +42,8 @@ def build_dataset(
 ) -> DatasetSplits:
     """Check, decode (through the cache) and split a listing; the body of every real factory.
 
+    ``rng`` is accepted for the uniform factory call and unused: see ``segbench.datasets.split``.
+
     Returns:
         ``DatasetSplits`` with ``scaling`` from ``intensity``, ``official_test`` from the
         layout and the listing's ``fingerprint``; case meta adds ``group`` (the subject).
@@ -53,7 +55,7 @@ def build_dataset(
     for case in cases:
         case.meta["group"] = group_of(case.case_id, pattern)
     subsets = {p.case_id: p.subset for p in listing.pairs}
-    parts = split_cases(cases, subsets, rng, fractions, pattern)
+    parts = split_cases(cases, subsets, fractions, pattern)
     return DatasetSplits(
         parts["train"],
         parts["val"],

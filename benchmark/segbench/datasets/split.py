@@ -1,4 +1,9 @@
-"""Seeded train/val/test split of real cases, by subject when a ``group`` regex is given.
+"""Deterministic train/val/test split of real cases, by subject when a ``group`` regex is given.
+
+Why a hash of the subject name instead of a random permutation: the split is then a function
+of the case ids alone, so the same images as a datalist or as an nnU-Net folder split the same
+way (their runner seeds differ), and adding a case moves no other case between splits except
+at a split boundary.
 
 Why by group: two slices or two photos of one patient in train and test inflate test
 scores (leakage); ``group`` extracts the subject from each file stem so a subject's cases
@@ -8,6 +13,7 @@ always land in one split.  Lists a layout fixes (a datalist's ``validation``/``t
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Sequence
@@ -62,7 +68,6 @@ def group_of(case_id: str, pattern: re.Pattern[str] | None) -> str:
 def split_cases(
     cases: Sequence[Case],
     subsets: dict[str, str | None],
-    rng: np.random.Generator,
     split: tuple[float, float, float],
     pattern: re.Pattern[str] | None,
 ) -> dict[str, list[Case]]:
@@ -71,7 +76,6 @@ def split_cases(
     Args:
         cases: all labelled cases (sorted by id for determinism).
         subsets: case id -> subset fixed by the layout, or ``None`` (to be split).
-        rng: the job's dataset generator (one permutation of the subjects).
         split: fractions; the missing subsets share the free cases in proportion.
         pattern: compiled ``group`` regex or ``None`` (each case its own subject).
 
@@ -96,7 +100,7 @@ def split_cases(
     if free and weights.sum() <= 0:
         raise DataError(f"split={list(split)} gives no share to the missing lists {missing}")
     subjects = sorted(free)
-    order = [subjects[i] for i in rng.permutation(len(subjects))]
+    order = sorted(subjects, key=lambda s: hashlib.sha256(s.encode()).hexdigest())
     counts = _counts(len(order), weights / max(weights.sum(), 1e-12))
     start = 0
     for subset, count in zip(missing, counts, strict=True):

@@ -262,7 +262,8 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
 
 def _patch_label(size_json: str | None) -> str:
     """``"full"`` for whole-image training, else the patch size as ``"64x64x64"``."""
-    return "full" if not size_json else "x".join(str(s) for s in json.loads(size_json))
+    # pandas reads SQL NULL as NaN when the column also holds text (full + patch jobs in one suite).
+    return "full" if not isinstance(size_json, str) else "x".join(str(s) for s in json.loads(size_json))
 
 
 def _get(mapping: dict[str, Any] | None, key: str) -> Any:

@@ -73,5 +73,6 @@ class Predictor:
                 logits = sliding_window_inference(
                     volume, self.roi_size, self.batch_size, model, overlap=self.overlap, mode="gaussian"
                 )
-            masks.append(self._to_mask(torch.as_tensor(logits).float())[0])
+            mask = self._to_mask(torch.as_tensor(logits).float())[0]
+            masks.append(mask[tuple(slice(0, n) for n in image.shape[-mask.ndim :])])
         return masks

@@ -1,0 +1,69 @@
+"""The shipped real-data suites validate once their data exists (written here in each layout)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+from test_real_layouts import _busi
+
+from segbench.datasets.examples import write_example
+from segbench.plan import expand
+from segbench.suite.errors import SuiteError
+from segbench.suite.load import load_suite
+
+SUITES = Path(__file__).resolve().parents[2] / "suites"
+
+
+def _load(name: str, data: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    # Expanded here so the test does not depend on how the loader reads ${NAME}.
+    os.environ["SEGBENCH_DATA"] = str(data)
+    try:
+        text = os.path.expandvars((SUITES / name).read_text())
+    finally:
+        del os.environ["SEGBENCH_DATA"]
+    path = tmp_path / name
+    path.write_text(text)
+    return load_suite(path)
+
+
+def _msd(root: Path, task: str) -> None:
+    folder = root / task
+    (folder / "imagesTr").mkdir(parents=True)
+    (folder / "labelsTr").mkdir()
+    training = []
+    for k in range(4):
+        label = np.zeros((8, 8, 4), np.uint8)
+        label[2:6, 2:6, 1:3] = 1
+        for sub, data in (("imagesTr", np.ones((8, 8, 4), np.float32)), ("labelsTr", label)):
+            nib.save(nib.Nifti1Image(data, np.eye(4)), str(folder / sub / f"v{k}.nii.gz"))
+        training.append({"image": f"./imagesTr/v{k}.nii.gz", "label": f"./labelsTr/v{k}.nii.gz"})
+    (folder / "dataset.json").write_text(json.dumps({"training": training}))
+
+
+def test_real_example_validates_and_plans(tmp_path: Path) -> None:
+    write_example(tmp_path / "data" / "example")
+    suite = _load("real_example.yaml", tmp_path / "data", tmp_path)
+    jobs = expand(suite)
+    assert len(jobs) == 4 and {c.perturbation for c in jobs[0].conditions} >= {"none", "site_B"}
+
+
+def test_skip_real_validates_with_each_layout_present(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _busi(data / "BUSI")
+    _msd(data / "MSD", "Task02_Heart")
+    _msd(data / "MSD", "Task09_Spleen")
+    (data / "GlaS").mkdir()
+    for part in ("train_1", "train_2", "testA_1"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(data / "GlaS" / f"{part}.bmp")
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(data / "GlaS" / f"{part}_anno.bmp")
+    suite = _load("skip_real.yaml", data, tmp_path)
+    assert [d.name for d in suite.datasets] == ["busi", "msd2d", "msd2d", "glas"]
+    (data / "GlaS" / "testA_1_anno.bmp").unlink()
+    with pytest.raises(SuiteError, match=r"GlaS image testA_1\.bmp: label file .*testA_1_anno\.bmp does not exist"):
+        _load("skip_real.yaml", data, tmp_path)

@@ -80,8 +80,13 @@ def test_group_keeps_one_subject_in_one_split(tmp_path: Path) -> None:
         entry["image"] = f"g/images/{dst.name}"
     path.write_text(json.dumps(data))
     for seed in range(5):
-        splits = datalist.build(np.random.default_rng(seed), path=str(path), group=r"^(p\d+)_", split=[0.5, 0.25, 0.25])
-        subjects = {name: {c.case_id.split("_")[0] for c in getattr(splits, name)} for name in ("train", "val", "test")}
+        splits = datalist.build(
+            np.random.default_rng(seed), path=str(path), group=r"^(p\d+)_", split=[0.5, 0.25, 0.25]
+        )
+        subjects = {
+            name: {c.case_id.split("_")[0] for c in getattr(splits, name)}
+            for name in ("train", "val", "test")
+        }
         assert len(subjects["train"]) == 2 and len(subjects["val"]) == 1 and len(subjects["test"]) == 1
         assert not (subjects["train"] & subjects["val"]) and not (subjects["train"] & subjects["test"])
 

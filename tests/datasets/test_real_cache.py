@@ -1,4 +1,4 @@
-"""Identity and cache of real data: fingerprint in the job key, decoded arrays cached, corrupt files rebuilt."""
+"""Identity and cache of real data: fingerprint in the job key, arrays cached, corrupt files rebuilt."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_corrupt_cache_is_rebuilt_not_trusted(tmp_path: Path, cache_dir: Path, d
         data = bytearray(b"not a zip at all")
     file.write_bytes(bytes(data))
     key = file.stem.split("-", 1)[1]
-    cases, status = cache.cached_cases("datalist", key, lambda: [*first.train, *first.val, *first.test])
+    _, status = cache.cached_cases("datalist", key, lambda: [*first.train, *first.val, *first.test])
     assert status == "rebuilt"
     again = _build(path)  # reads the rebuilt file
     for x, y in zip(first.train, again.train, strict=True):

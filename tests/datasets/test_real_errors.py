@@ -32,9 +32,15 @@ def _rewrite(path: Path, data: dict) -> None:
 def _missing_label(tmp_path: Path) -> tuple[Path, str]:
     path = write_fundus_site(tmp_path, "drive", [33, 34], shape=(20, 20))
     data = json.loads(path.read_text())
-    (tmp_path / "drive" / "1st_manual" / "34_manual1.gif").rename(tmp_path / "drive" / "1st_manual" / "34manual1.gif")
+    (tmp_path / "drive" / "1st_manual" / "34_manual1.gif").rename(
+        tmp_path / "drive" / "1st_manual" / "34manual1.gif"
+    )
     _rewrite(path, data)
-    return path, r"drive\.json training\[1\]: label file .*34_manual1\.gif does not exist; did you mean 34manual1\.gif"
+    return (
+        path,
+        r"drive\.json training\[1\]: label file .*34_manual1\.gif does not exist; "
+        r"did you mean 34manual1\.gif",
+    )
 
 
 def _size_mismatch(tmp_path: Path) -> tuple[Path, str]:
@@ -45,7 +51,9 @@ def _size_mismatch(tmp_path: Path) -> tuple[Path, str]:
 
 def _many_values(tmp_path: Path) -> tuple[Path, str]:
     path, data = _site(tmp_path)
-    Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).save(tmp_path / data["training"][1]["label"])
+    Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).save(
+        tmp_path / data["training"][1]["label"]
+    )
     return path, r"s_001_mask\.png: label has 256 distinct values \(0, 1, 2, .*set label_threshold"
 
 
@@ -62,7 +70,7 @@ def _unreadable(tmp_path: Path) -> tuple[Path, str]:
 
 
 def _empty(tmp_path: Path) -> tuple[Path, str]:
-    path, data = _site(tmp_path)
+    path, _ = _site(tmp_path)
     _rewrite(path, {"training": []})
     return path, r"s\.json: the 'training' list is empty"
 
@@ -100,8 +108,7 @@ def test_validate_shows_the_data_error_with_its_line(tmp_path: Path, case: str) 
     path, pattern = CASES[case](tmp_path)
     suite = tmp_path / "suite.yaml"
     suite.write_text(
-        "name: real\nmodels: [unet]\ndatasets:\n"
-        f"  - {{name: datalist, params: {{path: {path}}}}}\n"
+        f"name: real\nmodels: [unet]\ndatasets:\n  - {{name: datalist, params: {{path: {path}}}}}\n"
     )
     with pytest.raises(SuiteError, match=pattern) as info:
         load_suite(suite)
@@ -117,7 +124,9 @@ def test_folder_with_no_images(tmp_path: Path) -> None:
 
 
 def test_missing_root_mentions_segbench_data(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"nnU-Net dataset folder root= .*nope is not an existing folder.*SEGBENCH_DATA"):
+    with pytest.raises(
+        ValueError, match=r"nnU-Net dataset folder root= .*nope is not an existing folder.*SEGBENCH_DATA"
+    ):
         _check("nnunet", root=str(tmp_path / "nope"))
 
 
@@ -126,7 +135,10 @@ def test_nnunet_missing_label_has_did_you_mean(tmp_path: Path) -> None:
 
     root = write_nnunet_copy(write_datalist_site(tmp_path, "s", n=4, size=16), tmp_path / "Dataset001_S")
     (root / "labelsTr" / "s_002.png").rename(root / "labelsTr" / "s_02.png")
-    with pytest.raises(ValueError, match=r"nnU-Net case 's_002': label file .*s_002\.png does not exist; did you mean s_02\.png"):
+    with pytest.raises(
+        ValueError,
+        match=r"nnU-Net case 's_002': label file .*s_002\.png does not exist; did you mean s_02\.png",
+    ):
         _check("nnunet", root=str(root))
 
 

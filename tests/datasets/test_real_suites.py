@@ -65,5 +65,7 @@ def test_skip_real_validates_with_each_layout_present(tmp_path: Path) -> None:
     suite = _load("skip_real.yaml", data, tmp_path)
     assert [d.name for d in suite.datasets] == ["busi", "msd2d", "msd2d", "glas"]
     (data / "GlaS" / "testA_1_anno.bmp").unlink()
-    with pytest.raises(SuiteError, match=r"GlaS image testA_1\.bmp: label file .*testA_1_anno\.bmp does not exist"):
+    with pytest.raises(
+        SuiteError, match=r"GlaS image testA_1\.bmp: label file .*testA_1_anno\.bmp does not exist"
+    ):
         _load("skip_real.yaml", data, tmp_path)

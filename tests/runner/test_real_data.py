@@ -95,8 +95,10 @@ patch_budget: [full, {{size: [16, 16], pos: 1, neg: 1, samples: 2}}]
     assert set(cases["patch"]) == {"full", "16x16"} or cases["patch"].nunique() == 2
     assert cases.groupby("job_key")["case_id"].count().tolist() == [2, 2]
     sizes = {c: int(cases[cases["case_id"] == c]["n_ref"].iloc[0]) for c in cases["case_id"]}
-    expected = {f"c{k}": (h // 2 - h // 4) * (w // 2 - w // 4) for k, (h, w) in enumerate(
-        [(40, 36), (28, 44), (36, 36), (44, 30), (32, 40), (30, 30)])}
+    expected = {
+        f"c{k}": (h // 2 - h // 4) * (w // 2 - w // 4)
+        for k, (h, w) in enumerate([(40, 36), (28, 44), (36, 36), (44, 30), (32, 40), (30, 30)])
+    }
     assert all(sizes[c] == expected[c] for c in sizes)  # native-size labels, not resized
 
 

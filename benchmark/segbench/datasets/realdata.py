@@ -69,10 +69,12 @@ def build_dataset(
 def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list[Case], str]:
     """Every pair of ``listing`` as a preprocessed ``Case`` (sorted by id), via the disk cache.
 
+    The files are checked (``check_listing``) before decoding; a cache hit skips the check,
+    since the cache key holds the fingerprint of the files that passed it.
+
     Returns:
         ``(cases, fingerprint)``.
     """
-    dims = check_listing(listing, prep)
     fp = fingerprint(listing)
     rule = json.dumps(listing.rule.__dict__, sort_keys=True, default=list)
     key_src = json.dumps([fp, prep.as_dict(), rule, CACHE_VERSION], sort_keys=True)
@@ -80,6 +82,8 @@ def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list[Case], str]
     pairs = sorted(listing.pairs, key=lambda p: p.case_id)
 
     def build() -> list[Case]:
+        # Checked only when decoding: a cache hit means these files (same fingerprint) passed.
+        dims = check_listing(listing, prep)
         return [preprocess_pair(p, prep, listing.rule, dims) for p in pairs]
 
     cases, _status = cached_cases(listing.kind, key, build)
@@ -118,12 +122,14 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
     def check(params: dict[str, Any]) -> None:
         full = resolved(params)
         prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
-        check_split(full.get("split", (0.7, 0.1, 0.2)))
+        fractions = check_split(full.get("split", (0.7, 0.1, 0.2)))
         pattern = check_group(full.get("group"))
         listing = listing_of(full)
         check_listing(listing, prep)
-        for pair in listing.pairs:
-            group_of(pair.case_id, pattern)
+        # The split on placeholders: too few subjects for a split is found before any decoding.
+        empty = np.zeros(0, np.float32)
+        placeholders = [Case(p.case_id, empty, empty, ()) for p in listing.pairs]
+        split_cases(placeholders, {p.case_id: p.subset for p in listing.pairs}, fractions, pattern)
 
     def test_cases(params: dict[str, Any]) -> list[Case]:
         """All labelled cases (or the layout's own test list) for a train-on-A / test-on-B shift."""

@@ -69,3 +69,33 @@ def test_skip_real_validates_with_each_layout_present(tmp_path: Path) -> None:
         SuiteError, match=r"GlaS image testA_1\.bmp: label file .*testA_1_anno\.bmp does not exist"
     ):
         _load("skip_real.yaml", data, tmp_path)
+
+
+def test_patch_budget_length_follows_the_files_dimensionality(tmp_path: Path) -> None:
+    from segbench.datasets.examples import write_datalist_site
+
+    flat = write_datalist_site(tmp_path, "flat", n=5, size=16)
+    nii = tmp_path / "vol"
+    nii.mkdir()
+    training = []
+    for k in range(5):
+        for name, data in (
+            (f"v{k}", np.zeros((8, 8, 8), np.float32)),
+            (f"v{k}_seg", np.eye(8, dtype=np.uint8)[None].repeat(8, 0)),
+        ):
+            nib.save(nib.Nifti1Image(data, np.eye(4)), str(nii / f"{name}.nii.gz"))
+        training.append({"image": f"vol/v{k}.nii.gz", "label": f"vol/v{k}_seg.nii.gz"})
+    (tmp_path / "vol.json").write_text(json.dumps({"training": training}))
+
+    def suite(path: Path, size: str) -> Path:
+        out = tmp_path / "suite.yaml"
+        out.write_text(
+            f"name: p\nmodels: [unet]\ndatasets: [{{name: datalist, params: {{path: {path}}}}}]\n"
+            f"patch_budget:\n  - {{size: {size}}}\n"
+        )
+        return out
+
+    load_suite(suite(flat, "[8, 8]"))  # 2D patches on 2D images
+    load_suite(suite(tmp_path / "vol.json", "[8, 8, 8]"))  # 3D patches on NIfTI volumes
+    with pytest.raises(SuiteError, match=r"patch_budget\.0\.size.*needs 3 values"):
+        load_suite(suite(tmp_path / "vol.json", "[8, 8]"))

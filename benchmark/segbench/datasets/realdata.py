@@ -22,6 +22,7 @@ from segbench.datasets.checks import check_listing
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import Listing, fingerprint
 from segbench.datasets.preprocess import PREPROCESSING, Preprocess, parse_preprocess, preprocess_pair
+from segbench.datasets.readers import EXTENSIONS_2D, extension, header_shape
 from segbench.datasets.split import check_group, check_split, group_of, split_cases
 
 __all__ = ["build_dataset", "load_all_cases", "registry_hooks"]
@@ -148,4 +149,18 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
         except (DataError, ValueError, OSError, LookupError):
             return "unavailable"
 
-    return {"check": check, "fingerprint": fingerprint_of, "test_cases": test_cases}
+    def spatial_dims(params: dict[str, Any]) -> int | None:
+        """2 or 3 from the first image's header (validation checks patch sizes with it)."""
+        try:
+            pair = listing_of(resolved(params)).pairs[0]
+            shape = header_shape(pair.images[0])
+        except (DataError, ValueError, OSError, LookupError, IndexError):
+            return None
+        return 2 if extension(pair.images[0]) in EXTENSIONS_2D else len(shape)
+
+    return {
+        "check": check,
+        "fingerprint": fingerprint_of,
+        "test_cases": test_cases,
+        "spatial_dims": spatial_dims,
+    }

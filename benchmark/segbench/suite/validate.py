@@ -36,7 +36,8 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
         if entry:
             _check_params(entry, spec.params, ("datasets", i, "params"), issue)
             _check_data(entry, spec.params, ("datasets", i, "params"), issue)
-            dims.add(int(entry.meta.get("dims", 2)))
+            dims_of = entry.meta.get("spatial_dims")  # real data: 2D or 3D depends on the files
+            dims.add(int((dims_of(dict(spec.params)) if dims_of else None) or entry.meta.get("dims", 2)))
             limits = entry.meta.get("complexity_range")
             for j, value in enumerate(suite.complexity or []):
                 if limits and not limits[0] <= value <= limits[1]:

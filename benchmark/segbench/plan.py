@@ -204,22 +204,17 @@ def _with_defaults(registry: Any, name: str, params: dict[str, Any]) -> dict[str
 
 def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalCondition]:
     seen: set[tuple[str, int]] = set()
-    for spec in suite.perturbations:
-        if spec.name == IN_DOMAIN:
-            pairs: list[tuple[str, int, str | None]] = [(IN_DOMAIN, 0, None)]
-        elif spec.name in PRESETS:
-            name, severity = PRESETS[spec.name]
-            pairs = [(name, severity, spec.name)]
-        else:
-            pairs = [(spec.name, s, None) for s in (spec.severity or SEVERITIES)]
-        for name, severity, preset in pairs:
-            if (name, severity) not in seen:
-                seen.add((name, severity))
-                yield EvalCondition(name, severity, None, preset)
+    for name, severity, preset in _perturbation_pairs(suite.perturbations):
+        if (name, severity) not in seen:
+            seen.add((name, severity))
+            yield EvalCondition(name, severity, None, preset)
     for shift in suite.dataset_shifts:
         if shift.dataset is not None:
-            spec = {"name": shift.dataset.name, "params": shift.dataset.params}
-            yield EvalCondition(shift.label, 0, None, None, "", canonical_json(spec))
+            spec = canonical_json({"name": shift.dataset.name, "params": shift.dataset.params})
+            yield EvalCondition(shift.label, 0, None, None, "", spec)
+            on_top = {(n, s): p for n, s, p in _perturbation_pairs(shift.perturbations) if n != IN_DOMAIN}
+            for (name, severity), preset in on_top.items():  # "site_B+speckle": B's cases, perturbed
+                yield EvalCondition(f"{shift.label}+{name}", severity, None, preset, "", spec)
         else:
             yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
     if complexity is not None and suite.test_complexity is not None:
@@ -227,6 +222,18 @@ def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalConditio
         for level in levels or []:
             if level != complexity:
                 yield EvalCondition(IN_DOMAIN, 0, float(level))
+
+
+def _perturbation_pairs(specs: Any) -> Iterator[tuple[str, int, str | None]]:
+    """(perturbation, severity, preset) of a list of perturbation specs, presets resolved."""
+    for spec in specs:
+        if spec.name == IN_DOMAIN:
+            yield IN_DOMAIN, 0, None
+        elif spec.name in PRESETS:
+            name, severity = PRESETS[spec.name]
+            yield name, severity, spec.name
+        else:
+            yield from ((spec.name, s, None) for s in (spec.severity or SEVERITIES))
 
 
 def dataset_identity(spec: DatasetSpec) -> str:

@@ -99,3 +99,34 @@ def test_patch_budget_length_follows_the_files_dimensionality(tmp_path: Path) ->
     load_suite(suite(tmp_path / "vol.json", "[8, 8, 8]"))  # 3D patches on NIfTI volumes
     with pytest.raises(SuiteError, match=r"patch_budget\.0\.size.*needs 3 values"):
         load_suite(suite(tmp_path / "vol.json", "[8, 8]"))
+
+
+def test_shift_conditions_with_perturbations_on_top(tmp_path: Path) -> None:
+    from segbench.datasets.examples import write_datalist_site
+    from segbench.suite.load import parse_suite
+
+    a = write_datalist_site(tmp_path, "a", n=5, size=16)
+    b = write_datalist_site(tmp_path, "b", n=4, size=16)
+    text = (
+        f"name: s\nmodels: [unet]\ndatasets: [{{name: datalist, params: {{path: {a}}}}}]\n"
+        "perturbations: [none, harder]\ndataset_shifts:\n"
+        f"  - {{label: site_B, dataset: {{name: datalist, params: {{path: {b}}}}}, "
+        "perturbations: [none, harder, {name: gaussian_noise, severity: [1, 2]}]}\n"
+    )
+    (job,) = expand(parse_suite(text, "s.yaml"))
+    names = [(c.perturbation, c.severity, c.preset, bool(c.test_dataset)) for c in job.conditions]
+    assert names == [
+        ("none", 0, None, False),
+        ("speckle", 2, "harder", False),
+        ("site_B", 0, None, True),
+        ("site_B+speckle", 2, "harder", True),
+        ("site_B+gaussian_noise", 1, None, True),
+        ("site_B+gaussian_noise", 2, None, True),
+    ]
+    assert len({job.condition_key(c) for c in job.conditions}) == 6
+    bad = text.replace("severity: [1, 2]", "severity: [9]")
+    (tmp_path / "bad.yaml").write_text(bad)
+    with pytest.raises(
+        SuiteError, match=r"dataset_shifts\.0\.perturbations\.2\.severity\.0.*one of 1, 2, 3, 4, 5"
+    ):
+        load_suite(tmp_path / "bad.yaml")

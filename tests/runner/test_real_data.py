@@ -44,12 +44,16 @@ datasets:
   - {{name: datalist, params: {{path: {site_a}, size: 32, channels: rgb}}}}
 perturbations: [none, {{name: gaussian_noise, severity: 2}}]
 dataset_shifts:
-  - {{label: site_B, dataset: {{name: datalist, params: {{path: {site_b}}}}}}}
+  - {{label: site_B, dataset: {{name: datalist, params: {{path: {site_b}}}}}, perturbations: [harder]}}
 """,
     )
     cases = store.cases("fundus")
     by_condition = cases.groupby("perturbation")["case_id"].apply(sorted).to_dict()
     assert by_condition["site_B"] == ["01_training", "02_training", "03_training"]  # all of B
+    assert by_condition["site_B+speckle"] == by_condition["site_B"]  # a perturbation on top of B
+    on_top = cases[cases["perturbation"] == "site_B+speckle"]
+    assert set(on_top["preset"]) == {"harder"}
+    assert all(json.loads(p)["variance"] == 0.1 for p in on_top["perturbation_params"])
     assert len(by_condition["none"]) == len(by_condition["gaussian_noise"]) >= 1
     assert cases["dice"].notna().any()
     (info,) = store.jobs("fundus")["train_info"].map(json.loads)

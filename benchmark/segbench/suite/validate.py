@@ -72,6 +72,10 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
             if entry:
                 _check_params(entry, shift.dataset.params, (*loc, "params"), issue)
                 _check_data(entry, shift.dataset.params, (*loc, "params"), issue)
+            for j, spec in enumerate(shift.perturbations):
+                _check_perturbation(
+                    spec, ("dataset_shifts", i, "perturbations", j), issue, dims, allow_none=True
+                )
             continue
         for spec in suite.datasets:
             if spec.name in DATASETS:

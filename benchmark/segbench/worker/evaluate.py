@@ -25,7 +25,10 @@ def perturb_cases(
     cases: Sequence[Case], condition: EvalCondition, rng_for: RngFor
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """Test images under ``condition`` plus the sampled parameters that rebuild each."""
-    if condition.perturbation == IN_DOMAIN or condition.test_params or condition.test_dataset:  # clean/shift
+    name = condition.perturbation
+    if condition.test_dataset:  # another dataset: clean, or "<label>+<perturbation>" on top of it
+        name = name.partition("+")[2] or IN_DOMAIN
+    if name == IN_DOMAIN or condition.test_params:  # clean, or a dataset shift
         return [c.image for c in cases], [{} for _ in cases]
     from segbench.perturbations import apply_perturbation
 
@@ -33,7 +36,7 @@ def perturb_cases(
     for case in cases:
         image, sampled = perturb_channels(
             apply_perturbation,
-            condition.perturbation,
+            name,
             case.image,
             case.label,
             severity=condition.severity,

@@ -53,10 +53,6 @@ CONTRACTS: list[tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = [
     ),
 ]
 
-# Static cycles that are known and owned elsewhere: cycle (as a sorted tuple) -> reason.
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    ("segbench.suite.load", "segbench.suite.validate"): "suite/load <-> validate (the 'suite' helper)",
-}
 
 LIGHT = ("segbench.plan", "segbench.suite.load", "segbench.cli", "segbench.api", "segbench.registry")
 HEAVY = ("torch", "monai")
@@ -173,14 +169,7 @@ def _package_edges_removed(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_no_import_cycles_between_modules() -> None:
     cycles = _cycles(_package_edges_removed(_graph()))
-    unknown = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not unknown, f"import cycles (lazy imports included): {unknown}"
-
-
-@pytest.mark.xfail(reason="; ".join(KNOWN_CYCLES.values()), strict=False)
-def test_known_cycles_are_gone() -> None:
-    cycles = _cycles(_package_edges_removed(_graph()))
-    assert not [c for c in cycles if c in KNOWN_CYCLES]
+    assert not cycles, f"import cycles (lazy imports included): {cycles}"
 
 
 _PROBE = textwrap.dedent(

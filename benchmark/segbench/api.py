@@ -135,10 +135,16 @@ def run_suite(
     Resumable: shards left by a killed run are ingested first, finished conditions are
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
     others go on.
+
+    Raises:
+        SuiteError: the suite file has problems (all of them listed).
+        DeviceError: ``device`` is misspelt or not available on this machine.
     """
     from segbench.store import Store
+    from segbench.suite.device import check_device
     from segbench.suite.load import load_suite
 
+    check_device(device)  # one upfront error, not one failed job per cell
     results = Path(results)
     store = Store(results)
     recovered = store.ingest_pending()

@@ -38,6 +38,7 @@ def main() -> None:
 def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quiet: bool) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
     from segbench import api
+    from segbench.suite.device import DeviceError
     from segbench.suite.errors import SuiteError
 
     try:
@@ -45,7 +46,7 @@ def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quie
             click.echo("\n".join(api.plan_suite(suite_file, results).lines()))
             return
         summary = api.run_suite(suite_file, results, device=device, quiet=quiet)
-    except SuiteError as exc:
+    except (SuiteError, DeviceError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted: finished jobs are stored; run the same command again to resume", 130)

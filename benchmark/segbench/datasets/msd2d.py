@@ -43,7 +43,15 @@ def discover(root: str, task: str = "Task02_Heart") -> Listing:
     return Listing("msd2d", task_dir, listing_pairs, (task_dir / "dataset.json",))
 
 
-def _check(params: dict[str, Any]) -> None:
+def _check(params: dict[str, Any]) -> list[str]:
+    try:
+        _check_or_raise(params)
+    except (ValueError, OSError, LookupError) as exc:
+        return [str(exc)]
+    return []
+
+
+def _check_or_raise(params: dict[str, Any]) -> None:
     full = {**_DEFAULTS, **params}
     if "root" not in full:
         raise ValueError("msd2d needs root")

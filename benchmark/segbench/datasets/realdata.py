@@ -95,7 +95,8 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
     """Registry meta for a real dataset: ``check``, ``fingerprint`` and ``test_cases`` of params.
 
     ``params`` are a suite's dataset params; factory defaults fill the rest.  ``check``
-    raises ``ValueError``/``DataError`` with a one-line message; ``fingerprint`` never raises
+    returns the first problem as a one-line message (``[]`` when the files are fine), as
+    ``suite.params`` expects of a registry ``check``; ``fingerprint`` never raises
     (a dataset that cannot be listed gets ``"unavailable"``; validation reports why).
     """
     # Keyword-only arguments of ``discover`` (e.g. ``use_monai``) are runner choices, not params.
@@ -120,7 +121,15 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
             raise ValueError(f"{name} needs {', '.join(missing)}")
         return discover(**{k: full[k] for k in discover_keys})
 
-    def check(params: dict[str, Any]) -> None:
+    def check(params: dict[str, Any]) -> list[str]:
+        """Problems as one-line messages (``suite.params`` reports them at the params' line)."""
+        try:
+            _check(params)
+        except (ValueError, OSError, LookupError) as exc:  # DataError is a ValueError
+            return [str(exc)]
+        return []
+
+    def _check(params: dict[str, Any]) -> None:
         full = resolved(params)
         prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
         fractions = check_split(full.get("split", (0.7, 0.1, 0.2)))

@@ -66,7 +66,7 @@ def time_loading(path: Path, cache: Path, **params: object) -> dict[str, float]:
 
     set_cache_dir(cache)
     start = time.perf_counter()
-    DATASETS.get("datalist").meta["check"]({"path": str(path), **params})
+    assert not DATASETS.get("datalist").meta["check"]({"path": str(path), **params})
     check = time.perf_counter() - start
     start = time.perf_counter()
     datalist.build(np.random.default_rng(0), path=str(path), **params)

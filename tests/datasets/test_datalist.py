@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -11,7 +12,6 @@ import pytest
 from PIL import Image
 
 from segbench.datasets import datalist
-from segbench.datasets.errors import DataError
 from segbench.datasets.examples import write_datalist_site
 from segbench.registry import DATASETS
 
@@ -139,5 +139,5 @@ def test_itk_formats_say_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "a.mha").write_bytes(b"ObjectType = Image\n")
     (tmp_path / "a_seg.mha").write_bytes(b"ObjectType = Image\n")
     (tmp_path / "l.json").write_text(json.dumps({"training": [{"image": "a.mha", "label": "a_seg.mha"}]}))
-    with pytest.raises(DataError, match=r"a\.mha: reading \.mha files needs ITK.*pip install itk"):
-        DATASETS.get("datalist").meta["check"]({"path": str(tmp_path / "l.json")})
+    (problem,) = DATASETS.get("datalist").meta["check"]({"path": str(tmp_path / "l.json")})
+    assert re.search(r"a\.mha: reading \.mha files needs ITK.*pip install itk", problem)

@@ -17,7 +17,11 @@ from segbench.suite.load import load_suite
 
 
 def _check(name: str, **params: object) -> None:
-    DATASETS.get(name).meta["check"](params)
+    """The registry check's first problem raised as a ValueError (it returns one-line messages)."""
+    problems = DATASETS.get(name).meta["check"](params)
+    assert len(problems) <= 1 and all("\n" not in p for p in problems)
+    if problems:
+        raise ValueError(problems[0])
 
 
 def _site(tmp_path: Path) -> tuple[Path, dict]:

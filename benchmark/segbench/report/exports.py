@@ -41,6 +41,7 @@ CASE_COLUMNS: list[str] = [
     "n_ref",
     "n_pred",
     "complexity_kl",
+    "complexity_jsd",
     "fbr",
     "perturbation_params",
 ]

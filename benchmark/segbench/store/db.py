@@ -36,6 +36,7 @@ _CASE_COLUMNS = (
     "n_ref",
     "n_pred",
     "complexity_kl",
+    "complexity_jsd",
     "fbr",
     "meta",
     "perturbation_params",

@@ -70,6 +70,7 @@ def evaluate_condition(
     for case, mask, sampled in zip(cases, masks, params, strict=True):
         row = {"case_id": case.case_id, **case_metrics(mask, case)}
         row["complexity_kl"] = _float(case.meta.get("complexity_kl"))
+        row["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
         row["fbr"] = _float(case.meta.get("fbr"))
         row["meta"] = json.dumps(case.meta, default=str)
         row["perturbation_params"] = json.dumps(sampled, default=str)

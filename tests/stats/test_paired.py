@@ -311,3 +311,14 @@ def test_dagger_never_contradicts_the_effect(make_long):
     assert not out.loc["better", "significantly_worse"]
     assert "not marked worse" in out.loc["better", "mark_note"]
     assert out.loc["better", "effect_vs_best"] < 0
+
+
+def test_fast_normal_approximation_equals_scipy_with_ties_and_zeros():
+    from segbench.stats.paired import signed_rank_test
+
+    d = np.round(np.random.default_rng(8).normal(0.02, 0.1, 80), 2)  # rounding: ties and zeros
+    assert np.any(d == 0) and np.unique(np.abs(d)).size < d.size
+    stat, p, method = signed_rank_test(d)
+    ref = stats.wilcoxon(d, zero_method="wilcox", correction=True, method="asymptotic")
+    assert method == "normal approx., continuity-corrected"
+    assert (stat, p) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-10)

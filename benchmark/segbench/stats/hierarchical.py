@@ -58,6 +58,7 @@ __all__ = [
     "hier_rank_stability",
     "pool_cases",
     "small_n_flag",
+    "tables_by_family",
     "two_level_means",
     "wilson_ci",
 ]
@@ -128,20 +129,56 @@ def case_seed_tables(
     out: list[CaseSeedTable] = []
     if df.empty:
         return out
-    groups = df.groupby(by, dropna=False, sort=True) if by else [((), df)]
-    for key, sub in groups:
-        key_t = key if isinstance(key, tuple) else (key,)
-        s = sub.set_index([unit, "seed"])[metric]
-        if s.index.has_duplicates:
-            dup = s.index[s.index.duplicated()][0]
-            raise ValueError(
-                f"duplicate rows for ({unit}, seed)={dup} in group {dict(zip(by, key_t, strict=True))}; "
-                "add the column that tells them apart to the grouping columns"
-            )
-        wide = s.astype(float).unstack("seed").sort_index(axis=0).sort_index(axis=1)
-        wide = wide.loc[:, wide.notna().any(axis=0)]
-        out.append(CaseSeedTable(key_t, wide.index.to_numpy(), wide.columns.to_numpy(), wide.to_numpy(float)))
+    # Factorise once and split with numpy: a pandas pivot per group costs ~20 ms, which a report with
+    # hundreds of groups cannot afford.
+    if by:
+        grouped = df.groupby(by, dropna=False, sort=True)
+        g_codes = grouped.ngroup().to_numpy()
+        keys = [k if isinstance(k, tuple) else (k,) for k in grouped.size().index]
+    else:
+        g_codes = np.zeros(len(df), dtype=np.int64)
+        keys = [()]
+    c_codes, c_labels = pd.factorize(df[unit], sort=True)
+    s_codes, s_labels = pd.factorize(df["seed"], sort=True)
+    values = df[metric].to_numpy(dtype=float)
+    n_c, n_s = max(len(c_labels), 1), max(len(s_labels), 1)
+    flat = (g_codes.astype(np.int64) * n_c + c_codes) * n_s + s_codes
+    order = np.argsort(flat, kind="stable")
+    flat_sorted = flat[order]
+    dup = np.flatnonzero(flat_sorted[1:] == flat_sorted[:-1])
+    if dup.size:
+        row = df.iloc[order[dup[0]]]
+        raise ValueError(
+            f"duplicate rows for ({unit}, seed)=({row[unit]!r}, {row['seed']!r}) in group "
+            f"{dict(zip(by, keys[g_codes[order[dup[0]]]], strict=True))}; add the column that tells them "
+            "apart to the grouping columns"
+        )
+    bounds = np.searchsorted(g_codes[order], np.arange(len(keys) + 1))
+    for gi, key in enumerate(keys):
+        rows = order[bounds[gi] : bounds[gi + 1]]
+        cu, ci = np.unique(c_codes[rows], return_inverse=True)
+        su, si = np.unique(s_codes[rows], return_inverse=True)
+        mat = np.full((cu.size, su.size), np.nan)
+        mat[ci, si] = values[rows]
+        keep = ~np.isnan(mat).all(axis=0)
+        out.append(CaseSeedTable(key, np.asarray(c_labels)[cu], np.asarray(s_labels)[su][keep], mat[:, keep]))
     return out
+
+
+def tables_by_family(
+    df: pd.DataFrame, family: Sequence[str], metric: str = "dice"
+) -> list[tuple[tuple[object, ...], dict[str, CaseSeedTable]]]:
+    """Per family key, every model's :class:`CaseSeedTable` (one factorisation of the whole table).
+
+    Returns:
+        ``[(family key, {model: table})]`` in sorted family order.
+    """
+    out: dict[tuple[object, ...], tuple[tuple[object, ...], dict[str, CaseSeedTable]]] = {}
+    for t in case_seed_tables(df, [*family, "model"], metric):
+        # NaN keys (no complexity knob) are distinct float objects: group on a NaN-free copy
+        norm = tuple("<NaN>" if isinstance(v, float) and np.isnan(v) else v for v in t.key[:-1])
+        out.setdefault(norm, (t.key[:-1], {}))[1][str(t.key[-1])] = t
+    return list(out.values())
 
 
 def two_level_means(
@@ -309,11 +346,8 @@ def hier_pairwise_diff_cis(
     family = list(family)
     rows: list[dict[str, object]] = []
     wanted = None if pairs is None else {tuple(p) for p in pairs}
-    groups = df.groupby(family, dropna=False, sort=True) if family else [((), df)]
-    for key, sub in groups:
-        key_t = key if isinstance(key, tuple) else (key,)
+    for key_t, tabs in tables_by_family(df, family, metric):
         keyd = dict(zip(family, key_t, strict=True))
-        tabs = {t.key[0]: t for t in case_seed_tables(sub, ["model"], metric)}
         models = sorted(tabs)
         fam_pairs = [
             (a, b)
@@ -417,12 +451,9 @@ def hier_rank_stability(
     by = list(by)
     freq_rows: list[dict[str, object]] = []
     tau_rows: list[dict[str, object]] = []
-    groups = df.groupby(by, dropna=False, sort=True) if by else [((), df)]
     sign = -1.0 if higher_is_better else 1.0
-    for key, sub in groups:
-        key_t = key if isinstance(key, tuple) else (key,)
+    for key_t, tabs in tables_by_family(df, by, metric):
         keyd = dict(zip(by, key_t, strict=True))
-        tabs = {t.key[0]: t for t in case_seed_tables(sub, ["model"], metric)}
         models = sorted(tabs)
         k = max((tabs[m].values.shape[1] for m in models), default=0)
         cases = (
@@ -503,14 +534,15 @@ def _median_cis(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Percentile CIs of the median per-case difference for stacked pairs ``y`` ``(n, k, 2P)``.
 
-    Each resample draws seed positions (shared), forms every case's seed-mean difference, then draws
-    cases and takes their median; cases missing for a pair are left out of that pair's draw.
+    Each resample draws seed positions (shared by the pair's two models, as in :func:`two_level_means`),
+    forms every case's seed-mean difference (a BLAS product with the seed counts), then draws cases
+    and takes their median; cases missing for a pair are left out of that pair's draw.
     """
-    _n, k, g2 = y.shape
+    _, k, g2 = y.shape
     n_pairs = g2 // 2
     est, low, high = np.full(n_pairs, np.nan), np.full(n_pairs, np.nan), np.full(n_pairs, np.nan)
     alpha = (1 - confidence) / 2
-    seeds = rng.integers(0, k, size=(n_resamples, k)) if k > 1 else np.zeros((n_resamples, 1), int)
+    cs = _counts(rng.integers(0, k, size=(n_resamples, k)), k) if k > 1 else np.ones((n_resamples, 1))
     for p in range(n_pairs):
         a, b = y[:, :, 2 * p], y[:, :, 2 * p + 1]
         ok = _has_value(a) & _has_value(b)
@@ -518,12 +550,11 @@ def _median_cis(
         m = a.shape[0]
         if m == 0:
             continue
-        d_full = _nanmean(a, axis=1) - _nanmean(b, axis=1)
-        est[p] = float(np.median(d_full))
-        # per resample b: seed-mean difference of every case under that resample's seed draw
-        da = _nanmean(a[:, seeds], axis=2)  # (m, B)
-        db = _nanmean(b[:, seeds], axis=2)
-        d = (da - db).T  # (B, m)
+        est[p] = float(np.median(_nanmean(a, axis=1) - _nanmean(b, axis=1)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            da = (np.nan_to_num(a) @ cs.T) / ((~np.isnan(a)) @ cs.T)  # (m, B) seed means per resample
+            db = (np.nan_to_num(b) @ cs.T) / ((~np.isnan(b)) @ cs.T)
+        d = np.ascontiguousarray((da - db).T)  # (B, m)
         idx = rng.integers(0, m, size=(n_resamples, m))
         sample = np.take_along_axis(d, idx, axis=1)
         med = np.nanmedian(sample, axis=1) if np.isnan(sample).any() else np.median(sample, axis=1)

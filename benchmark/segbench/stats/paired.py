@@ -38,13 +38,17 @@ from __future__ import annotations
 
 import gc
 import itertools
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import ndtr
 from statsmodels.stats.multitest import multipletests
+
+from segbench.stats.hierarchical import tables_by_family
 
 __all__ = [
     "DEFAULT_FAMILY",
@@ -125,20 +129,13 @@ def pairwise_wilcoxon(
         raise ValueError(f"zero_method must be 'wilcox', 'pratt' or 'zsplit', got {zero_method!r}")
     family = list(family)
     rows: list[dict[str, object]] = []
-    groups = df.groupby(family, dropna=False, sort=True) if family else [((), df)]
-    for key, sub in groups:
-        keyd = dict(zip(family, key if isinstance(key, tuple) else (key,), strict=True))
-        wide = _wide(sub, metric, keyd)
-        seeds = sub.groupby("model")["seed"].nunique()
-        if average_seeds:
-            wide = wide.groupby(level="case_id").mean()
+    for keyd, cols, n_seeds, case_ids in _families(df, metric, family, average_seeds):
         fam_rows = []
-        for a, b in itertools.combinations(sorted(wide.columns), 2):
-            row = _test_pair(wide[a].to_numpy(float), wide[b].to_numpy(float), a, b, zero_method, min_pairs)
-            ok = wide[[a, b]].notna().all(axis=1)
-            cases = wide.index[ok]
-            row["n_cases"] = int(len(cases) if average_seeds else cases.get_level_values("case_id").nunique())
-            row["n_seeds"] = int(min(seeds.get(a, 0), seeds.get(b, 0)))
+        for a, b in itertools.combinations(sorted(cols), 2):
+            row = _test_pair(cols[a], cols[b], a, b, zero_method, min_pairs)
+            ok = ~(np.isnan(cols[a]) | np.isnan(cols[b]))
+            row["n_cases"] = int(ok.sum() if average_seeds else np.unique(case_ids[ok]).size)
+            row["n_seeds"] = int(min(n_seeds.get(a, 0), n_seeds.get(b, 0)))
             fam_rows.append({**keyd, **row})
         ok_rows = [r for r in fam_rows if r["testable"]]
         if ok_rows:
@@ -172,8 +169,12 @@ def signed_rank_test(d: np.ndarray, zero_method: str = "wilcox") -> tuple[float,
     d = np.asarray(d, dtype=float)
     n = d.size
     if n > EXACT_MAX_N:
-        res = stats.wilcoxon(d, zero_method=zero_method, correction=True, method="asymptotic")
-        return float(res.statistic), float(res.pvalue), "normal approx., continuity-corrected"
+        if zero_method == "wilcox":
+            stat, p = _normal_approx_wilcox(d)
+        else:
+            res = stats.wilcoxon(d, zero_method=zero_method, correction=True, method="asymptotic")
+            stat, p = float(res.statistic), float(res.pvalue)
+        return stat, p, "normal approx., continuity-corrected"
     ranks, signs = _signed_ranks(d, zero_method)
     r_plus = float(np.sum(ranks[signs > 0]))
     r_minus = float(np.sum(ranks[signs < 0]))
@@ -345,7 +346,7 @@ def _test_pair(
         row["reason"] = "wilcoxon returned no p-value"
         return row
     nz = d[d != 0]
-    ranks = stats.rankdata(np.abs(nz))
+    ranks = _midranks(np.abs(nz))[0]
     r_plus, r_minus = ranks[nz > 0].sum(), ranks[nz < 0].sum()
     row.update(
         statistic=statistic,
@@ -355,6 +356,35 @@ def _test_pair(
         rank_biserial=float((r_plus - r_minus) / (r_plus + r_minus)),
     )
     return row
+
+
+def _normal_approx_wilcox(d: np.ndarray) -> tuple[float, float]:
+    """scipy's ``wilcoxon(method="asymptotic", correction=True, zero_method="wilcox")`` without its
+    per-call overhead (~10 ms, hundreds of calls per report): zeros dropped, mid-ranks, tie-corrected
+    variance ``n(n+1)(2n+1)/24 - sum(t^3 - t)/48``, continuity correction 1/2 towards the mean."""
+    nz = d[d != 0]
+    n = nz.size
+    ranks, t = _midranks(np.abs(nz))
+    r_plus = float(ranks[nz > 0].sum())
+    r_minus = float(ranks.sum()) - r_plus
+    var = n * (n + 1) * (2 * n + 1) / 24.0 - float(np.sum(t**3 - t)) / 48.0
+    mean = n * (n + 1) / 4.0
+    if var <= 0:
+        return min(r_plus, r_minus), 1.0
+    z = max(abs(r_plus - mean) - 0.5, 0.0) / np.sqrt(var)
+    return min(r_plus, r_minus), float(min(1.0, 2.0 * ndtr(-z)))
+
+
+def _midranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-ranks of ``x`` (as ``scipy.stats.rankdata``) and the tie-group sizes, in plain numpy."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    sizes = np.diff(np.r_[starts, xs.size])
+    mid = starts + (sizes + 1) / 2.0  # 1-based average rank of each tie group
+    ranks = np.empty(x.size)
+    ranks[order] = np.repeat(mid, sizes)
+    return ranks, sizes.astype(float)
 
 
 def _signed_ranks(d: np.ndarray, zero_method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -381,6 +411,38 @@ def _exact_signflip_p(ranks: np.ndarray, r_plus: float) -> float:
     t = int(np.rint(2 * r_plus))
     p = 2 * min(probs[: t + 1].sum(), probs[t:].sum())
     return float(min(1.0, p))
+
+
+def _families(
+    df: pd.DataFrame, metric: str, family: list[str], average_seeds: bool
+) -> Iterator[tuple[dict[str, object], dict[str, np.ndarray], dict[str, int], np.ndarray]]:
+    """Per family: its key, aligned per-model value vectors, seed counts and the row case ids.
+
+    With ``average_seeds`` the vectors are per-case seed means over the union of the family's cases
+    (NaN where a model lacks the case), built from one factorisation of the whole table.
+    """
+    if average_seeds:
+        for key, by_model in tables_by_family(df, family, metric):
+            tabs = list(by_model.values())
+            cases = np.unique(np.concatenate([t.cases.astype(str) for t in tabs]))
+            cols, n_seeds = {}, {}
+            for t in tabs:
+                v = np.full(cases.size, np.nan)
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    v[np.searchsorted(cases, t.cases.astype(str))] = np.nanmean(t.values, axis=1)
+                cols[str(t.key[-1])] = v
+                n_seeds[str(t.key[-1])] = int(t.values.shape[1])
+            yield dict(zip(family, key, strict=True)), cols, n_seeds, cases
+        return
+    groups = df.groupby(family, dropna=False, sort=True) if family else [((), df)]
+    for key, sub in groups:
+        keyd = dict(zip(family, key if isinstance(key, tuple) else (key,), strict=True))
+        wide = _wide(sub, metric, keyd)
+        seeds = sub.groupby("model")["seed"].nunique()
+        cols = {m: wide[m].to_numpy(float) for m in wide.columns}
+        case_ids = wide.index.get_level_values("case_id").to_numpy()
+        yield keyd, cols, {m: int(seeds.get(m, 0)) for m in cols}, case_ids
 
 
 def _wide(sub: pd.DataFrame, metric: str, keyd: dict[str, object]) -> pd.DataFrame:

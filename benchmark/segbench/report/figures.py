@@ -66,18 +66,27 @@ def colours(models: Sequence[str]) -> dict[str, str]:
     return {m: palette[i % len(palette)] for i, m in enumerate(sorted(set(models)))}
 
 
-def complexity_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -> go.Figure:
+def complexity_curves(
+    cis: pd.DataFrame,
+    dataset: str,
+    colour: dict[str, str],
+    x_col: str = "complexity",
+    x_title: str = "complexity (higher = harder)",
+) -> go.Figure:
     """Mean in-domain Dice vs complexity per model, with the CI as a shaded band.
 
     Args:
-        cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high``.
+        cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high`` (and ``x_col``).
         dataset: dataset to plot.
         colour: model -> colour.
+        x_col: column for the x axis (``complexity`` = alpha, or a measured complexity). Defaults to
+            ``"complexity"``.
+        x_title: x axis title.
     """
     fig = go.Figure()
-    rows = cis[(cis["dataset"] == dataset) & cis["complexity"].notna()].sort_values("complexity")
+    rows = cis[(cis["dataset"] == dataset) & cis[x_col].notna()].sort_values(x_col)
     for model, g in rows.groupby("model", sort=True):
-        x = g["complexity"].tolist()
+        x = g[x_col].tolist()
         fig.add_trace(
             go.Scatter(
                 x=x + x[::-1],
@@ -103,7 +112,7 @@ def complexity_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -
         )
     fig.update_layout(
         title=f"{dataset}: in-domain Dice vs task complexity (band: 95% CI)",
-        xaxis_title="complexity (higher = harder)",
+        xaxis_title=x_title,
         yaxis_title="mean Dice",
         height=420,
         **_LAYOUT,

@@ -15,9 +15,17 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from segbench.core.metrics import metric
 from segbench.report import analysis3d, figures
 from segbench.report.methods import methods_paragraphs
-from segbench.report.tables import BOARD_GROUP, CONDITION, StatsSettings, SuiteTables, condition_label
+from segbench.report.tables import (
+    BOARD_GROUP,
+    CONDITION,
+    StatsSettings,
+    SuiteTables,
+    condition_label,
+    measured_complexity,
+)
 from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
 __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
@@ -50,7 +58,7 @@ def page_sections(
     id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
     has_3d = analysis3d.has_3d_data(raw, jobs)
     yield _inference_section(tables)
-    yield _complexity_section(id_cis, colour)
+    yield _complexity_section(id_cis, colour, tables)
     yield _severity_section(tables, colour)
     yield _cd_section(tables, colour)
     yield _significance_section(tables)
@@ -188,15 +196,26 @@ def _significance_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str]) -> Section:
+def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables) -> Section:
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
     if not datasets:
         sec.notes.append("Not shown: the suite has fewer than two complexity levels per dataset.")
         return sec
+    axis = t.settings.complexity_axis
+    x_col, x_title = "complexity", "complexity (higher = harder)"
+    if axis != "alpha":
+        measured = measured_complexity(t.cases, axis)
+        if measured.empty:
+            sec.notes.append(f"No '{axis}' values recorded: the curves use the generator's complexity.")
+        else:
+            id_cis = id_cis.merge(measured[["dataset", "complexity", "measured"]], on=BOARD_GROUP, how="left")
+            x_col = "measured"
+            x_title = f"{metric(axis).title}, mean over each level's test cases (higher = easier)"
+            sec.notes.append(f"x axis: {metric(axis).title} per level (mean over its test cases).")
     for i, ds in enumerate(datasets):
-        sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour), f"cx-{i}"))
+        sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour, x_col, x_title), f"cx-{i}"))
         if _NOSKIP in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
             sec.plots.append(_div(figures.relative_gain(id_cis, ds, _NOSKIP, colour), f"gain-{i}"))
         else:
@@ -372,6 +391,16 @@ def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Se
     sec = Section("analysis3d", "3D: context and foreground ratio")
     colour = figures.colours(cases["model"].astype(str).unique())
     pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
+    in_dom_all = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
+    pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
+    few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
+    if few.any():  # issue 9: a 3D run with 2 test volumes printed a "95% CI" with no warning
+        pcis.loc[few, ["low", "high"]] = float("nan")
+        sec.notes.append(
+            f"Fewer than {MIN_CASES} test volumes behind some patch-size means (n too small): their "
+            "intervals are not drawn, and nothing is inferred from those differences."
+        )
     for i, ds in enumerate(sorted(pcis["dataset"].unique())):
         if pcis.loc[pcis["dataset"] == ds, "patch"].nunique() > 1:
             sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))

@@ -39,6 +39,7 @@ from segbench.stats import (
 
 __all__ = [
     "BOARD_GROUP",
+    "COMPLEXITY_AXES",
     "CONDITION",
     "StatsSettings",
     "SuiteTables",
@@ -48,12 +49,15 @@ __all__ = [
     "cross_complexity",
     "in_out_split",
     "leaderboard",
+    "measured_complexity",
     "with_entries",
 ]
 
 CONDITION: list[str] = ["dataset", "complexity", "perturbation", "severity"]
 #: one leaderboard block per (dataset, complexity)
 BOARD_GROUP: list[str] = ["dataset", "complexity"]
+#: what the complexity curves can put on their x axis
+COMPLEXITY_AXES: tuple[str, ...] = ("alpha", "complexity_jsd", "complexity_kl")
 
 
 def condition_label(perturbation: str, severity: int) -> str:
@@ -88,6 +92,9 @@ class StatsSettings:
         min_pairs: fewest paired cases for a Wilcoxon test. Defaults to 6.
         seed: base seed of every bootstrap. Defaults to 0.
         severity_weight: ROOD-MRI severity weight base (``w_s = a ** s``). Defaults to 2/3.
+        complexity_axis: x axis of the Dice-vs-complexity curves: ``"alpha"`` (the generator's knob),
+            ``"complexity_jsd"`` (mean LBP Jensen-Shannon divergence of the level's test cases) or
+            ``"complexity_kl"`` (the study's LBP-KL). Defaults to ``"alpha"``.
     """
 
     n_resamples: int = 9999
@@ -100,6 +107,13 @@ class StatsSettings:
     min_pairs: int = 6
     seed: int = 0
     severity_weight: float = 2 / 3
+    complexity_axis: str = "alpha"
+
+    def __post_init__(self) -> None:
+        if self.complexity_axis not in COMPLEXITY_AXES:
+            raise ValueError(
+                f"complexity_axis={self.complexity_axis!r} is not one of {', '.join(COMPLEXITY_AXES)}"
+            )
 
 
 @dataclass
@@ -240,6 +254,27 @@ def cross_complexity(cases: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     )
     out.columns = cols
     return out
+
+
+def measured_complexity(cases: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean measured complexity (``complexity_jsd`` or ``complexity_kl``) of each level's test cases.
+
+    Why per level: the per-image measure is noisy; the level mean over its test cases orders levels
+    (the test images are the same for every model and seed, so each case counts once).
+
+    Returns:
+        ``dataset``, ``complexity``, ``measured`` (mean over distinct in-domain cases), ``n_cases``;
+        empty when the column is absent or has no values.
+    """
+    cols = ["dataset", "complexity", "measured", "n_cases"]
+    if column not in cases.columns:
+        return pd.DataFrame(columns=cols)
+    in_domain, _ = in_out_split(cases)
+    d = in_domain.dropna(subset=[column, "complexity"]).drop_duplicates(["dataset", "complexity", "case_id"])
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    out = d.groupby(["dataset", "complexity"])[column].agg(measured="mean", n_cases="count").reset_index()
+    return out[cols]
 
 
 def box_stats(cases: pd.DataFrame, by: Sequence[str], metric: str = "dice") -> pd.DataFrame:

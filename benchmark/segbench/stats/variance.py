@@ -86,6 +86,7 @@ def variance_components(
     by = list(by)
     alpha = (1 - confidence) / 2
     rows = []
+    draws: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for t in case_seed_tables(df, by, metric):
         y = t.values[~np.isnan(t.values).any(axis=1)]
         n, k = y.shape
@@ -110,8 +111,13 @@ def variance_components(
                 row[f"var_{c}"] = comp[f"var_{c}"]
                 row[f"share_{c}"] = comp[f"var_{c}"] / total if total > 0 else np.nan
             if k >= MIN_SEEDS and n_resamples > 0 and total > 0:
-                rng = derive_rng(seed, "variance_components", *[str(v) for v in t.key])
-                shares = _bootstrap_shares(y, n_resamples, rng)
+                if (n, k) not in draws:  # groups of one shape share their draws (as group CIs do)
+                    rng = derive_rng(seed, "variance_components", int(n), int(k))
+                    draws[n, k] = (
+                        _counts(rng.integers(0, n, size=(n_resamples, n)), n),
+                        _counts(rng.integers(0, k, size=(n_resamples, k)), k),
+                    )
+                shares = _bootstrap_shares(y, *draws[n, k])
                 for c in ("seed", "case"):
                     lo, hi = np.nanquantile(shares[c], [alpha, 1 - alpha])
                     row[f"share_{c}_low"], row[f"share_{c}_high"] = float(lo), float(hi)
@@ -161,11 +167,9 @@ def pair_differences(
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
-def _bootstrap_shares(y: np.ndarray, n_resamples: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Component shares on two-level bootstrap resamples of a complete ``(n, k)`` table."""
+def _bootstrap_shares(y: np.ndarray, cc: np.ndarray, cs: np.ndarray) -> dict[str, np.ndarray]:
+    """Component shares on two-level bootstrap resamples (case counts ``cc``, seed counts ``cs``)."""
     n, k = y.shape
-    cc = _counts(rng.integers(0, n, size=(n_resamples, n)), n)
-    cs = _counts(rng.integers(0, k, size=(n_resamples, k)), k)
     ss_case, ss_seed, ss_res = _sums_of_squares(y[None], cc, cs)
     comp = _components(ss_case, ss_seed, ss_res, n, k)
     total = comp["var_case"] + comp["var_seed"] + comp["var_resid"]

@@ -244,11 +244,12 @@ def significance_map(tests: pd.DataFrame, title: str, alpha: float = 0.05) -> di
         "hovertemplate": "%{y} − %{x}: median %{text}<extra></extra>",
     }
     layout = {
-        "title": {"text": title},
+        "title": {"text": title, "x": 0.02, "xanchor": "left", "font": {"size": 13}},
         "height": 160 + 48 * len(models),
         "width": 340 + 80 * len(models),
-        "yaxis": {"autorange": "reversed"},
         **_PLAIN_LAYOUT,
+        "yaxis": {"autorange": "reversed", "automargin": True, "title": {"text": "row model"}},
+        "xaxis": {"automargin": True, "title": {"text": "column model"}},
     }
     return {"data": [heat], "layout": layout}
 
@@ -315,10 +316,11 @@ def cd_diagram(avg_ranks: dict[str, float], cd: float, title: str, colour: dict[
         )
     rows = max(half, k - half)
     layout = {
-        "title": {"text": title},
+        "title": {"text": title, "x": 0.02, "xanchor": "left", "font": {"size": 13}},
+        "width": 620,
         "xaxis": {"range": [lo_x - 1.8, hi_x + 1.8], "visible": False},
         "yaxis": {"range": [-(0.35 + 0.3 * rows) - 0.2, 0.7], "visible": False},
-        "height": 170 + 38 * rows,
+        "height": 190 + 38 * rows,
         "annotations": notes,
         **_PLAIN_LAYOUT,
         "margin": {"l": 20, "r": 20, "t": 50, "b": 10},

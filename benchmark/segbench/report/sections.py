@@ -139,8 +139,8 @@ def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
         ranks = t.friedman_ranks[_match(t.friedman_ranks, key)]
         avg = dict(zip(ranks["model"].astype(str), ranks["avg_rank"].astype(float), strict=True))
         title = (
-            f"{_family_title(key)}, {key['scope']}: Friedman p={r['p_value']:.2g} "
-            f"(n={r['n_cases']} cases, k={r['n_seeds']} seeds)"
+            f"{_family_title(key)}, {key['scope']}<br>Friedman p={r['p_value']:.2g}, "
+            f"n={r['n_cases']} cases, k={r['n_seeds']} seeds"
         )
         div = _div(figures.cd_diagram(avg, float(r["cd"]), title, colour), f"cd-{i}")
         (compact if key["scope"] == "in-domain" else folded).append(div)
@@ -180,7 +180,7 @@ def _significance_section(t: SuiteTables) -> Section:
     for i, (key, fam) in enumerate(fams):
         keyd = dict(zip(CONDITION, key, strict=True))
         n, k = int(fam["n_cases"].max()), int(fam["n_seeds"].min())
-        title = f"{_family_title(keyd)} (n={n}, k={k})"
+        title = f"{_family_title(keyd)}<br>n={n} cases, k={k} seeds"
         div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
         (compact if keyd["perturbation"] == "none" else folded).append(div)
     sec.plots = compact[:MAX_FAMILY_PLOTS]

@@ -194,7 +194,9 @@ def _sums_of_squares(
     ss_seed = n * ((cs * seed_means**2).sum(axis=1) - k * grand**2)
     ss_total = ((cc @ (y2**2)) * cs).sum(axis=1) - n * k * grand**2
     ss_res = ss_total - ss_case - ss_seed
-    return ss_case, ss_seed, np.maximum(ss_res, 0.0)
+    # the subtraction leaves rounding residue (~1e-15 of the total) where the true value is 0
+    ss_res = np.where(ss_res > 1e-10 * np.abs(ss_total), ss_res, 0.0)
+    return ss_case, ss_seed, ss_res
 
 
 def _components(ss_case, ss_seed, ss_res, n: int, k: int) -> dict[str, np.ndarray]:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.feature import local_binary_pattern
-from skimage.transform import resize
 
 __all__ = ["foreground_ratio", "lbp_jsd", "lbp_kl"]
 
@@ -70,6 +68,9 @@ def lbp_kl(
         >>> lbp_kl(img, m) < 0.1   # same texture inside and outside
         True
     """
+    from skimage.feature import local_binary_pattern  # lazy: keeps segbench.datasets cheap
+    from skimage.transform import resize
+
     image = np.asarray(image)
     mask = np.asarray(mask)
     if image.ndim != 2:
@@ -158,6 +159,8 @@ def lbp_jsd(
         raise ValueError(f"lbp_jsd: image {image.shape} is too small for radius R={R}")
     if pseudo_count < 0:
         raise ValueError(f"lbp_jsd: pseudo_count={pseudo_count} must be >= 0")
+    from skimage.feature import local_binary_pattern  # lazy: keeps segbench.datasets cheap
+
     codes = local_binary_pattern(_to_uint8(image), P, R, method="uniform").astype(np.int64)
     inner = (slice(border, -border or None), slice(border, -border or None))
     codes, fg = codes[inner], (mask != 0)[inner]

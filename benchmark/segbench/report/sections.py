@@ -33,7 +33,6 @@ __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
 #: cap on per-family small multiples (significance maps, boxes, ...); the rest are in the CSV exports
 MAX_FAMILY_PLOTS = 24
 _MAX_TABLE_ROWS = 200
-_NOSKIP = "noskip_unet"
 
 
 @dataclass
@@ -58,7 +57,7 @@ def page_sections(
     id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
     has_3d = analysis3d.has_3d_data(raw, jobs)
     yield _inference_section(tables)
-    yield _complexity_section(id_cis, colour, tables)
+    yield _complexity_section(id_cis, colour, tables, baseline_model)
     yield _severity_section(tables, colour)
     yield _cd_section(tables, colour)
     yield _significance_section(tables)
@@ -196,7 +195,10 @@ def _significance_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables) -> Section:
+def _complexity_section(
+    id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables, reference: str
+) -> Section:
+    # ``reference``: the suite's ``baseline_model``, the model every gain and mCE is relative to.
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
@@ -216,10 +218,10 @@ def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTa
             sec.notes.append(f"x axis: {metric(axis).title} per level (mean over its test cases).")
     for i, ds in enumerate(datasets):
         sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour, x_col, x_title), f"cx-{i}"))
-        if _NOSKIP in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
-            sec.plots.append(_div(figures.relative_gain(id_cis, ds, _NOSKIP, colour), f"gain-{i}"))
+        if reference in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
+            sec.plots.append(_div(figures.relative_gain(id_cis, ds, reference, colour), f"gain-{i}"))
         else:
-            sec.notes.append(f"No relative-gain plot for {ds}: the suite has no '{_NOSKIP}' to compare with.")
+            sec.notes.append(f"No relative-gain plot for {ds}: baseline_model '{reference}' is not in it.")
     return sec
 
 

@@ -167,3 +167,9 @@ def test_median_difference_ci():
     assert out["median_diff"] == pytest.approx(np.median(a - b))
     assert out["median_low"] <= out["median_diff"] <= out["median_high"]
     assert out["median_low"] > 0
+
+
+def test_duplicate_case_seed_rows_are_refused():
+    df = seeded_table({"m": np.linspace(0.5, 0.9, 4)}, {"m": [0.0]})
+    with pytest.raises(ValueError, match=r"duplicate rows for \(case_id, seed\)=\('c00', 1\)"):
+        hier_group_cis(pd.concat([df, df.head(1)]), ["model"], n_resamples=10)

@@ -149,7 +149,7 @@ def case_seed_tables(
     if dup.size:
         row = df.iloc[order[dup[0]]]
         raise ValueError(
-            f"duplicate rows for ({unit}, seed)=({row[unit]!r}, {row['seed']!r}) in group "
+            f"duplicate rows for ({unit}, seed)=({_plain(row[unit])!r}, {_plain(row['seed'])!r}) in group "
             f"{dict(zip(by, keys[g_codes[order[dup[0]]]], strict=True))}; add the column that tells them "
             "apart to the grouping columns"
         )
@@ -560,6 +560,11 @@ def _median_cis(
         med = np.nanmedian(sample, axis=1) if np.isnan(sample).any() else np.median(sample, axis=1)
         low[p], high[p] = np.nanquantile(med, [alpha, 1 - alpha])
     return est, low, high
+
+
+def _plain(value: object) -> object:
+    """numpy scalar -> Python scalar, so messages read ``1``, not ``np.int64(1)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _counts(idx: np.ndarray, n: int) -> np.ndarray:

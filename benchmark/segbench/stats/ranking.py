@@ -161,10 +161,9 @@ def friedman_tables(
 
     Returns:
         ``(friedman, ranks)``: ``friedman`` has ``by``, ``n_cases``, ``n_seeds`` (max per model),
-        ``n_models``, ``chi2``, ``ff``, ``p_value``, ``cd``, ``testable``, ``reason``; ``ranks`` has
-        ``by``, ``model``, ``avg_rank`` and ``clique`` (index of the first CD group the model is in,
-        -1 for none) plus one row per Nemenyi pair in ``pairs`` form is left to ``nemenyi`` column
-        (``"a|b"`` -> p) for the CSV.
+        ``n_models``, ``chi2``, ``ff``, ``p_value`` (Iman-Davenport), ``cd``, ``testable``, ``reason``
+        and ``nemenyi`` (``"a|b=p; ..."``, for the CSV); ``ranks`` has ``by``, ``model``, ``avg_rank``
+        and ``clique_bars`` (indices of the CD groups of :func:`cd_cliques` the model belongs to).
     """
     by = list(by)
     f_rows, r_rows = [], []

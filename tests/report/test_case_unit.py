@@ -121,3 +121,19 @@ def test_complexity_axis_can_use_the_measured_complexity():
     assert t.settings.complexity_axis == "complexity_jsd"
     with pytest.raises(ValueError, match="complexity_axis"):
         StatsSettings(complexity_axis="lbp")
+
+
+def test_odd_tables_render(tmp_path: Path):
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.6, 0.9, 8)
+    only_ood = table({"a": base, "b": base - 0.02}, pert=("speckle", 2))
+    single = table({"a": base}, seeds=1).assign(complexity=np.nan)
+    single.loc[0, "dice"] = np.nan
+    ragged = pd.concat(
+        [table({"a": base}, seeds=3), table({"b": base[:6]}, seeds=2), table({"c": base}, seeds=1)]
+    )
+    for name, cases in (("ood", only_ood), ("single", single), ("ragged", ragged)):
+        result = render_suite(name, cases, pd.DataFrame(), "name: x\n", 1, 1, tmp_path, settings=FAST)
+        assert result.index.exists()
+    tests = pd.read_csv(tmp_path / "ragged" / "tests.csv").set_index(["model_a", "model_b"])
+    assert tests.loc[("a", "b"), "n_pairs"] == 6 and tests.loc[("a", "b"), "n_seeds"] == 2

@@ -557,7 +557,12 @@ def _median_cis(
         d = np.ascontiguousarray((da - db).T)  # (B, m)
         idx = rng.integers(0, m, size=(n_resamples, m))
         sample = np.take_along_axis(d, idx, axis=1)
-        med = np.nanmedian(sample, axis=1) if np.isnan(sample).any() else np.median(sample, axis=1)
+        if np.isnan(sample).any():  # models with different seed counts: NaN-padded seed positions
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(sample, axis=1)
+        else:
+            med = np.median(sample, axis=1)
         low[p], high[p] = np.nanquantile(med, [alpha, 1 - alpha])
     return est, low, high
 

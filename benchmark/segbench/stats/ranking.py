@@ -169,15 +169,14 @@ def friedman_tables(
     f_rows, r_rows = [], []
     if df.empty:
         return _empty_friedman(by), pd.DataFrame(columns=[*by, "model", "avg_rank", "clique_bars"])
-    per_case = df.groupby([*by, "model", "case_id"], dropna=False, sort=True)[metric].mean()
-    n_seeds = df.groupby([*by, "model"], dropna=False)["seed"].nunique()
-    groups = per_case.groupby(level=list(range(len(by))), dropna=False, sort=True) if by else [((), per_case)]
-    for key, ser in groups:
+    groups = df.groupby(by, dropna=False, sort=True) if by else [((), df)]
+    for key, sub in groups:
         key_t = key if isinstance(key, tuple) else (key,)
         keyd = dict(zip(by, key_t, strict=True))
-        wide = ser.droplevel(list(range(len(by)))).unstack("model")
+        # one block per case: each model's values averaged over its seeds (and any other rows)
+        wide = sub.groupby(["case_id", "model"], sort=True)[metric].mean().unstack("model")
+        k_seeds = int(sub.groupby("model")["seed"].nunique().max())
         res = friedman_nemenyi(wide, alpha, higher_is_better)
-        k_seeds = int(n_seeds.loc[key_t].max()) if by else int(n_seeds.max())
         f_rows.append(
             {
                 **keyd,

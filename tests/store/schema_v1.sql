@@ -69,7 +69,6 @@ CREATE TABLE IF NOT EXISTS cases (
     n_ref                INTEGER,
     n_pred               INTEGER,
     complexity_kl        REAL,
-    complexity_jsd       REAL,
     fbr                  REAL,
     meta                 TEXT,
     perturbation_params  TEXT,

@@ -7,6 +7,9 @@ killing the process it runs in.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,19 +43,24 @@ class LocalExecutor:
         if self.options.timeout_min is not None:
             yield from self._in_child()
             return
-        from segbench.worker.job import run_job
+        from segbench.worker.job import INTERRUPTED, run_job
 
-        while self._tasks:
-            task = self._tasks.pop(0)
-            self.reporter.job_started(task.job, len(task.conditions))
-            yield run_job(
-                task.job,
-                task.conditions,
-                self.options.results,
-                self.options.device,
-                on_epoch=self.reporter.epoch,
-                on_status=self.reporter.status,
-            )
+        INTERRUPTED.clear()
+        with _ctrl_c_flag(INTERRUPTED):
+            while self._tasks:
+                task = self._tasks.pop(0)
+                self.reporter.job_started(task.job, len(task.conditions))
+                shard = run_job(
+                    task.job,
+                    task.conditions,
+                    self.options.results,
+                    self.options.device,
+                    on_epoch=self.reporter.epoch,
+                    on_status=self.reporter.status,
+                )
+                if INTERRUPTED.is_set():  # a library swallowed the KeyboardInterrupt
+                    raise KeyboardInterrupt
+                yield shard
 
     def _in_child(self) -> Iterator[Path]:
         import torch
@@ -68,3 +76,21 @@ class LocalExecutor:
         self._tasks.clear()
         if self._child is not None:
             self._child.cancel()
+
+
+@contextlib.contextmanager
+def _ctrl_c_flag(flag: threading.Event) -> Iterator[None]:
+    """Record Ctrl-C in ``flag`` (then raise ``KeyboardInterrupt`` as usual) while running jobs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        flag.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -48,6 +48,7 @@ from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
 __all__ = [
+    "INTERRUPTED",
     "STOP_REQUESTED",
     "checkpoint_path",
     "load_dataset",
@@ -59,6 +60,12 @@ __all__ = [
 #: Set when the scheduler stops this process on purpose (Slurm preemption/time-out via
 #: submitit's ``checkpoint``): the exit it raises must requeue the job, not fail it.
 STOP_REQUESTED = threading.Event()
+
+#: Set by the in-process executor's Ctrl-C handler. Libraries sometimes swallow the
+#: ``KeyboardInterrupt`` (one raised inside a lazy import leaves a half-imported module and a
+#: later ``AttributeError``); with this flag the job still stops the run instead of being
+#: recorded as failed.
+INTERRUPTED = threading.Event()
 
 
 def run_job(
@@ -82,6 +89,8 @@ def run_job(
     except BaseException:  # user code may raise SystemExit (argparse) or other BaseExceptions
         if STOP_REQUESTED.is_set():
             raise
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt from None
         shard["status"] = "failed"
         shard["error"] = "\n".join(filter(None, [shard["error"], traceback.format_exc()]))
     shard["finished_at"] = time.time()

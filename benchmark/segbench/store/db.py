@@ -186,7 +186,7 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     train_info = None
     if train is not None:
         train_info = json.dumps(
-            {k: v for k, v in train.items() if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val")}
+            {k: v for k, v in train.items() if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val", "gates")}
         )
     conn.execute(
         """

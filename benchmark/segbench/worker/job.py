@@ -20,6 +20,7 @@ import torch
 
 from segbench.cases import Case, DatasetSplits
 from segbench.models.build import build_model, count_parameters
+from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
@@ -188,6 +189,7 @@ def _train(
         "patch_size": list(roi) if roi else None,
         "n_train": len(data.train),
         "n_val": len(data.val),
+        "gates": gate_values(model),
     }
 
 

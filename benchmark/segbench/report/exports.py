@@ -42,6 +42,9 @@ CASE_COLUMNS: list[str] = [
     "n_pred",
     "complexity_kl",
     "fbr",
+    "entropy",
+    "disagreement",
+    "tta_variance",
     "perturbation_params",
 ]
 

@@ -37,6 +37,9 @@ _CASE_COLUMNS = (
     "n_pred",
     "complexity_kl",
     "fbr",
+    "entropy",
+    "disagreement",
+    "tta_variance",
     "meta",
     "perturbation_params",
 )
@@ -57,6 +60,7 @@ class Store:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.executescript(resources.files("segbench.store").joinpath("schema.sql").read_text())
+            _add_missing_case_columns(conn)
             yield conn
         finally:
             conn.close()
@@ -256,6 +260,14 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
             (shard["job_key"], shard["attempt_id"], shard.get("error") or "unknown error", now),
         )
     conn.execute("INSERT INTO ingested VALUES (?, ?, ?)", (shard["attempt_id"], shard["job_key"], now))
+
+
+def _add_missing_case_columns(conn: sqlite3.Connection) -> None:
+    """Add per-case columns newer than the database (``CREATE TABLE IF NOT EXISTS`` never does)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(cases)")}
+    for name in ("entropy", "disagreement", "tta_variance"):
+        if name not in have:
+            conn.execute(f"ALTER TABLE cases ADD COLUMN {name} REAL")
 
 
 def _patch_label(size_json: str | None) -> str:

@@ -1,0 +1,198 @@
+"""Does the model know when it fails? Rank correlation, failure AUROC and AURC of per-case uncertainty.
+
+What is computed, per model x test condition, from per-case (uncertainty, Dice) pairs:
+
+* **Spearman's rho** between uncertainty and Dice (Pearson correlation of average ranks; negative
+  when more uncertain cases score worse, which is what a self-aware model shows).
+* **AUROC** of uncertainty as a detector of *failed* cases (Dice < threshold, default 0.5): the
+  probability that a random failed case is more uncertain than a random successful one, ties counting
+  one half — the Mann-Whitney U statistic divided by ``n_fail * n_ok``, in closed form from ranks.
+  Undefined (NaN) when every case failed or none did.
+* **AURC**: area under the risk-coverage curve (Geifman & El-Yaniv 2017; Jaeger et al. 2023) with risk
+  ``1 - Dice``: cases are accepted from most to least certain, and the selective risk (mean risk of the
+  accepted cases) is averaged over coverages ``1/n .. n/n``. Lower is better; the oracle ordering gives
+  the minimum, a random one the overall mean risk. Tied uncertainties are accepted as a block, each
+  coverage inside the block taking the expected risk over the block's orders (linearity), so the value
+  does not depend on row order.
+
+Cases are the unit: with several training seeds, a case contributes one row per seed, and the CIs
+resample *cases* (all seed rows of a case together), as everywhere else in segbench.
+Pure numpy/pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from segbench.seeding import derive_rng
+
+__all__ = [
+    "FAILURE_DICE",
+    "UNCERTAINTY_FIELDS",
+    "aurc",
+    "failure_auroc",
+    "failure_detection_table",
+    "rankdata",
+    "risk_coverage",
+    "spearman",
+]
+
+#: a case whose Dice is below this failed (the issue's default)
+FAILURE_DICE = 0.5
+#: per-case uncertainty columns, in the order the report tries them
+UNCERTAINTY_FIELDS: tuple[str, ...] = ("entropy", "disagreement", "tta_variance")
+
+
+def rankdata(x: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (as ``scipy.stats.rankdata(method='average')``)."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    ranks = np.empty(len(x), dtype=np.float64)
+    start = 0
+    for end in range(1, len(x) + 1):
+        if end == len(x) or sorted_x[end] != sorted_x[start]:
+            ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of start+1 .. end
+            start = end
+    return ranks
+
+
+def spearman(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Spearman's rho: Pearson correlation of the average ranks; NaN when either side is constant or n < 3."""
+    x, y = _finite_pairs(x, y)
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = rankdata(x) - (len(x) + 1) / 2, rankdata(y) - (len(y) + 1) / 2
+    denom = np.sqrt((rx**2).sum() * (ry**2).sum())
+    return float((rx * ry).sum() / denom) if denom > 0 else float("nan")
+
+
+def failure_auroc(uncertainty: Sequence[float] | np.ndarray, failed: Sequence[bool] | np.ndarray) -> float:
+    """AUROC of ``uncertainty`` for detecting ``failed`` cases (closed form from ranks, ties = 1/2).
+
+    ``AUROC = (R_fail - n_fail (n_fail + 1) / 2) / (n_fail n_ok)`` with ``R_fail`` the rank sum of the
+    failed cases. NaN when there is no failed or no successful case.
+    """
+    u = np.asarray(uncertainty, dtype=np.float64)
+    f = np.asarray(failed, dtype=bool)
+    keep = np.isfinite(u)
+    u, f = u[keep], f[keep]
+    n_fail, n_ok = int(f.sum()), int((~f).sum())
+    if n_fail == 0 or n_ok == 0:
+        return float("nan")
+    r_fail = rankdata(u)[f].sum()
+    return float((r_fail - n_fail * (n_fail + 1) / 2) / (n_fail * n_ok))
+
+
+def risk_coverage(
+    uncertainty: Sequence[float] | np.ndarray, risk: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage ``k/n`` and selective risk (expected mean risk of the ``k`` most certain cases), k = 1..n.
+
+    Tied uncertainties form one block; inside it, the risk at coverage ``k`` is the expectation over
+    the block's orderings.
+    """
+    u, r = _finite_pairs(uncertainty, risk)
+    n = len(u)
+    if n == 0:
+        return np.empty(0), np.empty(0)
+    order = np.argsort(u, kind="mergesort")
+    u, r = u[order], r[order]
+    cum = np.empty(n)
+    start, before = 0, 0.0
+    for end in range(1, n + 1):
+        if end == n or u[end] != u[start]:
+            block_mean = r[start:end].mean()
+            cum[start:end] = before + block_mean * np.arange(1, end - start + 1)
+            before += r[start:end].sum()
+            start = end
+    k = np.arange(1, n + 1)
+    return k / n, cum / k
+
+
+def aurc(uncertainty: Sequence[float] | np.ndarray, risk: Sequence[float] | np.ndarray) -> float:
+    """Area under the risk-coverage curve: the mean selective risk over coverages 1/n..1 (NaN if empty)."""
+    _, selective = risk_coverage(uncertainty, risk)
+    return float(selective.mean()) if len(selective) else float("nan")
+
+
+def failure_detection_table(
+    cases: pd.DataFrame,
+    by: Sequence[str],
+    uncertainty: str = "entropy",
+    threshold: float = FAILURE_DICE,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Spearman, AUROC and AURC (with case-bootstrap percentile CIs) per group of ``cases``.
+
+    Args:
+        cases: per-case rows with ``case_id``, ``dice`` and the ``uncertainty`` column (one row per
+            seed and case; rows with a missing Dice or uncertainty are left out).
+        by: grouping columns, e.g. ``["model", "dataset", "complexity", "perturbation", "severity"]``.
+        uncertainty: which uncertainty column. Defaults to ``"entropy"``.
+        threshold: Dice below which a case failed. Defaults to 0.5.
+        n_resamples: bootstrap resamples of cases (0: no CIs). Defaults to 1000.
+        confidence: two-sided CI level. Defaults to 0.95.
+        seed: base seed of the bootstrap. Defaults to 0.
+
+    Returns:
+        One row per group: the ``by`` columns, ``uncertainty``, ``n`` (rows), ``n_cases``, ``n_failed``,
+        ``spearman``, ``auroc``, ``aurc``, ``aurc_oracle``, ``aurc_random`` and ``*_low``/``*_high``.
+    """
+    by = list(by)
+    cols = [*by, "uncertainty", "n", "n_cases", "n_failed", "spearman", "spearman_low", "spearman_high"]
+    cols += ["auroc", "auroc_low", "auroc_high", "aurc", "aurc_low", "aurc_high", "aurc_oracle", "aurc_random"]
+    if cases.empty or uncertainty not in cases.columns:
+        return pd.DataFrame(columns=cols)
+    data = cases.assign(_u=pd.to_numeric(cases[uncertainty], errors="coerce"))
+    data = data.assign(_d=pd.to_numeric(data["dice"], errors="coerce")).dropna(subset=["_u", "_d"])
+    rows = []
+    alpha = (1 - confidence) / 2
+    for key, g in data.groupby(by, dropna=False, sort=True):
+        u, d = g["_u"].to_numpy(), g["_d"].to_numpy()
+        stats = _scores(u, d, threshold)
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        row.update(uncertainty=uncertainty, n=len(g), n_cases=g["case_id"].nunique(), n_failed=int((d < threshold).sum()))
+        row.update(stats)
+        row["aurc_oracle"] = aurc(1 - d, 1 - d)
+        row["aurc_random"] = float(np.mean(1 - d)) if len(d) else float("nan")
+        boot = _bootstrap(g, threshold, n_resamples, derive_rng(seed, "failure_detection", *map(str, row.values())))
+        for name in ("spearman", "auroc", "aurc"):
+            vals = boot[name][np.isfinite(boot[name])] if len(boot[name]) else boot[name]
+            ok = len(vals) >= max(10, n_resamples // 2)
+            row[f"{name}_low"] = float(np.quantile(vals, alpha)) if ok else float("nan")
+            row[f"{name}_high"] = float(np.quantile(vals, 1 - alpha)) if ok else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _scores(u: np.ndarray, d: np.ndarray, threshold: float) -> dict[str, float]:
+    return {"spearman": spearman(u, d), "auroc": failure_auroc(u, d < threshold), "aurc": aurc(u, 1 - d)}
+
+
+def _bootstrap(g: pd.DataFrame, threshold: float, n_resamples: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Resample case ids (each with all its seed rows) and recompute the three scores."""
+    if n_resamples <= 0:
+        return {k: np.empty(0) for k in ("spearman", "auroc", "aurc")}
+    codes, ids = pd.factorize(g["case_id"])
+    u, d = g["_u"].to_numpy(), g["_d"].to_numpy()
+    rows_of = [np.flatnonzero(codes == i) for i in range(len(ids))]
+    out: dict[str, list[float]] = {"spearman": [], "auroc": [], "aurc": []}
+    for _ in range(n_resamples):
+        pick = np.concatenate([rows_of[i] for i in rng.integers(0, len(ids), len(ids))])
+        for name, value in _scores(u[pick], d[pick], threshold).items():
+            out[name].append(value)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _finite_pairs(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"paired values differ in length: {x.shape} vs {y.shape}")
+    keep = np.isfinite(x) & np.isfinite(y)
+    return x[keep], y[keep]

@@ -111,6 +111,9 @@ class TrainConfig(_Strict):
     amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
     deterministic: bool = True
     sw_overlap: float = Field(default=0.25, ge=0, lt=1, description="sliding-window overlap (3D)")
+    tta: list[Literal["flip", "rot90"]] = Field(
+        default_factory=list, description="test-time augmentations for the TTA-variance uncertainty (eval only)"
+    )
 
     @field_validator("augment", mode="before")
     @classmethod

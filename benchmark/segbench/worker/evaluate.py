@@ -16,7 +16,7 @@ from segbench.plan import EvalCondition
 from segbench.suite.validate import IN_DOMAIN
 from segbench.worker.infer import Predictor
 
-__all__ = ["case_metrics", "evaluate_condition", "perturb_cases"]
+__all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
 
 RngFor = Callable[[Case], np.random.Generator]
 
@@ -62,13 +62,26 @@ def evaluate_condition(
     cases: Sequence[Case],
     condition: EvalCondition,
     rng_for: RngFor,
+    tta: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """One row per test case: metrics, the case's meta, and the perturbation parameters."""
+    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
+    from segbench.ensemble.infer import predict_with_uncertainty
+
     images, params = perturb_cases(cases, condition, rng_for)
-    masks = predictor.predict(model, images)
+    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta)
+    return score_cases(cases, masks, params, uncertainty)
+
+
+def score_cases(
+    cases: Sequence[Case],
+    masks: Sequence[np.ndarray],
+    params: Sequence[dict[str, Any]],
+    uncertainty: Sequence[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Rows for predicted ``masks`` (shared by single models and ensembles)."""
     rows = []
-    for case, mask, sampled in zip(cases, masks, params, strict=True):
-        row = {"case_id": case.case_id, **case_metrics(mask, case)}
+    for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
+        row = {"case_id": case.case_id, **case_metrics(mask, case), **unc}
         row["complexity_kl"] = _float(case.meta.get("complexity_kl"))
         row["fbr"] = _float(case.meta.get("fbr"))
         row["meta"] = json.dumps(case.meta, default=str)

@@ -131,7 +131,7 @@ def _run(
                 job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
             )
 
-        rows = evaluate_condition(model, predictor, cases, condition, rng_for)
+        rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta)
         shard["conditions"].append(
             {
                 "cond_key": job.condition_key(condition),

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segbench.ensemble import EnsembleJob, expand_ensembles
+from segbench.ensemble.api import ensemble_lines, run_pending_ensembles
 from segbench.execute import LocalExecutor, Task
 from segbench.plan import TrainJob, expand
 from segbench.progress import Reporter, make_reporter
@@ -40,6 +42,7 @@ class PlanSummary:
     tasks: list[Task]
     trained: set[str]
     done_conditions: set[str]
+    ensembles: list[EnsembleJob] = field(default_factory=list)
 
     @property
     def n_conditions(self) -> int:
@@ -68,6 +71,7 @@ class PlanSummary:
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
+        out += ensemble_lines(self.ensembles, self.done_conditions)
         return out
 
 
@@ -104,7 +108,7 @@ def _plan(suite: Suite, store: Store) -> PlanSummary:
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done)
+    return PlanSummary(suite, jobs, tasks, trained, done, expand_ensembles(suite, jobs))
 
 
 def run_suite(
@@ -124,7 +128,7 @@ def run_suite(
     store = Store(results)
     recovered = store.ingest_pending()
     plan = _plan(load_suite(path), store)
-    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs)
+    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles])
     summary = RunSummary(
         plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
     )
@@ -141,6 +145,8 @@ def run_suite(
                 error = (shard.get("error") or "").strip().splitlines()
                 summary.failed.append((job.describe(), error[-1] if error else "unknown error"))
             reporter.job_finished(job, ok, summary.failed[-1][1] if not ok else "")
+        # ensembles last: they need their members' checkpoints, trained above (no training here)
+        summary.failed += run_pending_ensembles(plan.ensembles, store, results, device)
     finally:
         reporter.close()
     return summary

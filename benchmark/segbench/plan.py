@@ -82,7 +82,9 @@ class TrainJob:
     def condition_key(self, condition: EvalCondition) -> str:
         """Content key of one (job, condition) evaluation."""
         # an empty TTA list is left out so that keys stored before TTA existed stay valid
-        eval_cfg = {f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS) if f != "tta" or self.train.tta}
+        eval_cfg = {
+            f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS) if f != "tta" or self.train.tta
+        }
         return _hash(
             {
                 "job": self.key,

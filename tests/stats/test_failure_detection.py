@@ -55,7 +55,13 @@ def test_table_per_model_with_case_bootstrap() -> None:
     dice = [0.9, 0.8, 0.2, 0.7, 0.1, 0.95]
     entropy = [0.1, 0.2, 0.8, 0.3, 0.9, 0.05]  # a model that knows: monotone in Dice
     rows = pd.DataFrame(
-        {"model": "a", "perturbation": "none", "case_id": [f"c{i}" for i in range(6)], "dice": dice, "entropy": entropy}
+        {
+            "model": "a",
+            "perturbation": "none",
+            "case_id": [f"c{i}" for i in range(6)],
+            "dice": dice,
+            "entropy": entropy,
+        }
     )
     table = failure_detection_table(rows, ["model", "perturbation"], n_resamples=200)
     row = table.iloc[0]

@@ -42,7 +42,9 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
     return np.nan_to_num(h, nan=0.0)
 
 
-def candidate_mask(probs: Sequence[np.ndarray] | np.ndarray, threshold: float = CANDIDATE_THRESHOLD) -> np.ndarray:
+def candidate_mask(
+    probs: Sequence[np.ndarray] | np.ndarray, threshold: float = CANDIDATE_THRESHOLD
+) -> np.ndarray:
     """Voxels where any of ``probs`` (one map, or several: members, augmentations) is >= ``threshold``."""
     stack = np.asarray(probs, dtype=np.float64)
     if stack.ndim == 0:

@@ -47,7 +47,9 @@ class GatedUNet(UNet):
     ``noskip_unet``'s with the decoder weights of the skip channels dropped.
     """
 
-    def __init__(self, *args, gate_init: float = 0.95, per_channel: bool = False, gate_l1: float = 0.0, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, *args, gate_init: float = 0.95, per_channel: bool = False, gate_l1: float = 0.0, **kwargs
+    ):  # type: ignore[no-untyped-def]
         if not 0.0 < gate_init < 1.0:
             raise ValueError(f"gate_init must lie in (0, 1) (a sigmoid value), got {gate_init}")
         if gate_l1 < 0:
@@ -60,7 +62,9 @@ class GatedUNet(UNet):
         self._skip_width = out_channels  # MONAI builds a level's down layer right before its connection
         return super()._get_down_layer(in_channels, out_channels, strides, is_top)
 
-    def _get_connection_block(self, down_path: nn.Module, up_path: nn.Module, subblock: nn.Module) -> nn.Module:
+    def _get_connection_block(
+        self, down_path: nn.Module, up_path: nn.Module, subblock: nn.Module
+    ) -> nn.Module:
         skip = GatedSkip(subblock, self._skip_width, self._gate_init, self._per_channel)
         return nn.Sequential(down_path, skip, up_path)
 

@@ -146,7 +146,16 @@ def failure_detection_table(
     """
     by = list(by)
     cols = [*by, "uncertainty", "n", "n_cases", "n_failed", "spearman", "spearman_low", "spearman_high"]
-    cols += ["auroc", "auroc_low", "auroc_high", "aurc", "aurc_low", "aurc_high", "aurc_oracle", "aurc_random"]
+    cols += [
+        "auroc",
+        "auroc_low",
+        "auroc_high",
+        "aurc",
+        "aurc_low",
+        "aurc_high",
+        "aurc_oracle",
+        "aurc_random",
+    ]
     if cases.empty or uncertainty not in cases.columns:
         return pd.DataFrame(columns=cols)
     data = cases.assign(_u=pd.to_numeric(cases[uncertainty], errors="coerce"))
@@ -157,11 +166,18 @@ def failure_detection_table(
         u, d = g["_u"].to_numpy(), g["_d"].to_numpy()
         stats = _scores(u, d, threshold)
         row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        row.update(uncertainty=uncertainty, n=len(g), n_cases=g["case_id"].nunique(), n_failed=int((d < threshold).sum()))
+        row.update(
+            uncertainty=uncertainty,
+            n=len(g),
+            n_cases=g["case_id"].nunique(),
+            n_failed=int((d < threshold).sum()),
+        )
         row.update(stats)
         row["aurc_oracle"] = aurc(1 - d, 1 - d)
         row["aurc_random"] = float(np.mean(1 - d)) if len(d) else float("nan")
-        boot = _bootstrap(g, threshold, n_resamples, derive_rng(seed, "failure_detection", *map(str, row.values())))
+        boot = _bootstrap(
+            g, threshold, n_resamples, derive_rng(seed, "failure_detection", *map(str, row.values()))
+        )
         for name in ("spearman", "auroc", "aurc"):
             vals = boot[name][np.isfinite(boot[name])] if len(boot[name]) else boot[name]
             ok = len(vals) >= max(10, n_resamples // 2)
@@ -175,7 +191,9 @@ def _scores(u: np.ndarray, d: np.ndarray, threshold: float) -> dict[str, float]:
     return {"spearman": spearman(u, d), "auroc": failure_auroc(u, d < threshold), "aurc": aurc(u, 1 - d)}
 
 
-def _bootstrap(g: pd.DataFrame, threshold: float, n_resamples: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _bootstrap(
+    g: pd.DataFrame, threshold: float, n_resamples: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     """Resample case ids (each with all its seed rows) and recompute the three scores."""
     if n_resamples <= 0:
         return {k: np.empty(0) for k in ("spearman", "auroc", "aurc")}
@@ -190,7 +208,9 @@ def _bootstrap(g: pd.DataFrame, threshold: float, n_resamples: int, rng: np.rand
     return {k: np.asarray(v) for k, v in out.items()}
 
 
-def _finite_pairs(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _finite_pairs(
+    x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"paired values differ in length: {x.shape} vs {y.shape}")

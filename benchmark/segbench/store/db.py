@@ -190,7 +190,11 @@ def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
     train_info = None
     if train is not None:
         train_info = json.dumps(
-            {k: v for k, v in train.items() if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val", "gates")}
+            {
+                k: v
+                for k, v in train.items()
+                if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val", "gates")
+            }
         )
     conn.execute(
         """

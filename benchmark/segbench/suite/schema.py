@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "DatasetShift",
     "DatasetSpec",
+    "EnsembleMembers",
+    "EnsembleSpec",
     "ModelSpec",
     "PatchBudget",
     "PerturbationSpec",
@@ -76,6 +78,33 @@ class DatasetShift(_Strict):
     params: dict[str, Any] = Field(min_length=1)
 
 
+class EnsembleMembers(_Strict):
+    """One model's runs over several training seeds (a deep ensemble): ``{model: unet, seeds: all}``."""
+
+    model: str = Field(min_length=1, description="a model label of this suite")
+    seeds: Literal["all"] | list[int] = Field(
+        default="all", description="'all' or a list of the suite's seeds"
+    )
+
+
+class EnsembleSpec(_Strict):
+    """Average the members' probabilities from their stored checkpoints; no training.
+
+    ``members`` is either :class:`EnsembleMembers` (one model over seeds: one ensemble per training
+    condition) or a list of model labels (across architectures: one ensemble per seed).
+    """
+
+    label: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    members: EnsembleMembers | list[str]
+
+    @field_validator("members", mode="after")
+    @classmethod
+    def _nonempty(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"members must be distinct model labels, at least one, got {value}")
+        return value
+
+
 class PatchBudget(_Strict):
     """3D training patches: explicit ``size`` or a ``voxels`` budget giving a cubic size."""
 
@@ -112,7 +141,8 @@ class TrainConfig(_Strict):
     deterministic: bool = True
     sw_overlap: float = Field(default=0.25, ge=0, lt=1, description="sliding-window overlap (3D)")
     tta: list[Literal["flip", "rot90"]] = Field(
-        default_factory=list, description="test-time augmentations for the TTA-variance uncertainty (eval only)"
+        default_factory=list,
+        description="test-time augmentations for the TTA-variance uncertainty (eval only)",
     )
 
     @field_validator("augment", mode="before")
@@ -137,6 +167,7 @@ class Suite(_Strict):
     dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
     baseline_model: str = "unet"
+    ensembles: list[EnsembleSpec] = Field(default_factory=list)
 
     @field_validator("models", "datasets", "perturbations", mode="before")
     @classmethod
@@ -156,4 +187,28 @@ class Suite(_Strict):
             raise ValueError(f"models listed twice: {dupes}; give each variant a distinct 'label'")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        return self
+
+    @model_validator(mode="after")
+    def _ensemble_members_exist(self) -> Suite:
+        labels = [m.display for m in self.models]
+        names = [e.label for e in self.ensembles]
+        for e in self.ensembles:
+            if e.label in labels or names.count(e.label) > 1:
+                raise ValueError(
+                    f"ensemble label {e.label!r} is already used; give each model and ensemble its own"
+                )
+            wanted = [e.members.model] if isinstance(e.members, EnsembleMembers) else e.members
+            unknown = [w for w in wanted if w not in labels]
+            if unknown:
+                raise ValueError(
+                    f"ensemble {e.label!r}: unknown member(s) {unknown}; the suite's models are {labels}"
+                )
+            if isinstance(e.members, EnsembleMembers) and e.members.seeds != "all":
+                extra = sorted(set(e.members.seeds) - set(self.seeds))
+                if extra or not e.members.seeds:
+                    raise ValueError(
+                        f"ensemble {e.label!r}: seeds {e.members.seeds} must be a non-empty subset "
+                        f"of the suite's seeds {self.seeds}"
+                    )
         return self

@@ -72,3 +72,42 @@ def test_gates_open_and_bounded_after_training_steps() -> None:
 def test_bad_gate_arguments_raise(bad: dict) -> None:
     with pytest.raises(ValueError, match="gate_"):
         build_model("gated_unet", {**TINY, **bad}, spatial_dims=2)
+
+
+@pytest.mark.slow
+def test_gates_are_stored_per_job_and_plotted(tmp_path) -> None:
+    import json
+
+    import yaml
+
+    from segbench import api
+    from segbench.report.build import build_reports
+    from segbench.report.section_gates import gate_table
+    from segbench.store import Store
+
+    suite = {
+        "name": "gates",
+        "seeds": [1, 2],
+        "train": {"epochs": 1, "batch_size": 4, "lr": 0.01, "val_every": 1},
+        "models": [{"name": "gated_unet", "params": {"channels": [4, 8, 16], "strides": [2, 2]}}],
+        "datasets": [{"name": "textures2d", "params": {"size": 32, "n_images": 15}}],
+        "complexity": [0.2, 0.8],
+        "perturbations": ["none", {"name": "gaussian_noise", "severity": 3}],
+    }
+    path = tmp_path / "gates.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    results = tmp_path / "results"
+    assert api.run_suite(path, results, quiet=True).ok
+    jobs = Store(results).jobs("gates")
+    gates = [json.loads(info)["gates"] for info in jobs["train_info"]]
+    assert len(gates) == 4 and all(len(g) == 2 and 0 < g[0][0] < 1 for g in gates)
+    table = gate_table(jobs)
+    assert len(table) == 2 * 2 and set(table["n_seeds"]) == {2}  # complexity x level, two seeds each
+    assert ((table["gate_min"] <= table["gate_mean"]) & (table["gate_mean"] <= table["gate_max"])).all()
+    [report] = build_reports(results, tmp_path / "reports")
+    page = report.index.read_text()
+    assert "What did the gated skips learn?" in page and 'id="gates-0"' in page
+    assert "Does the model know when it fails?" in page and 'id="rc-0"' in page
+    assert (report.index.parent / "failure_detection.csv").exists()
+    cases = (report.index.parent / "cases.csv").read_text().splitlines()[0]
+    assert "entropy" in cases.split(",")

@@ -23,6 +23,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.report.exports import board_cells, write_exports
+from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
     BOARD_GROUP,
@@ -163,6 +164,7 @@ def render_suite(
         tables = compute_tables(cases, baseline_model, settings)
         blocks = _board_blocks(tables.board)
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
+        sections += beyond_sections(cases, jobs, folder)
         write_exports(folder, cases, tables.board, _summary(tables))
         tables.tests.to_csv(folder / "tests.csv", index=False)
     sections.append(provenance_section(jobs, suite_yaml, cases))

@@ -49,14 +49,13 @@ UNCERTAINTY_FIELDS: tuple[str, ...] = ("entropy", "disagreement", "tta_variance"
 def rankdata(x: Sequence[float] | np.ndarray) -> np.ndarray:
     """Ranks 1..n with ties given their average rank (as ``scipy.stats.rankdata(method='average')``)."""
     x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        return np.empty(0)
     order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    ranks = np.empty(len(x), dtype=np.float64)
-    start = 0
-    for end in range(1, len(x) + 1):
-        if end == len(x) or sorted_x[end] != sorted_x[start]:
-            ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of start+1 .. end
-            start = end
+    block, bounds = _tie_blocks(x[order])
+    ranks = np.empty(n)
+    ranks[order] = 0.5 * (bounds[block] + bounds[block + 1] + 1)  # mean of positions start+1 .. end
     return ranks
 
 
@@ -100,15 +99,13 @@ def risk_coverage(
     if n == 0:
         return np.empty(0), np.empty(0)
     order = np.argsort(u, kind="mergesort")
-    u, r = u[order], r[order]
-    cum = np.empty(n)
-    start, before = 0, 0.0
-    for end in range(1, n + 1):
-        if end == n or u[end] != u[start]:
-            block_mean = r[start:end].mean()
-            cum[start:end] = before + block_mean * np.arange(1, end - start + 1)
-            before += r[start:end].sum()
-            start = end
+    r = r[order]
+    block, bounds = _tie_blocks(u[order])
+    sums = np.add.reduceat(r, bounds[:-1])
+    before = np.concatenate([[0.0], np.cumsum(sums)[:-1]])  # risk of all more certain blocks
+    means = sums / np.diff(bounds)
+    position = np.arange(n) - bounds[block] + 1  # 1-based position inside the block
+    cum = before[block] + means[block] * position
     k = np.arange(1, n + 1)
     return k / n, cum / k
 
@@ -206,6 +203,13 @@ def _bootstrap(
         for name, value in _scores(u[pick], d[pick], threshold).items():
             out[name].append(value)
     return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _tie_blocks(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted values: each position's tie-block index, and the block boundaries ``[0, ..., n]``."""
+    new = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
+    starts = np.flatnonzero(new)
+    return np.cumsum(new) - 1, np.r_[starts, len(sorted_values)]
 
 
 def _finite_pairs(

@@ -24,6 +24,7 @@ from segbench.suite.schema import Suite
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "advise_dataset",
     "list_entries",
     "plan_suite",
     "run_suite",
@@ -174,3 +175,34 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
             for e in registry.entries()
         ]
     return out
+
+
+def advise_dataset(
+    reference: str,
+    params: dict[str, Any] | None = None,
+    results: str | Path = DEFAULT_RESULTS,
+    out: str | Path = Path("reports"),
+    suites: list[str] | None = None,
+    complexity: float | None = None,
+) -> tuple[Any, Path]:
+    """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
+    from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
+
+    store = Store(results)
+    if not store.path.exists():
+        raise LookupError(f"no results store at {store.path}; run a suite first (e.g. suites/quick.yaml)")
+    cases = store.cases()
+    if suites:
+        cases = cases[cases["suite"].isin(suites)]
+    profile = measure_dataset(resolve_dataset(reference, params), complexity=complexity)
+    advice = advise(profile, cases)
+    folder = Path(out) / "advise"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = (
+        "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(reference).name).strip(".")
+        or "dataset"
+    )
+    page = folder / f"{stem}.html"
+    page.write_text(advice.html(), encoding="utf-8")
+    (folder / f"{stem}.json").write_text(to_json(advice), encoding="utf-8")
+    return advice, page

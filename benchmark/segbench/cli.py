@@ -147,6 +147,34 @@ def check(baseline: Path, results: Path, suite: str, delta: float, update: bool)
         sys.exit(1)
 
 
+@main.command()
+@click.argument("dataset")
+@click.option("--params", default="{}", help="Dataset parameters as YAML/JSON, e.g. '{size: 64}'.")
+@click.option("--complexity", type=float, default=None, help="The dataset's complexity knob, if it has one.")
+@RESULTS_OPTION
+@click.option("--suite", "suites", multiple=True, help="Only these suites' results (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+)
+def advise(
+    dataset: str, params: str, complexity: float | None, results: Path, suites: tuple[str, ...], out: Path
+) -> None:
+    """Which architecture does the evidence favour for DATASET (registered name, datalist, nnU-Net folder)?"""
+    import yaml
+
+    from segbench import api
+
+    parsed = yaml.safe_load(params) or {}
+    if not isinstance(parsed, dict):
+        _fail(f"--params must be a mapping such as '{{size: 64}}', got {params!r}")
+    try:
+        advice, page = api.advise_dataset(dataset, parsed, results, out, list(suites) or None, complexity)
+    except (LookupError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    click.echo(advice.text())
+    click.echo(f"written: {page}")
+
+
 @main.command(name="list")
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "perturbations"]))
 def list_command(kind: str | None) -> None:

@@ -127,3 +127,11 @@ def test_advise_cli_on_a_real_store(tmp_path: Path) -> None:
     assert (tmp_path / "reports" / "advise" / "textures2d.html").exists()
     missing = runner.invoke(main, ["advise", str(tmp_path / "nope.json"), *args])
     assert missing.exit_code == 2 and "not a registered dataset" in missing.output
+
+
+def test_3d_dataset_is_not_placed_on_2d_results() -> None:
+    rows = _measured().assign(fbr=0.1)  # 2D texture rows also carry an FBR
+    with pytest.raises(LookupError, match="run a 3D suite"):
+        advise(DatasetProfile("vol", 3, "fbr", np.array([0.1, 0.1])), rows)
+    spheres = rows.assign(dataset="spheres3d")
+    assert advise(DatasetProfile("vol", 3, "fbr", np.array([0.1, 0.1])), spheres, n_resamples=50).inside

@@ -295,6 +295,7 @@ def advise(
     """
     x = profile.measure
     rows = _usable(cases, x)
+    rows = rows.loc[np.array([_dims_of(d) in (None, profile.spatial_dims) for d in rows["dataset"]], bool)]
     in_domain = rows[rows["perturbation"] == IN_DOMAIN]
     if in_domain.empty:
         raise LookupError(
@@ -419,6 +420,20 @@ def _usable(cases: pd.DataFrame, x: str) -> pd.DataFrame:
     for col in ("dice", x, "complexity"):
         out[col] = pd.to_numeric(out[col], errors="coerce")
     return out.dropna(subset=[x])
+
+
+def _dims_of(dataset: str) -> int | None:
+    """Spatial dims a registered dataset declares (``dims=`` meta); None when unknown (then kept).
+
+    Why: 2D texture cases also store an FBR, so a 3D dataset must not be placed on 2D results.
+    """
+    from segbench.registry import DATASETS
+
+    try:
+        dims = DATASETS.get(dataset).meta.get("dims")
+    except LookupError:
+        return None
+    return int(dims) if dims is not None else None
 
 
 def _boot(values: np.ndarray, n_resamples: int, rng: np.random.Generator) -> tuple[float, float, float]:

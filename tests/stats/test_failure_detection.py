@@ -73,3 +73,23 @@ def test_table_per_model_with_case_bootstrap() -> None:
     assert row["auroc_low"] <= row["auroc"] <= row["auroc_high"]
     missing = failure_detection_table(rows.drop(columns="entropy"), ["model"])
     assert missing.empty
+
+
+def test_weighted_scores_equal_the_scalar_scores_on_expanded_tables() -> None:
+    from segbench.stats.failure_detection import weighted_scores
+
+    rng = np.random.default_rng(3)
+    u = np.round(rng.random(12), 1)  # coarse: many ties
+    dice = np.round(rng.random(12), 1)
+    weights = rng.integers(0, 3, (20, 12))
+    weights[0] = 1
+    got = weighted_scores(u, dice, weights)
+    for b in range(len(weights)):
+        uu, dd = np.repeat(u, weights[b]), np.repeat(dice, weights[b])
+        expected = {
+            "spearman": spearman(uu, dd),
+            "auroc": failure_auroc(uu, dd < 0.5),
+            "aurc": aurc(uu, 1 - dd),
+        }
+        for name, value in expected.items():
+            np.testing.assert_allclose(got[name][b], value, rtol=1e-12, atol=1e-12, err_msg=f"{name} b={b}")

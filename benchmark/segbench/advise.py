@@ -124,16 +124,15 @@ class Advice:
                 f"No recommendation: {p.name}'s median {p.measure} = {p.median:.3g} is outside the measured "
                 f"range [{lo:.3g}, {hi:.3g}] ({side}); the benchmark does not extrapolate."
             )
+        robust = " and ".join(self.robust_favoured)
+        shift = f"; under shift, {robust} holds up best" if robust else ""
         if not self.favoured:
-            return f"The evidence does not separate the models at {p.measure} = {p.median:.3g}."
+            return (
+                f"The in-domain evidence does not separate the models at {p.measure} = {p.median:.3g}{shift}."
+            )
         return (
             f"At {p.measure} = {p.median:.3g} the evidence favours {' and '.join(self.favoured)} "
-            f"in-domain ({self.strength} evidence)"
-            + (
-                f"; under shift, {' and '.join(self.robust_favoured)} holds up best."
-                if self.robust_favoured
-                else "."
-            )
+            f"in-domain ({self.strength} evidence){shift}."
         )
 
     def text(self) -> str:
@@ -355,7 +354,7 @@ def _evidence(rows: pd.DataFrame, unit: list[str], n_resamples: int, seed: int) 
             ev.gap, ev.gap_low, ev.gap_high = _boot(
                 (pair[best] - pair[ev.model]).to_numpy(), n_resamples, rng
             )
-        out[0].gap = out[0].gap_low = out[0].gap_high = 0.0
+        out[0].gap = out[0].gap_low = out[0].gap_high = math.nan  # the reference: shown as "–"
     return out
 
 

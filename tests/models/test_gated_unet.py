@@ -65,10 +65,14 @@ def test_gates_open_and_bounded_after_training_steps() -> None:
     after = model.gate_values()
     assert model.regularization_loss().item() < before
     assert all(0.0 < v < 1.0 for level in after for v in level)
+    # gate_speed 10: five Adam steps of 0.05 move each logit by ~2.5 (0.95 -> ~0.6), not by ~0.25
+    assert all(v < 0.8 for level in after for v in level)
     assert before == pytest.approx(0.5 * 2 * 0.95)  # gate_l1 * sum over 2 levels of mean gate
 
 
-@pytest.mark.parametrize("bad", [{"gate_init": 1.0}, {"gate_init": 0.0}, {"gate_l1": -1.0}])
+@pytest.mark.parametrize(
+    "bad", [{"gate_init": 1.0}, {"gate_init": 0.0}, {"gate_l1": -1.0}, {"gate_speed": 0.0}]
+)
 def test_bad_gate_arguments_raise(bad: dict) -> None:
     with pytest.raises(ValueError, match="gate_"):
         build_model("gated_unet", {**TINY, **bad}, spatial_dims=2)

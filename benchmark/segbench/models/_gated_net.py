@@ -23,17 +23,24 @@ class GatedSkip(nn.Module):
         width: channels of the skip (the encoder output at this level).
         init: initial gate value in (0, 1); near 1 starts the network as a plain U-Net.
         per_channel: one gate per skip channel instead of one scalar per level.
+        speed: the gate is ``sigmoid(speed * w)``. Adam moves every parameter by about ``lr`` per step
+            whatever its gradient scale, so a plain logit (speed 1) changes by at most ~0.1 in a short
+            CPU run and the gates cannot move; ``speed`` is the gates' learning-rate multiplier.
     """
 
-    def __init__(self, submodule: nn.Module, width: int, init: float, per_channel: bool) -> None:
+    def __init__(
+        self, submodule: nn.Module, width: int, init: float, per_channel: bool, speed: float
+    ) -> None:
         super().__init__()
         self.submodule = submodule
         self.width = width
-        self.logit = nn.Parameter(torch.full((width if per_channel else 1,), math.log(init / (1 - init))))
+        self.speed = speed
+        start = math.log(init / (1 - init)) / speed
+        self.logit = nn.Parameter(torch.full((width if per_channel else 1,), start))
 
     def gate(self) -> torch.Tensor:
         """Gate values, shape ``(C,)`` or ``(1,)``; ``logit = -inf`` gives exactly 0 (a closed skip)."""
-        return torch.sigmoid(self.logit)
+        return torch.sigmoid(self.speed * self.logit)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         g = self.gate().reshape(1, -1, *([1] * (x.dim() - 2)))
@@ -47,14 +54,23 @@ class GatedUNet(UNet):
     ``noskip_unet``'s with the decoder weights of the skip channels dropped.
     """
 
-    def __init__(
-        self, *args, gate_init: float = 0.95, per_channel: bool = False, gate_l1: float = 0.0, **kwargs
-    ):  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        *args,
+        gate_init: float = 0.95,
+        per_channel: bool = False,
+        gate_l1: float = 0.0,
+        gate_speed: float = 10.0,
+        **kwargs,
+    ):
         if not 0.0 < gate_init < 1.0:
             raise ValueError(f"gate_init must lie in (0, 1) (a sigmoid value), got {gate_init}")
+        if gate_speed <= 0:
+            raise ValueError(f"gate_speed must be > 0, got {gate_speed}")
         if gate_l1 < 0:
             raise ValueError(f"gate_l1 must be >= 0, got {gate_l1}")
         self._gate_init, self._per_channel, self._skip_width = gate_init, per_channel, 0
+        self._gate_speed = gate_speed
         super().__init__(*args, **kwargs)
         self.gate_l1 = gate_l1
 
@@ -65,7 +81,7 @@ class GatedUNet(UNet):
     def _get_connection_block(
         self, down_path: nn.Module, up_path: nn.Module, subblock: nn.Module
     ) -> nn.Module:
-        skip = GatedSkip(subblock, self._skip_width, self._gate_init, self._per_channel)
+        skip = GatedSkip(subblock, self._skip_width, self._gate_init, self._per_channel, self._gate_speed)
         return nn.Sequential(down_path, skip, up_path)
 
     def gate_modules(self) -> list[GatedSkip]:

@@ -31,6 +31,7 @@ def build(
     gate_init: float = 0.95,
     gate_l1: float = 0.0,
     per_channel: bool = False,
+    gate_speed: float = 10.0,
 ) -> nn.Module:
     """U-Net whose skips are scaled by learnable gates sigmoid(w) (initialised open).
 
@@ -41,6 +42,8 @@ def build(
         gate_l1: weight of the L1 penalty on the gates added to the loss (pushes skips closed).
             Defaults to 0.0.
         per_channel: one gate per skip channel instead of one per level. Defaults to False.
+        gate_speed: learning-rate multiplier of the gates (gate = sigmoid(gate_speed * w)); with Adam a
+            plain logit moves too little in a short run to open or close a skip. Defaults to 10.0.
     """
     from segbench.models._gated_net import GatedUNet
 
@@ -57,6 +60,7 @@ def build(
         gate_init=gate_init,
         gate_l1=gate_l1,
         per_channel=per_channel,
+        gate_speed=gate_speed,
     )
 
 

@@ -103,10 +103,14 @@ def gates_section(jobs: pd.DataFrame) -> Section | None:
 
 def beyond_sections(cases: pd.DataFrame, jobs: pd.DataFrame, folder: Path) -> list[Section]:
     """The sections of the "beyond the studies" issue, in page order (``build.py`` appends them)."""
+    from segbench.report.section_ensembles import ensembles_section
     from segbench.report.section_uncertainty import uncertainty_section
 
     colour = figures.colours(cases["model"].astype(str).unique())
     out = [uncertainty_section(cases, folder, colour)]
+    ensembles = ensembles_section(cases, jobs)
+    if ensembles is not None:
+        out.insert(0, ensembles)
     gates = gates_section(jobs)
     if gates is not None:
         out.append(gates)

@@ -8,6 +8,25 @@ from pathlib import Path
 
 import pytest
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``@pytest.mark.gpu`` tests, saying why, when torch sees no CUDA device.
+
+    torch is imported only when a collected test carries the marker, so CPU-only runs of the
+    light tests stay fast.
+    """
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    reason = f"needs CUDA; torch {torch.__version__} sees no GPU (CUDA build: {torch.version.cuda or 'none'})"
+    for item in gpu_items:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
 TINY_SUITE = """\
 name: tiny
 seeds: [1]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+import segbench
 from segbench.plan import EvalCondition, expand, patch_size
 from segbench.suite.load import parse_suite
 from segbench.suite.schema import PatchBudget
@@ -58,6 +62,10 @@ def test_training_change_changes_key() -> None:
     assert not {j.key for j in base} & {j.key for j in changed}
 
 
+PACKAGE_ROOT = str(Path(segbench.__file__).parents[1])
+
+
+@pytest.mark.slow
 def test_keys_stable_across_processes() -> None:
     """Hashes must not depend on PYTHONHASHSEED or dict order."""
     code = (
@@ -70,7 +78,8 @@ def test_keys_stable_across_processes() -> None:
             capture_output=True,
             text=True,
             check=True,
-            env={"PYTHONHASHSEED": str(seed), "PATH": ""},
+            # This checkout's package (not whatever an editable install points at).
+            env={"PYTHONHASHSEED": str(seed), "PATH": "", "PYTHONPATH": PACKAGE_ROOT},
         ).stdout
         for seed in (0, 1)
     }

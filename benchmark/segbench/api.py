@@ -9,22 +9,29 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from segbench.ensemble import EnsembleJob, expand_ensembles
-from segbench.ensemble.api import ensemble_lines, run_pending_ensembles
-from segbench.execute import LocalExecutor, Task
-from segbench.plan import TrainJob, expand
-from segbench.progress import Reporter, make_reporter
+from segbench.core import INJECTED_MODEL_ARGS
+from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
-from segbench.store import Store
-from segbench.suite.load import load_suite
-from segbench.suite.schema import Suite
+
+if TYPE_CHECKING:
+    from segbench.ensemble import EnsembleJob
+    from segbench.execute import Task
+    from segbench.plan import TrainJob
+    from segbench.progress import Reporter
+    from segbench.store import Store
+    from segbench.suite.schema import Suite
+
+# The stages are imported inside the functions that use them: ``segbench list`` needs only the
+# registries, and no command that trains nothing may pay for the executor (torch).
 
 __all__ = [
     "PlanSummary",
     "RunSummary",
     "advise_dataset",
+    "export_suite",
+    "import_predictions",
     "list_entries",
     "plan_suite",
     "run_suite",
@@ -67,12 +74,15 @@ class PlanSummary:
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
             else:
-                state = "to train"
+                state = "to evaluate (pretrained)" if is_pretrained(job.model) else "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
-        out += ensemble_lines(self.ensembles, self.done_conditions)
+        if self.ensembles:
+            from segbench.ensemble.api import ensemble_lines
+
+            out += ensemble_lines(self.ensembles, self.done_conditions)
         return out
 
 
@@ -91,17 +101,26 @@ class RunSummary:
 
 def validate_suite(path: str | Path) -> Suite:
     """Load and check a suite; raises ``SuiteError`` listing every problem."""
+    from segbench.suite.load import load_suite
+
     return load_suite(path)
 
 
 def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
     """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
+    from segbench.store import Store
+    from segbench.suite.load import load_suite
+
     store = Store(results)
     store.ingest_pending()
     return _plan(load_suite(path), store)
 
 
 def _plan(suite: Suite, store: Store) -> PlanSummary:
+    from segbench.ensemble import expand_ensembles
+    from segbench.execute import Task
+    from segbench.plan import expand
+
     jobs = expand(suite)
     trained, done = store.trained_jobs(), store.done_conditions()
     tasks = []
@@ -125,6 +144,9 @@ def run_suite(
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
     others go on.
     """
+    from segbench.store import Store
+    from segbench.suite.load import load_suite
+
     results = Path(results)
     store = Store(results)
     recovered = store.ingest_pending()
@@ -133,6 +155,14 @@ def run_suite(
     summary = RunSummary(
         plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
     )
+    if not plan.tasks:
+        # finished suite: no executor, so no torch import (start-up in well under 1 s); ensembles
+        # import torch only when one of their conditions is pending
+        summary.failed += _run_ensembles(plan, store, results, device)
+        return summary
+    from segbench.execute import LocalExecutor
+    from segbench.progress import make_reporter
+
     reporter = reporter or make_reporter(quiet)
     reporter.start(len(plan.tasks))
     by_key = {t.job.key: t.job for t in plan.tasks}
@@ -147,14 +177,28 @@ def run_suite(
                 summary.failed.append((job.describe(), error[-1] if error else "unknown error"))
             reporter.job_finished(job, ok, summary.failed[-1][1] if not ok else "")
         # ensembles last: they need their members' checkpoints, trained above (no training here)
-        summary.failed += run_pending_ensembles(plan.ensembles, store, results, device)
+        summary.failed += _run_ensembles(plan, store, results, device)
     finally:
         reporter.close()
     return summary
 
 
+def _run_ensembles(
+    plan: PlanSummary, store: Store, results: Path, device: str | None
+) -> list[tuple[str, str]]:
+    if not plan.ensembles:
+        return []
+    from segbench.ensemble.api import run_pending_ensembles
+
+    return run_pending_ensembles(plan.ensembles, store, results, device)
+
+
 def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Registered models/datasets/perturbations with summary, parameters and metadata."""
+    """Registered models/datasets/perturbations with summary, parameters and metadata.
+
+    With ``kind`` ``None`` or ``"perturbations"`` a ``"presets"`` group lists the study's named
+    shifts (``harder``, ``hardest``, ``easier``, ``easiest``) and what each selects.
+    """
     registries = {"models": MODELS, "datasets": DATASETS, "perturbations": PERTURBATIONS}
     if kind is not None and kind not in registries:
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(registries)}")
@@ -169,12 +213,49 @@ def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
                 "parameters": {
                     n: (None if p.default is inspect.Parameter.empty else p.default)
                     for n, p in e.parameters().items()
+                    if name != "models" or n not in INJECTED_MODEL_ARGS  # filled in by the runner
                 },
-                "meta": e.meta,
+                "meta": {k: v for k, v in e.meta.items() if not callable(v)},  # printable (no check=)
             }
             for e in registry.entries()
         ]
+    if kind in (None, "perturbations"):
+        out["presets"] = _preset_entries()
     return out
+
+
+def _preset_entries() -> list[dict[str, Any]]:
+    """The study's named shifts (``harder`` ...), listed beside the perturbations they select."""
+    from segbench.perturbations import PRESETS, level_table
+
+    rows = []
+    for name, (target, severity) in sorted(PRESETS.items()):
+        level = level_table(target)[severity]
+        rows.append(
+            {
+                "name": name,
+                "summary": f"preset: {target} at severity {severity} {level} (the skip study's shift)",
+                "parameters": {},
+                "meta": {"perturbation": target, "severity": severity, "level": level},
+            }
+        )
+    return rows
+
+
+def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
+    """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
+    from segbench.roundtrip.export import export_suite as export
+
+    return export(path, out, fmt)
+
+
+def import_predictions(
+    predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
+) -> Any:
+    """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
+    from segbench.roundtrip.importer import import_predictions as import_
+
+    return import_(predictions, manifest, label, results)
 
 
 def advise_dataset(
@@ -187,6 +268,7 @@ def advise_dataset(
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
     from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
+    from segbench.store import Store
 
     store = Store(results)
     if not store.path.exists():

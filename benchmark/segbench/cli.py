@@ -175,6 +175,50 @@ def advise(
     click.echo(f"written: {page}")
 
 
+@main.command(name="export")
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export folder.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["nnunet", "nnunet-png", "nifti", "png"]),
+    default="nnunet",
+    show_default=True,
+)
+def export_command(suite_file: Path, out: Path, fmt: str) -> None:
+    """Write SUITE_FILE's perturbed test images (one folder per condition) for an external model."""
+    from segbench import api
+
+    try:
+        summary = api.export_suite(suite_file, out, fmt)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"{summary.n_images} images in {summary.n_test_sets} folders; manifest: {summary.manifest}")
+    click.echo(
+        "predict each folder into PRED/<folder>/, then: "
+        f"segbench import PRED --manifest {summary.manifest} --label NAME"
+    )
+
+
+@main.command(name="import")
+@click.argument("predictions", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path), required=True, help="Export's manifest.json.")
+@click.option("--label", required=True, help="The model's name in reports (re-importing replaces it).")
+@RESULTS_OPTION
+def import_command(predictions: Path, manifest: Path, label: str, results: Path) -> None:
+    """Score predicted masks in PREDICTIONS/<folder>/ and store them as a model of the exported suite."""
+    from segbench import api
+
+    try:
+        summary = api.import_predictions(predictions, manifest, label, results)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"{summary.label}: {summary.n_cases} cases in {summary.n_test_sets} conditions stored with suite "
+        f"{summary.suite} (mean Dice {summary.mean_dice:.3f}); `segbench report` shows it"
+    )
+
+
 @main.command(name="list")
 @click.argument("kind", required=False, type=click.Choice(["models", "datasets", "perturbations"]))
 def list_command(kind: str | None) -> None:

@@ -10,11 +10,10 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from segbench.perturbations.base import SEVERITIES
-from segbench.perturbations.gallery import save_gallery_png
-from segbench.registry import PERTURBATIONS
+from segbench.core import SEVERITIES
+from segbench.paths import inside
+from segbench.registry import DATASETS, PERTURBATIONS
 from segbench.suite.load import load_suite
-from segbench.worker.job import load_dataset
 
 __all__ = ["PreviewResult", "preview_suite"]
 
@@ -37,8 +36,21 @@ def preview_suite(
         out: reports folder. Defaults to "reports".
         names: perturbations (rows); defaults to every registered one.
         case: index of the test case to show. Defaults to 0.
+
+    Raises:
+        ValueError: bad case index or perturbation name, a user dataset (``preview`` runs no
+            user code: only ``segbench run`` does), or an output folder outside ``out``.
     """
+    from segbench.perturbations.gallery import save_gallery_png
+    from segbench.worker.job import load_dataset  # the dataset cache shared with the runner
+
     suite = load_suite(suite_path)
+    if DATASETS.get(suite.datasets[0].name).is_user_code:
+        raise ValueError(
+            f"preview does not run user code, and dataset {suite.datasets[0].name!r} is a "
+            f"'module:callable'; preview a suite with a registered dataset (see 'segbench list')"
+        )
+    folder = inside(out, suite.name)
     complexity = suite.complexity[0] if suite.complexity else None
     tests = load_dataset(suite.datasets[0], complexity, suite.data_seed).test
     if not 0 <= case < len(tests):
@@ -48,7 +60,6 @@ def preview_suite(
     unknown = sorted(set(names) - set(PERTURBATIONS.names()))
     if unknown:
         raise ValueError(f"unknown perturbation(s) {unknown}; registered: {', '.join(PERTURBATIONS.names())}")
-    folder = Path(out) / suite.name
     zoom = max(1, 128 // max(chosen.image.shape[-2:]))
     png = save_gallery_png(folder / "gallery.png", chosen.image, chosen.label, names=names, zoom=zoom)
     page = folder / "gallery.html"

@@ -51,10 +51,55 @@ def test_noskip_has_no_concatenation_and_same_encoder() -> None:
     assert _count_concatenations(unet.eval(), x) == 2  # one skip per level
     assert _count_concatenations(noskip.eval(), x) == 0
     assert not any(type(m).__name__ == "SkipConnection" for m in noskip.modules())
-    # Encoder identical: the down-path convolutions have the same shapes.
-    enc = lambda m: [p.shape for n, p in m.named_parameters() if "conv" in n and p.dim() == 4]  # noqa: E731
     assert count_parameters(noskip) < count_parameters(unet)
-    assert enc(noskip)[0] == enc(unet)[0]
+
+
+def _encoder(net: torch.nn.Module) -> list[torch.nn.Module]:
+    """The down layer of every level, top first, then the bottom layer.
+
+    MONAI builds each level as a plain ``nn.Sequential(down, inner, up)``, where ``inner`` is a
+    ``SkipConnection`` around the next level in ``UNet`` and the next level itself in the
+    No-Skip U-Net; the bottom layer is a ``Convolution`` (a *subclass* of ``nn.Sequential``).
+    """
+    layers, block = [], net.model
+    while type(block) is torch.nn.Sequential:
+        down, inner, _up = block
+        layers.append(down)
+        block = getattr(inner, "submodule", inner)
+    layers.append(block)
+    return layers
+
+
+@pytest.mark.parametrize("num_res_units", [0, 2])
+def test_noskip_encoder_equals_unet_encoder_layer_by_layer(num_res_units: int) -> None:
+    params = {**TINY, "channels": [4, 8, 16, 32], "strides": [2, 2, 2], "num_res_units": num_res_units}
+    unet = build_model("unet", params, spatial_dims=2).eval()
+    noskip = build_model("noskip_unet", params, spatial_dims=2).eval()
+    enc_u, enc_n = _encoder(unet), _encoder(noskip)
+    assert len(enc_u) == len(enc_n) == 4  # three down layers + bottom
+    x = torch.randn(1, 1, 32, 32)
+    for level, (a, b) in enumerate(zip(enc_u, enc_n, strict=True)):
+        assert [type(m).__name__ for m in a.modules()] == [type(m).__name__ for m in b.modules()], level
+        shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+        assert shapes(a) == shapes(b), f"encoder level {level} differs"
+        b.load_state_dict(a.state_dict())  # same weights -> same function
+        with torch.no_grad():
+            out_a, out_b = a(x), b(x)
+        torch.testing.assert_close(out_a, out_b)
+        x = out_a
+    # And the decoder really is narrowed: each up layer takes fewer input channels without skips.
+    ups = lambda net: [blk[2] for blk in _levels(net)]  # noqa: E731
+    for up_u, up_n in zip(ups(unet), ups(noskip), strict=True):
+        first = lambda m: next(p for p in m.parameters() if p.dim() == 4)  # noqa: E731
+        assert first(up_n).shape[0] < first(up_u).shape[0]  # ConvTranspose weight: (in, out, k, k)
+
+
+def _levels(net: torch.nn.Module) -> list[torch.nn.Sequential]:
+    levels, block = [], net.model
+    while type(block) is torch.nn.Sequential:
+        levels.append(block)
+        block = getattr(block[1], "submodule", block[1])
+    return levels
 
 
 def test_user_callable(tmp_path, monkeypatch) -> None:
@@ -74,3 +119,16 @@ def test_duplicate_registration_raises() -> None:
 
     with pytest.raises(RegistryError, match="registered twice"):
         MODELS.register("unet")(lambda: None)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", MODELS.names())
+def test_cuda_forward_matches_cpu(name: str) -> None:
+    size = (32, 32, 32)
+    torch.manual_seed(0)
+    model = build_model(name, _params(name), spatial_dims=3, out_channels=2, img_size=size).eval()
+    x = torch.randn(1, 1, *size)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)

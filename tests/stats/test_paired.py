@@ -129,13 +129,21 @@ def test_holm_fixed_numbers_by_hand(p, expected):
     assert holm_by_hand(p) == pytest.approx(expected)
 
 
-def test_holm_matches_statsmodels():
-    from statsmodels.stats.multitest import multipletests
-
-    rng = np.random.default_rng(0)
-    for m in (1, 2, 5, 17):
-        p = rng.uniform(0, 0.2, m) ** 2
-        np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [
+        # Hand: sorted 0.01..0.05 times m - i = 5, 4, 3, 2, 1 -> 0.05, 0.08, 0.09, 0.08, 0.05; running max
+        # 0.05, 0.08, 0.09, 0.09, 0.09.  Holm-Sidak (statsmodels' default) gives 1 - 0.99**5 = 0.049 for
+        # the first, Hochberg's step-up 0.05 for all five: either slip would fail here.
+        ([0.01, 0.02, 0.03, 0.04, 0.05], [0.05, 0.08, 0.09, 0.09, 0.09]),
+        # Hand, unsorted input: sorted 0.001, 0.004, 0.012, 0.05, 0.2, 0.3 times 6..1 -> 0.006, 0.02,
+        # 0.048, 0.15, 0.4, 0.3 -> running max ... 0.4, 0.4; returned in input order.
+        ([0.3, 0.001, 0.2, 0.004, 0.012, 0.05], [0.4, 0.006, 0.4, 0.02, 0.048, 0.15]),
+    ],
+)
+def test_holm_is_step_down_holm_not_sidak_or_hochberg(p, expected):
+    """Replaces a comparison with ``multipletests(method="holm")``, which ``holm()`` itself calls."""
+    np.testing.assert_allclose(holm(p), expected, rtol=1e-12)
 
 
 def test_untestable_pairs_excluded_from_holm(make_long):

@@ -12,9 +12,6 @@ summed the coordinate differences before squaring, a known slip that let points 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-from scipy.special import binom
-from skimage.draw import line, polygon
 
 __all__ = ["bezier_blob_mask", "get_bezier_curve", "get_random_points"]
 
@@ -141,6 +138,9 @@ def _default_dilation(size: int) -> int:
 def _rasterise(x: np.ndarray, y: np.ndarray, size: int, kernel: int) -> np.ndarray:
     # Outline -> dilate -> fill, as the study.  The filled polygon is OR-ed in so a curve that
     # self-intersects (possible with rad=1) still yields a solid object.
+    from scipy import ndimage  # lazy: importing the registry must stay cheap
+    from skimage.draw import line, polygon
+
     rows, cols = np.clip(y, 0, size - 1), np.clip(x, 0, size - 1)
     outline = np.zeros((size, size), dtype=bool)
     # Join consecutive curve samples with line segments (closed): a connected outline whatever
@@ -159,6 +159,8 @@ def _rasterise(x: np.ndarray, y: np.ndarray, size: int, kernel: int) -> np.ndarr
 def _segment(
     p1: np.ndarray, p2: np.ndarray, angle1: float, angle2: float, rad: float, numpoints: int
 ) -> np.ndarray:
+    from scipy.special import binom
+
     r = rad * float(np.linalg.norm(p2 - p1))
     control = np.array(
         [

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 
 from segbench.cases import Case, DatasetSplits
@@ -174,6 +173,8 @@ def read_training_list(root: str | Path, task: str) -> list[tuple[Path, Path]]:
 
 
 def _header_shape(path: Path) -> tuple[int, ...]:
+    import nibabel as nib  # lazy: importing the registry must stay cheap
+
     try:
         return tuple(int(s) for s in nib.load(str(path)).shape)
     except Exception as exc:  # nibabel raises several types for unreadable files

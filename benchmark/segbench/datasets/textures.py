@@ -19,11 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import skimage.data
-from scipy import ndimage
-from skimage import io
-from skimage.color import rgb2gray
-from skimage.transform import resize
 
 __all__ = ["BUILTIN_TEXTURES", "IMAGE_SUFFIXES", "list_textures", "texture_crop", "validate_texture"]
 
@@ -45,6 +40,8 @@ _MIN_TEXTURE_SIDE = 16
 
 def _noise(rng: np.random.Generator, size: int) -> np.ndarray:
     """Smooth Gaussian noise (white noise blurred with sigma 2 px): an isotropic blob texture."""
+    from scipy import ndimage  # lazy: importing the registry must stay cheap
+
     field = ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma=2.0, mode="wrap")
     return _min_max(field)
 
@@ -108,6 +105,9 @@ def texture_crop(
     Returns:
         float32 array ``(size, size)``.
     """
+    import skimage.data  # lazy: importing the registry must stay cheap
+    from skimage.transform import resize
+
     if name in _PROCEDURAL:
         return _PROCEDURAL[name](rng, size).astype(np.float32)
     user = _user_textures(texture_dir)
@@ -156,6 +156,9 @@ def _user_textures(texture_dir: str | Path | None) -> dict[str, Path]:
 def _load_image(path: str) -> np.ndarray:
     # Cached: a dataset crops the same few textures hundreds of times.  Read-only so a caller
     # cannot corrupt the cache.
+    from skimage import io
+    from skimage.color import rgb2gray
+
     try:
         raw = io.imread(path)
     except Exception as exc:  # skimage raises many types for unreadable files

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from segbench.plan import EvalCondition, TrainJob
-from segbench.progress import Reporter
-from segbench.worker.job import run_job
+
+if TYPE_CHECKING:
+    from segbench.progress import Reporter
 
 __all__ = ["LocalExecutor", "Task"]
 
@@ -27,6 +29,8 @@ class LocalExecutor:
     def run(
         self, tasks: Sequence[Task], results: Path, device: str | None, reporter: Reporter
     ) -> Iterator[Path]:
+        from segbench.worker.job import run_job  # lazy: torch only when there is work
+
         for task in tasks:
             reporter.job_started(task.job, len(task.conditions))
             shard = run_job(

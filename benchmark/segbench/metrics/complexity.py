@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.feature import local_binary_pattern
-from skimage.transform import resize
 
 __all__ = ["foreground_ratio", "lbp_kl"]
 
@@ -63,6 +61,9 @@ def lbp_kl(
         >>> lbp_kl(img, m) < 0.1   # same texture inside and outside
         True
     """
+    from skimage.feature import local_binary_pattern  # lazy: keeps segbench.datasets cheap
+    from skimage.transform import resize
+
     image = np.asarray(image)
     mask = np.asarray(mask)
     if image.ndim != 2:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from monai.networks.nets import AttentionUnet
-from torch import nn
+from typing import TYPE_CHECKING
 
 from segbench.registry import register_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["build"]
 
@@ -27,6 +29,8 @@ def build(
         channels: feature maps per level, top first. Defaults to (16, 32, 64, 128, 256).
         strides: down-sampling stride per level. Defaults to (2, 2, 2, 2).
     """
+    from monai.networks.nets import AttentionUnet  # lazy: registering the entry must not import torch
+
     return AttentionUnet(
         spatial_dims=spatial_dims,
         in_channels=in_channels,

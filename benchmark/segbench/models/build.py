@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
-
+from segbench.core import INJECTED_MODEL_ARGS
 from segbench.registry import MODELS
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["INJECTED_ARGS", "build_model", "count_parameters", "injected_arguments"]
 
 #: Model arguments derived from the dataset and patch budget; a suite never sets them.
-INJECTED_ARGS = ("spatial_dims", "in_channels", "out_channels", "img_size")
+#: (An alias of ``segbench.core.INJECTED_MODEL_ARGS``, kept for existing importers.)
+INJECTED_ARGS = INJECTED_MODEL_ARGS
 
 
 def injected_arguments(
@@ -42,7 +45,9 @@ def build_model(
     Only the injected arguments a factory declares are passed, so a user factory may
     ignore, say, ``img_size``.
     """
-    factory = MODELS.get(name).factory
+    from torch import nn
+
+    factory = MODELS.get(name).load()
     accepted = inspect.signature(factory).parameters
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
     injected = injected_arguments(spatial_dims, in_channels, out_channels, img_size)

@@ -1,37 +1,28 @@
-"""U-Net with every skip connection removed (the skip study's No-Skip U-Net)."""
+"""U-Net with every skip connection removed (the skip study's No-Skip U-Net).
+
+The class itself lives in :mod:`segbench.models._noskip` and is imported when a model is
+built, so registering this entry costs no torch/MONAI import.
+"""
 
 from __future__ import annotations
 
-from monai.networks.nets import UNet
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from segbench.registry import register_model
 
-__all__ = ["NoSkipUNet", "build"]
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["NoSkipUNet", "build"]  # noqa: F822 (NoSkipUNet: lazy, see __getattr__)
 
 
-class NoSkipUNet(UNet):
-    """MONAI ``UNet`` whose levels are ``down -> subblock -> up`` with no concatenation.
+def __getattr__(name: str) -> Any:
+    # ``from segbench.models.noskip_unet import NoSkipUNet`` keeps working, importing MONAI then.
+    if name == "NoSkipUNet":
+        from segbench.models._noskip import NoSkipUNet
 
-    The encoder is identical to ``UNet``'s; each decoder block's input is narrowed from
-    ``skip + below`` channels to ``below`` channels.  MONAI builds a level by calling
-    ``_get_down_layer`` (after recursing into the sub-block) and then ``_get_up_layer``,
-    so the last down layer's width is exactly the skip width to subtract.
-    """
-
-    _skip_width: int = 0
-
-    def _get_down_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> nn.Module:
-        self._skip_width = out_channels
-        return super()._get_down_layer(in_channels, out_channels, strides, is_top)
-
-    def _get_up_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> nn.Module:
-        return super()._get_up_layer(in_channels - self._skip_width, out_channels, strides, is_top)
-
-    def _get_connection_block(
-        self, down_path: nn.Module, up_path: nn.Module, subblock: nn.Module
-    ) -> nn.Module:
-        return nn.Sequential(down_path, subblock, up_path)
+        return NoSkipUNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @register_model("noskip_unet")
@@ -53,6 +44,8 @@ def build(
         strides: down-sampling stride per level. Defaults to (2, 2, 2, 2).
         num_res_units: residual units per block. Defaults to 0.
     """
+    from segbench.models._noskip import NoSkipUNet
+
     return NoSkipUNet(
         spatial_dims=spatial_dims,
         in_channels=in_channels,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from monai.networks.nets import UNet
-from torch import nn
+from typing import TYPE_CHECKING
 
 from segbench.registry import register_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["build"]
 
@@ -31,6 +33,8 @@ def build(
         norm: normalisation layer name. Defaults to "batch" (AttentionUnet hard-codes it; kept
             equal across models for fairness).
     """
+    from monai.networks.nets import UNet  # lazy: registering the entry must not import torch
+
     return UNet(
         spatial_dims=spatial_dims,
         in_channels=in_channels,

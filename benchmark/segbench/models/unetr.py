@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from monai.networks.nets import UNETR
-from torch import nn
+from typing import TYPE_CHECKING
 
 from segbench.registry import register_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["build"]
 
@@ -32,6 +33,8 @@ def build(
             divisible by the ViT patch size 16).
         hidden_size: transformer width; must be divisible by ``num_heads``. Defaults to 768.
     """
+    from monai.networks.nets import UNETR  # lazy: registering the entry must not import torch
+
     return UNETR(
         in_channels=in_channels,
         out_channels=out_channels,

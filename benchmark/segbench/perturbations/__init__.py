@@ -2,10 +2,14 @@
 
 Importing this package registers every built-in entry with ``segbench.registry.PERTURBATIONS``.
 
-Contract of an entry (what the runner relies on)::
+An entry is registered once, by decorating its pure renderer (``segbench.perturbations.base``)::
 
-    @register_perturbation("speckle", levels={1: {...}, ..., 5: {...}}, dims=(2, 3), stochastic=True)
-    def speckle(image, label, *, severity, rng) -> tuple[np.ndarray, dict]: ...
+    @perturbation("speckle", levels={1: {...}, ..., 5: {...}}, backend="numpy", sample=sample_noise_seed)
+    def speckle(image, label, params) -> np.ndarray: ...
+
+which registers the factory the runner calls (a user's ``module:callable`` has the same form)::
+
+    factory(image, label, *, severity, rng) -> tuple[np.ndarray, dict]
 
 * ``image`` float32 ``(H, W)`` or ``(D, H, W)``; ``label`` uint8 0/1, read only, never returned.
 * returns the perturbed float32 image (same shape, finite) and JSON-serialisable ``params``:
@@ -14,7 +18,8 @@ Contract of an entry (what the runner relies on)::
   strictly; a bad severity or dimensionality raises ``ValueError`` naming the allowed values.
 
 Registry metadata per entry: ``levels`` (severity -> parameters), ``dims``, ``stochastic``
-(whether ``rng`` is used) and ``backend`` (``"monai"``, ``"scipy"`` or hand-written ``"numpy"``).
+(whether ``rng`` is used, i.e. the entry has a ``sample``) and ``backend`` (``"monai"``,
+``"scipy"`` or hand-written ``"numpy"``); the renderer and sampler are the entry's ``hooks``.
 """
 
 from __future__ import annotations

@@ -1,84 +1,122 @@
-"""Shared machinery of the perturbation entries: validation, level tables, replay, MONAI glue.
+"""Shared machinery of the perturbation entries: one decorator, validation, replay, MONAI glue.
 
 Why: every perturbation follows the same contract (see ``segbench.perturbations``), so the
 checks that make results comparable and reproducible live here once:
 
+* :func:`perturbation` registers an entry once: its level table, dimensionalities and backend
+  go to the registry's metadata (printed by ``segbench list``); the decorated function is the
+  *renderer* (a pure function of ``image``, ``label`` and ``params``) and the optional
+  ``sample`` draws every random choice from the job's ``rng`` into ``params``.  The registered
+  factory (``image, label, *, severity, rng``) is generated from the two, so an entry without
+  random draws (blur, gamma, ...) is just a level table and a renderer;
 * the severity and dimensionality checks raise a ``ValueError`` that names the allowed values;
-* an entry is split into a *sampler* (the registered function, which draws every random choice
-  from the job's ``rng`` into a JSON-serialisable ``params`` dict) and a *renderer* (a pure
-  function of ``image``, ``label`` and ``params``).  :func:`replay` calls the renderer alone, so
-  stored ``params`` rebuild the perturbed image exactly, without the rng;
+* :func:`replay` calls the renderer alone, so stored ``params`` rebuild the perturbed image
+  exactly, without the rng;
 * MONAI array transforms expect a channel axis and return tensors; :func:`call_monai` hides that.
+
+Heavy libraries (MONAI, scipy, torch) are imported inside the renderers, so registering the
+built-ins (every ``segbench`` command does) stays cheap.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
-from segbench.registry import PERTURBATIONS
+from segbench.core import IN_DOMAIN, SEVERITIES
+from segbench.registry import PERTURBATIONS, Entry
 
 __all__ = [
     "SEVERITIES",
     "Renderer",
+    "Sampler",
     "apply_perturbation",
     "call_monai",
     "draw_seed",
     "intensity_span",
     "level_table",
+    "perturbation",
     "prepare",
     "render",
-    "renderer",
     "replay",
+    "sample_noise_seed",
 ]
-
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
-"""The severities every built-in perturbation defines (1 = mildest)."""
 
 Renderer = Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
 """``(image float32, label, params) -> perturbed image``; pure, no randomness beyond ``params``."""
 
+Sampler = Callable[[np.ndarray, dict[str, Any], np.random.Generator], None]
+"""``(image float32, params, rng) -> None``: adds the random draws of one call to ``params``."""
+
 # The runner handles the in-domain condition itself; accepting it here keeps callers simple.
-_IDENTITY = "none"
+_IDENTITY = IN_DOMAIN
 
 
-@dataclass(frozen=True)
-class _Spec:
-    levels: dict[int, dict[str, Any]]
-    dims: tuple[int, ...]
-    render: Renderer
-
-
-_SPECS: dict[str, _Spec] = {}
-
-
-def renderer(
-    name: str, *, levels: Mapping[int, Mapping[str, Any]], dims: tuple[int, ...] = (2, 3)
-) -> Callable[[Renderer], Renderer]:
-    """Decorator declaring the pure renderer and level table of perturbation ``name``.
-
-    Why a second decorator beside ``register_perturbation``: the registry keeps JSON-friendly
-    metadata for ``segbench list``; the renderer (a callable) must stay out of it but is what
-    :func:`replay` needs.
+def perturbation(
+    name: str,
+    *,
+    levels: Mapping[int, Mapping[str, Any]],
+    backend: str,
+    dims: tuple[int, ...] = (2, 3),
+    sample: Sampler | None = None,
+) -> Callable[[Renderer], Callable[..., tuple[np.ndarray, dict[str, Any]]]]:
+    """Register the decorated renderer as perturbation ``name`` (the one registration).
 
     Args:
-        name: the perturbation's registry name.
-        levels: severity -> fixed parameters of that level (the same table given to the registry).
+        name: registry name (what a suite writes).
+        levels: severity -> fixed parameters of that level.
+        backend: ``"monai"``, ``"scipy"`` or hand-written ``"numpy"`` (shown by ``segbench list``).
         dims: accepted image dimensionalities. Defaults to ``(2, 3)``.
-    """
+        sample: adds the random draws to ``params`` (e.g. :func:`sample_noise_seed`); ``None``
+            for a deterministic entry (``stochastic=False``, the rng is not touched).
 
-    def decorator(func: Renderer) -> Renderer:
-        if name in _SPECS:
-            raise ValueError(f"perturbation renderer {name!r} is declared twice")
-        _SPECS[name] = _Spec({int(k): dict(v) for k, v in levels.items()}, tuple(dims), func)
-        return func
+    Returns:
+        A decorator that returns the registered factory
+        ``(image, label, *, severity, rng) -> (image, params)``; its docstring is the renderer's.
+
+    Example:
+        >>> @perturbation("gamma", levels=GAMMA_LEVELS, backend="monai")
+        ... def gamma(image, label, params):
+        ...     \"\"\"Gamma contrast change.\"\"\"
+        ...     return call_monai(AdjustContrast(gamma=params["gamma"]), image)
+    """
+    table = {int(k): dict(v) for k, v in levels.items()}
+
+    def decorator(render_fn: Renderer) -> Callable[..., tuple[np.ndarray, dict[str, Any]]]:
+        def factory(
+            image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
+        ) -> tuple[np.ndarray, dict[str, Any]]:
+            image32, params = prepare(name, image, label, severity)
+            if sample is not None:
+                sample(image32, params, rng)
+            return render(name, image32, label, params), params
+
+        # Name, module and docstring of the renderer (``segbench list`` shows its first line); not
+        # ``functools.wraps``, whose ``__wrapped__`` would give the factory the renderer's signature.
+        factory.__module__, factory.__doc__ = render_fn.__module__, render_fn.__doc__
+        factory.__name__ = factory.__qualname__ = render_fn.__name__
+        hooks: dict[str, Callable[..., Any]] = {"render": render_fn}
+        if sample is not None:
+            hooks["sample"] = sample
+        PERTURBATIONS.register(
+            name,
+            levels=table,
+            dims=tuple(dims),
+            stochastic=sample is not None,
+            backend=backend,
+            hooks=hooks,
+        )(factory)
+        return factory
 
     return decorator
+
+
+def sample_noise_seed(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:
+    """The sampler of every entry whose only random draw is a noise field: one ``noise_seed``."""
+    params["noise_seed"] = draw_seed(rng)
 
 
 def level_table(name: str) -> dict[int, dict[str, Any]]:
@@ -87,8 +125,7 @@ def level_table(name: str) -> dict[int, dict[str, Any]]:
     Raises:
         ValueError: ``name`` has no built-in level table (unknown or a user ``module:callable``).
     """
-    spec = _spec(name)
-    return {k: dict(v) for k, v in spec.levels.items()}
+    return {k: dict(v) for k, v in _levels(_builtin(name)).items()}
 
 
 def prepare(name: str, image: np.ndarray, label: np.ndarray, severity: int) -> tuple[np.ndarray, dict]:
@@ -109,25 +146,26 @@ def prepare(name: str, image: np.ndarray, label: np.ndarray, severity: int) -> t
     Raises:
         ValueError: unknown severity, unsupported dimensionality, or shape mismatch.
     """
-    spec = _spec(name)
-    sev = _check_severity(name, severity, spec.levels)
+    entry = _builtin(name)
+    levels, dims = _levels(entry), tuple(entry.meta["dims"])
+    sev = _check_severity(name, severity, levels)
     image = np.asarray(image)
     label = np.asarray(label)
-    if image.ndim not in spec.dims:
+    if image.ndim not in dims:
         raise ValueError(
-            f"{name}: image must be {' or '.join(f'{d}D' for d in spec.dims)} without a channel axis "
+            f"{name}: image must be {' or '.join(f'{d}D' for d in dims)} without a channel axis "
             f"((H, W) or (D, H, W)), got shape {image.shape}"
         )
     if label.shape != image.shape:
         raise ValueError(f"{name}: label shape {label.shape} differs from image shape {image.shape}")
     if not np.issubdtype(image.dtype, np.number) or np.issubdtype(image.dtype, np.complexfloating):
         raise ValueError(f"{name}: image must be real-valued, got dtype {image.dtype}")
-    return np.array(image, dtype=np.float32, copy=True), dict(spec.levels[sev])
+    return np.array(image, dtype=np.float32, copy=True), dict(levels[sev])
 
 
 def render(name: str, image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Run ``name``'s renderer and enforce the output contract (float32, same shape, finite)."""
-    out = _SPECS[name].render(image, label, params)
+    out = _builtin(name).hooks["render"](image, label, params)
     out = np.ascontiguousarray(out, dtype=np.float32)
     if out.shape != image.shape:  # a bug in an entry, not a user error
         raise RuntimeError(f"{name}: renderer changed the shape {image.shape} -> {out.shape}")
@@ -230,16 +268,26 @@ def call_monai(transform: Callable[[Any], Any], image: np.ndarray) -> np.ndarray
     Why: MONAI array transforms expect channel-first input and return (Meta)tensors, while the
     perturbation contract is channel-less numpy.
     """
+    import torch
+
     out = transform(np.ascontiguousarray(image[None]))
     if isinstance(out, torch.Tensor):
         out = out.detach().cpu().numpy()
     return np.asarray(out, dtype=np.float32)[0]
 
 
-def _spec(name: str) -> _Spec:
-    if name not in _SPECS:
-        raise ValueError(f"unknown built-in perturbation {name!r}; available: {', '.join(sorted(_SPECS))}")
-    return _SPECS[name]
+def _builtin(name: str) -> Entry:
+    """The registered entry ``name`` if it has a level table and renderer (built-in style)."""
+    if name in PERTURBATIONS:
+        entry = PERTURBATIONS.get(name)
+        if "render" in entry.hooks and "levels" in entry.meta:
+            return entry
+    available = [e.name for e in PERTURBATIONS.entries() if "render" in e.hooks]
+    raise ValueError(f"unknown built-in perturbation {name!r}; available: {', '.join(available)}")
+
+
+def _levels(entry: Entry) -> dict[int, dict[str, Any]]:
+    return entry.meta["levels"]
 
 
 def _check_severity(name: str, severity: Any, levels: Mapping[int, Any]) -> int:

@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
-from segbench.perturbations.base import prepare, render, renderer
-from segbench.registry import register_perturbation
+from segbench.perturbations.base import perturbation
 
 __all__ = ["blur_background", "gaussian_blur", "smooth"]
 
@@ -41,43 +39,6 @@ BLUR_BACKGROUND_LEVELS = {
 _TRUNCATE = 4.0
 
 
-@register_perturbation(
-    "gaussian_blur", levels=GAUSSIAN_BLUR_LEVELS, dims=(2, 3), stochastic=False, backend="scipy"
-)
-def gaussian_blur(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Isotropic Gaussian blur of the whole image (defocus, smoothing reconstruction kernels).
-
-    :func:`smooth` (``scipy.ndimage.gaussian_filter``, mirrored border); ``sigma`` in voxels
-    along every axis.  Deterministic: ``rng`` is not used.
-
-    Levels (sigma, voxels): 0.5, 1, 1.5, 2, 3.
-    """
-    image, params = prepare("gaussian_blur", image, label, severity)
-    return render("gaussian_blur", image, label, params), params
-
-
-@register_perturbation(
-    "blur_background", levels=BLUR_BACKGROUND_LEVELS, dims=(2, 3), stochastic=False, backend="scipy"
-)
-def blur_background(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Gaussian blur kept on background voxels only (``label == 0``); foreground untouched.
-
-    The skip-connection study's "easier" (sigma 3) and "easiest" (sigma 7) shifts: blurring
-    removes the background texture, so the task gets *easier* while the image moves away from
-    the training distribution.  The whole image is blurred (:func:`smooth`) and the
-    foreground voxels are then restored, so foreground intensity bleeds into a thin background
-    halo, as a blur-then-paste implementation does.  Deterministic: ``rng`` is not used.
-
-    Levels (sigma, voxels): 1, 3 (preset ``easier``), 5, 7 (preset ``easiest``), 9.
-    """
-    image, params = prepare("blur_background", image, label, severity)
-    return render("blur_background", image, label, params), params
-
-
 def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Isotropic Gaussian blur of a channel-less image with a mirrored (not zero) border.
 
@@ -88,6 +49,8 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     Returns:
         The blurred float32 image, same shape.
     """
+    from scipy import ndimage
+
     if sigma <= 0:
         return np.array(image, dtype=np.float32, copy=True)
     out = ndimage.gaussian_filter(
@@ -96,12 +59,29 @@ def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     return out.astype(np.float32, copy=False)
 
 
-@renderer("gaussian_blur", levels=GAUSSIAN_BLUR_LEVELS)
-def _render_gaussian_blur(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+@perturbation("gaussian_blur", levels=GAUSSIAN_BLUR_LEVELS, backend="scipy")
+def gaussian_blur(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Isotropic Gaussian blur of the whole image (defocus, smoothing reconstruction kernels).
+
+    :func:`smooth` (``scipy.ndimage.gaussian_filter``, mirrored border); ``sigma`` in voxels
+    along every axis.  Deterministic: ``rng`` is not used.
+
+    Levels (sigma, voxels): 0.5, 1, 1.5, 2, 3.
+    """
     return smooth(image, float(params["sigma"]))
 
 
-@renderer("blur_background", levels=BLUR_BACKGROUND_LEVELS)
-def _render_blur_background(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+@perturbation("blur_background", levels=BLUR_BACKGROUND_LEVELS, backend="scipy")
+def blur_background(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Gaussian blur kept on background voxels only (``label == 0``); foreground untouched.
+
+    The skip-connection study's "easier" (sigma 3) and "easiest" (sigma 7) shifts: blurring
+    removes the background texture, so the task gets *easier* while the image moves away from
+    the training distribution.  The whole image is blurred (:func:`smooth`) and the
+    foreground voxels are then restored, so foreground intensity bleeds into a thin background
+    halo, as a blur-then-paste implementation does.  Deterministic: ``rng`` is not used.
+
+    Levels (sigma, voxels): 1, 3 (preset ``easier``), 5, 7 (preset ``easiest``), 9.
+    """
     blurred = smooth(image, float(params["sigma"]))
     return np.where(np.asarray(label) == 0, blurred, image)

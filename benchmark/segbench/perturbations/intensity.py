@@ -9,10 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from monai.transforms import AdjustContrast, RandBiasField, RandHistogramShift
 
-from segbench.perturbations.base import call_monai, draw_seed, prepare, render, renderer
-from segbench.registry import register_perturbation
+from segbench.perturbations.base import call_monai, perturbation, sample_noise_seed
 
 __all__ = ["bias_field", "gamma", "histogram_shift"]
 
@@ -39,10 +37,8 @@ BIAS_FIELD_LEVELS = {
 }
 
 
-@register_perturbation("gamma", levels=GAMMA_LEVELS, dims=(2, 3), stochastic=False, backend="monai")
-def gamma(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("gamma", levels=GAMMA_LEVELS, backend="monai")
+def gamma(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Gamma contrast change ``x' = ((x - min) / range) ** gamma * range + min``.
 
     MONAI ``AdjustContrast``; min and max are kept, mid-tones darken (gamma > 1), as with another
@@ -50,16 +46,13 @@ def gamma(
 
     Levels (gamma): 1.25, 1.5, 2, 2.5, 3.
     """
-    image, params = prepare("gamma", image, label, severity)
-    return render("gamma", image, label, params), params
+    from monai.transforms import AdjustContrast
+
+    return call_monai(AdjustContrast(gamma=float(params["gamma"])), image)
 
 
-@register_perturbation(
-    "histogram_shift", levels=HISTOGRAM_SHIFT_LEVELS, dims=(2, 3), stochastic=True, backend="monai"
-)
-def histogram_shift(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("histogram_shift", levels=HISTOGRAM_SHIFT_LEVELS, backend="monai", sample=sample_noise_seed)
+def histogram_shift(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Random monotone piecewise-linear intensity remapping (scanner / protocol differences).
 
     MONAI ``RandHistogramShift`` draws the control points (seeded from ``params``); the shift
@@ -70,36 +63,8 @@ def histogram_shift(
 
     Levels: 5 control points; strength 0.2, 0.4, 0.6, 0.8, 1.0 (1.0 = MONAI's own draw).
     """
-    image, params = prepare("histogram_shift", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("histogram_shift", image, label, params), params
+    from monai.transforms import RandHistogramShift
 
-
-@register_perturbation("bias_field", levels=BIAS_FIELD_LEVELS, dims=(2, 3), stochastic=True, backend="monai")
-def bias_field(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Smooth multiplicative MRI bias field ``x * exp(sum_i c_i P_i)`` (coil inhomogeneity).
-
-    MONAI ``RandBiasField`` (Legendre polynomials of ``degree``; coefficients uniform in
-    ``[-coeff_max, coeff_max]``, seeded from ``params``).  Symmetric coefficients (MONAI's
-    default range is ``(0, 0.1)``) give both brighter and darker regions instead of a mostly
-    global brightening, which min-max scaling would undo.  The same seed scales the same field.
-
-    Levels (coeff_max, degree 3): 0.05, 0.1, 0.15, 0.2, 0.3.
-    """
-    image, params = prepare("bias_field", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("bias_field", image, label, params), params
-
-
-@renderer("gamma", levels=GAMMA_LEVELS)
-def _render_gamma(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    return call_monai(AdjustContrast(gamma=float(params["gamma"])), image)
-
-
-@renderer("histogram_shift", levels=HISTOGRAM_SHIFT_LEVELS)
-def _render_histogram_shift(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     transform = RandHistogramShift(num_control_points=int(params["num_control_points"]), prob=1.0)
     transform.set_random_state(seed=int(params["noise_seed"]))
     transform.randomize()
@@ -109,8 +74,19 @@ def _render_histogram_shift(image: np.ndarray, label: np.ndarray, params: dict[s
     return call_monai(lambda img: transform(img, randomize=False), image)
 
 
-@renderer("bias_field", levels=BIAS_FIELD_LEVELS)
-def _render_bias_field(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+@perturbation("bias_field", levels=BIAS_FIELD_LEVELS, backend="monai", sample=sample_noise_seed)
+def bias_field(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Smooth multiplicative MRI bias field ``x * exp(sum_i c_i P_i)`` (coil inhomogeneity).
+
+    MONAI ``RandBiasField`` (Legendre polynomials of ``degree``; coefficients uniform in
+    ``[-coeff_max, coeff_max]``, seeded from ``params``).  Symmetric coefficients (MONAI's
+    default range is ``(0, 0.1)``) give both brighter and darker regions instead of a mostly
+    global brightening, which min-max scaling would undo.  The same seed scales the same field.
+
+    Levels (coeff_max, degree 3): 0.05, 0.1, 0.15, 0.2, 0.3.
+    """
+    from monai.transforms import RandBiasField
+
     c = float(params["coeff_max"])
     transform = RandBiasField(degree=int(params["degree"]), coeff_range=(-c, c), prob=1.0)
     transform.set_random_state(seed=int(params["noise_seed"]))

@@ -10,10 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from monai.transforms import GibbsNoise, KSpaceSpikeNoise
 
-from segbench.perturbations.base import call_monai, prepare, render, renderer
-from segbench.registry import register_perturbation
+from segbench.perturbations.base import call_monai, perturbation
 
 __all__ = ["ghosting", "gibbs", "spike"]
 
@@ -38,10 +36,19 @@ GHOSTING_LEVELS = {
 _SPIKE_BAND = (1 / 8, 3 / 8)
 
 
-@register_perturbation("gibbs", levels=GIBBS_LEVELS, dims=(2, 3), stochastic=False, backend="monai")
-def gibbs(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+def _sample_spike(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:
+    """Draw the spike location ``loc`` (one centred k-space index per axis)."""
+    params["loc"] = [_spike_index(rng, n) for n in image.shape]
+
+
+def _sample_ghosting(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:
+    """Draw the phase-encoding ``axis`` (one of the last two) and the first scaled line ``offset``."""
+    params["axis"] = int(image.ndim - 1 - rng.integers(2))
+    params["offset"] = int(rng.integers(int(params["num_ghosts"])))
+
+
+@perturbation("gibbs", levels=GIBBS_LEVELS, backend="monai")
+def gibbs(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Gibbs ringing from truncating k-space to a sphere (low acquisition resolution in MRI).
 
     MONAI ``GibbsNoise``: frequencies farther than ``(1 - alpha) * max(shape) * sqrt(2) / 2``
@@ -49,14 +56,13 @@ def gibbs(
 
     Levels (alpha): 0.4, 0.5, 0.6, 0.7, 0.8.
     """
-    image, params = prepare("gibbs", image, label, severity)
-    return render("gibbs", image, label, params), params
+    from monai.transforms import GibbsNoise
+
+    return call_monai(GibbsNoise(alpha=float(params["alpha"])), image)
 
 
-@register_perturbation("spike", levels=SPIKE_LEVELS, dims=(2, 3), stochastic=True, backend="monai")
-def spike(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("spike", levels=SPIKE_LEVELS, backend="monai", sample=_sample_spike)
+def spike(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """One k-space spike: a herringbone / stripe pattern over the whole image.
 
     MONAI ``KSpaceSpikeNoise`` at a location ``loc`` (centred k-space index, drawn from ``rng``
@@ -67,15 +73,18 @@ def spike(
 
     Levels (relative_intensity): 0.05, 0.1, 0.2, 0.35, 0.5.
     """
-    image, params = prepare("spike", image, label, severity)
-    params["loc"] = [_spike_index(rng, n) for n in image.shape]
-    return render("spike", image, label, params), params
+    from monai.transforms import KSpaceSpikeNoise
+
+    loc = tuple(int(i) for i in params["loc"])
+    if len(loc) != image.ndim or any(not 0 <= i < n for i, n in zip(loc, image.shape, strict=True)):
+        raise ValueError(f"spike: loc {list(loc)} does not fit an image of shape {image.shape}")
+    total = max(float(np.abs(image.astype(np.float64)).sum()), 1e-12)
+    k_intensity = float(np.log(float(params["relative_intensity"]) * total))
+    return call_monai(KSpaceSpikeNoise(loc=loc, k_intensity=k_intensity), image)
 
 
-@register_perturbation("ghosting", levels=GHOSTING_LEVELS, dims=(2, 3), stochastic=True, backend="numpy")
-def ghosting(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("ghosting", levels=GHOSTING_LEVELS, backend="numpy", sample=_sample_ghosting)
+def ghosting(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Ghosts along the phase-encoding axis (periodic motion: breathing, pulsation).
 
     Hand-written (MONAI has no ghosting transform), after TorchIO's ``RandomGhosting``: every
@@ -87,29 +96,6 @@ def ghosting(
 
     Levels: 4 ghosts, restore 0.02; intensity 0.2, 0.4, 0.6, 0.8, 1.0.
     """
-    image, params = prepare("ghosting", image, label, severity)
-    params["axis"] = int(image.ndim - 1 - rng.integers(2))
-    params["offset"] = int(rng.integers(int(params["num_ghosts"])))
-    return render("ghosting", image, label, params), params
-
-
-@renderer("gibbs", levels=GIBBS_LEVELS)
-def _render_gibbs(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    return call_monai(GibbsNoise(alpha=float(params["alpha"])), image)
-
-
-@renderer("spike", levels=SPIKE_LEVELS)
-def _render_spike(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    loc = tuple(int(i) for i in params["loc"])
-    if len(loc) != image.ndim or any(not 0 <= i < n for i, n in zip(loc, image.shape, strict=True)):
-        raise ValueError(f"spike: loc {list(loc)} does not fit an image of shape {image.shape}")
-    total = max(float(np.abs(image.astype(np.float64)).sum()), 1e-12)
-    k_intensity = float(np.log(float(params["relative_intensity"]) * total))
-    return call_monai(KSpaceSpikeNoise(loc=loc, k_intensity=k_intensity), image)
-
-
-@renderer("ghosting", levels=GHOSTING_LEVELS)
-def _render_ghosting(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     axis = int(params["axis"])
     if not 0 <= axis < image.ndim:
         raise ValueError(f"ghosting: axis {axis} does not exist in an image of shape {image.shape}")

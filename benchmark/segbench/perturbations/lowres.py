@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from monai.transforms import RandSimulateLowResolution
 
-from segbench.perturbations.base import call_monai, prepare, render, renderer
+from segbench.perturbations.base import call_monai, perturbation
 from segbench.perturbations.blur import smooth
-from segbench.registry import register_perturbation
 
 __all__ = ["lowres"]
 
@@ -26,10 +24,8 @@ LOWRES_LEVELS = {
 }
 
 
-@register_perturbation("lowres", levels=LOWRES_LEVELS, dims=(2, 3), stochastic=False, backend="monai")
-def lowres(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("lowres", levels=LOWRES_LEVELS, backend="monai")
+def lowres(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Resample every axis down by ``factor``, then back up (partial volume + interpolation blur).
 
     MONAI ``RandSimulateLowResolution`` with a fixed zoom ``1 / factor`` (``zoom_range`` of
@@ -43,12 +39,8 @@ def lowres(
 
     Levels (factor): 1.5, 2, 3, 4, 6.
     """
-    image, params = prepare("lowres", image, label, severity)
-    return render("lowres", image, label, params), params
+    from monai.transforms import RandSimulateLowResolution
 
-
-@renderer("lowres", levels=LOWRES_LEVELS)
-def _render_lowres(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     factor = float(params["factor"])
     zoom = 1.0 / factor
     transform = RandSimulateLowResolution(

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from segbench.perturbations.base import prepare, render, renderer
-from segbench.registry import register_perturbation
+from segbench.perturbations.base import perturbation
 
 __all__ = ["motion"]
 
@@ -27,10 +26,22 @@ MOTION_LEVELS = {
 }
 
 
-@register_perturbation("motion", levels=MOTION_LEVELS, dims=(2, 3), stochastic=True, backend="numpy")
-def motion(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+def _sample_motion(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:
+    """Draw the axis, the still window around the k-space centre and the two displacements."""
+    axis = int(image.ndim - 1 - rng.integers(2))
+    # Share of the still window before the centre; kept away from 0 and 1 so that the window
+    # shrinks on both sides (a window edge at the centre would corrupt the lowest frequencies).
+    before = float(rng.uniform(0.25, 0.75))
+    directions = rng.standard_normal((2, image.ndim))
+    directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
+    window = float(params["still_fraction"])
+    params["axis"] = axis
+    params["times"] = [0.5 - window * before, 0.5 + window * (1.0 - before)]
+    params["shifts"] = [[float(v) * float(params["shift"]) for v in row] for row in directions]
+
+
+@perturbation("motion", levels=MOTION_LEVELS, backend="numpy", sample=_sample_motion)
+def motion(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """k-space motion artefact: the patient lies still only for part of the scan.
 
     The patient holds the reference position for ``still_fraction`` of the acquisition, a
@@ -47,22 +58,6 @@ def motion(
 
     Levels (still_fraction, shift 3 voxels): 0.8, 0.6, 0.4, 0.25, 0.15.
     """
-    image, params = prepare("motion", image, label, severity)
-    axis = int(image.ndim - 1 - rng.integers(2))
-    # Share of the still window before the centre; kept away from 0 and 1 so that the window
-    # shrinks on both sides (a window edge at the centre would corrupt the lowest frequencies).
-    before = float(rng.uniform(0.25, 0.75))
-    directions = rng.standard_normal((2, image.ndim))
-    directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
-    window = float(params["still_fraction"])
-    params["axis"] = axis
-    params["times"] = [0.5 - window * before, 0.5 + window * (1.0 - before)]
-    params["shifts"] = [[float(v) * float(params["shift"]) for v in row] for row in directions]
-    return render("motion", image, label, params), params
-
-
-@renderer("motion", levels=MOTION_LEVELS)
-def _render_motion(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     axis = int(params["axis"])
     start, end = (float(t) for t in params["times"])
     shifts = np.asarray(params["shifts"], dtype=np.float64)

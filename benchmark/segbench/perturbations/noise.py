@@ -15,10 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from monai.transforms import RandGaussianNoise, RandRicianNoise
 
-from segbench.perturbations.base import call_monai, draw_seed, intensity_span, prepare, render, renderer
-from segbench.registry import register_perturbation
+from segbench.perturbations.base import call_monai, intensity_span, perturbation, sample_noise_seed
 
 __all__ = ["gaussian_noise", "poisson", "rician", "speckle"]
 
@@ -53,12 +51,8 @@ RICIAN_LEVELS = {
 }
 
 
-@register_perturbation(
-    "gaussian_noise", levels=GAUSSIAN_LEVELS, dims=(2, 3), stochastic=True, backend="monai"
-)
-def gaussian_noise(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("gaussian_noise", levels=GAUSSIAN_LEVELS, backend="monai", sample=sample_noise_seed)
+def gaussian_noise(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Additive zero-mean Gaussian noise (electronic / thermal noise).
 
     MONAI ``RandGaussianNoise`` (``prob=1``, ``sample_std=False``) seeded from ``params``.
@@ -67,15 +61,16 @@ def gaussian_noise(
 
     Levels (sigma): 0.02, 0.05, 0.1, 0.15, 0.2.
     """
-    image, params = prepare("gaussian_noise", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("gaussian_noise", image, label, params), params
+    from monai.transforms import RandGaussianNoise
+
+    std = float(params["sigma"]) * intensity_span(image)
+    transform = RandGaussianNoise(prob=1.0, mean=0.0, std=std, sample_std=False)
+    transform.set_random_state(seed=int(params["noise_seed"]))
+    return call_monai(transform, image)
 
 
-@register_perturbation("speckle", levels=SPECKLE_LEVELS, dims=(2, 3), stochastic=True, backend="numpy")
-def speckle(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
+@perturbation("speckle", levels=SPECKLE_LEVELS, backend="numpy", sample=sample_noise_seed)
+def speckle(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Multiplicative speckle noise (ultrasound): ``x + x * n``, ``n ~ N(0, variance)``.
 
     Hand-written (MONAI has no speckle transform) to follow ``skimage.util.random_noise(mode=
@@ -86,55 +81,6 @@ def speckle(
 
     Levels (variance): 0.05, 0.1 (preset ``harder``), 0.2, 0.3 (preset ``hardest``), 0.5.
     """
-    image, params = prepare("speckle", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("speckle", image, label, params), params
-
-
-@register_perturbation("poisson", levels=POISSON_LEVELS, dims=(2, 3), stochastic=True, backend="numpy")
-def poisson(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Photon-counting (quantum) noise of a low-dose acquisition.
-
-    Hand-written (MONAI has no Poisson noise): intensities are mapped linearly to expected
-    photon counts ``(x - min) / (max - min) * peak``, Poisson-sampled, and mapped back.  Fewer
-    photons = noisier; the noise is signal-dependent (none where the image is at its minimum).
-
-    Levels (peak, photons at the brightest voxel): 1000, 300, 100, 30, 10.
-    """
-    image, params = prepare("poisson", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("poisson", image, label, params), params
-
-
-@register_perturbation("rician", levels=RICIAN_LEVELS, dims=(2, 3), stochastic=True, backend="monai")
-def rician(
-    image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Rician noise of MRI magnitude images: ``sqrt((x + n1)^2 + n2^2)``, ``n1, n2 ~ N(0, sigma)``.
-
-    MONAI ``RandRicianNoise`` (``prob=1``, ``sample_std=False``, ``relative=False``) seeded from
-    ``params``; ``sigma`` is a fraction of the intensity range.  Besides noise it lifts dark
-    regions (the magnitude of pure noise is positive), a known MRI bias.
-
-    Levels (sigma): 0.02, 0.05, 0.1, 0.15, 0.2.
-    """
-    image, params = prepare("rician", image, label, severity)
-    params["noise_seed"] = draw_seed(rng)
-    return render("rician", image, label, params), params
-
-
-@renderer("gaussian_noise", levels=GAUSSIAN_LEVELS)
-def _render_gaussian(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
-    std = float(params["sigma"]) * intensity_span(image)
-    transform = RandGaussianNoise(prob=1.0, mean=0.0, std=std, sample_std=False)
-    transform.set_random_state(seed=int(params["noise_seed"]))
-    return call_monai(transform, image)
-
-
-@renderer("speckle", levels=SPECKLE_LEVELS)
-def _render_speckle(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     # float64 and the same draw as skimage.util.random_noise so both agree bit for bit on [0, 1].
     noise_rng = np.random.default_rng(int(params["noise_seed"]))
     x = image.astype(np.float64)
@@ -143,8 +89,16 @@ def _render_speckle(image: np.ndarray, label: np.ndarray, params: dict[str, Any]
     return np.clip(out, min(0.0, float(x.min())), max(1.0, float(x.max())))
 
 
-@renderer("poisson", levels=POISSON_LEVELS)
-def _render_poisson(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+@perturbation("poisson", levels=POISSON_LEVELS, backend="numpy", sample=sample_noise_seed)
+def poisson(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Photon-counting (quantum) noise of a low-dose acquisition.
+
+    Hand-written (MONAI has no Poisson noise): intensities are mapped linearly to expected
+    photon counts ``(x - min) / (max - min) * peak``, Poisson-sampled, and mapped back.  Fewer
+    photons = noisier; the noise is signal-dependent (none where the image is at its minimum).
+
+    Levels (peak, photons at the brightest voxel): 1000, 300, 100, 30, 10.
+    """
     noise_rng = np.random.default_rng(int(params["noise_seed"]))
     peak = float(params["peak"])
     low, span = float(image.min()), intensity_span(image)
@@ -153,8 +107,18 @@ def _render_poisson(image: np.ndarray, label: np.ndarray, params: dict[str, Any]
     return counts / peak * span + low
 
 
-@renderer("rician", levels=RICIAN_LEVELS)
-def _render_rician(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+@perturbation("rician", levels=RICIAN_LEVELS, backend="monai", sample=sample_noise_seed)
+def rician(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """Rician noise of MRI magnitude images: ``sqrt((x + n1)^2 + n2^2)``, ``n1, n2 ~ N(0, sigma)``.
+
+    MONAI ``RandRicianNoise`` (``prob=1``, ``sample_std=False``, ``relative=False``) seeded from
+    ``params``; ``sigma`` is a fraction of the intensity range.  Besides noise it lifts dark
+    regions (the magnitude of pure noise is positive), a known MRI bias.
+
+    Levels (sigma): 0.02, 0.05, 0.1, 0.15, 0.2.
+    """
+    from monai.transforms import RandRicianNoise
+
     std = float(params["sigma"]) * intensity_span(image)
     transform = RandRicianNoise(
         prob=1.0, mean=0.0, std=std, relative=False, sample_std=False, channel_wise=False

@@ -12,7 +12,6 @@ are marked safe.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
 from segbench.report.exports import board_cells, write_exports
 from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
@@ -253,15 +253,6 @@ def _description(suite_yaml: str) -> str:
     except yaml.YAMLError:
         return ""
     return str(data.get("description", "")).strip() if isinstance(data, dict) else ""
-
-
-def _safe_name(suite: str) -> str:
-    """Folder name for a suite: the name itself when it is a plain identifier (schema-enforced)."""
-    return (
-        suite
-        if re.fullmatch(r"[A-Za-z0-9_.-]+", suite) and suite not in {".", ".."}
-        else re.sub(r"[^A-Za-z0-9_.-]", "_", suite).strip(".") or "suite"
-    )
 
 
 def _empty_board() -> pd.DataFrame:

@@ -24,7 +24,6 @@ __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
 #: cap on per-family small multiples (significance maps, boxes, ...); the rest are in the CSV exports
 MAX_FAMILY_PLOTS = 24
 _MAX_TABLE_ROWS = 200
-_NOSKIP = "noskip_unet"
 
 
 @dataclass
@@ -48,7 +47,7 @@ def page_sections(
     id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
     has_3d = analysis3d.has_3d_data(raw, jobs)
     yield _significance_section(tables)
-    yield _complexity_section(id_cis, colour)
+    yield _complexity_section(id_cis, colour, baseline_model)
     yield _severity_section(tables, colour)
     yield _rank_section(tables, colour)
     yield _box_section(tables, colour)
@@ -97,7 +96,8 @@ def _significance_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str]) -> Section:
+def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], reference: str) -> Section:
+    # ``reference``: the suite's ``baseline_model``, the model every gain and mCE is relative to.
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
@@ -106,10 +106,10 @@ def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str]) -> Section
         return sec
     for i, ds in enumerate(datasets):
         sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour), f"cx-{i}"))
-        if _NOSKIP in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
-            sec.plots.append(_div(figures.relative_gain(id_cis, ds, _NOSKIP, colour), f"gain-{i}"))
+        if reference in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
+            sec.plots.append(_div(figures.relative_gain(id_cis, ds, reference, colour), f"gain-{i}"))
         else:
-            sec.notes.append(f"No relative-gain plot for {ds}: the suite has no '{_NOSKIP}' to compare with.")
+            sec.notes.append(f"No relative-gain plot for {ds}: baseline_model '{reference}' is not in it.")
     return sec
 
 

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from segbench.worker.shard import pending_shards, read_shard, shard_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DB_NAME", "Store"]
 
@@ -75,8 +76,15 @@ class Store:
                 "updated_at=excluded.updated_at",
                 (name, path, yaml_text, time.time()),
             )
-            conn.execute("DELETE FROM suite_jobs WHERE suite = ?", (name,))
-            conn.execute("DELETE FROM suite_conditions WHERE suite = ?", (name,))
+            # Imported models (segbench import) are not in the suite file: keep their membership.
+            conn.execute(
+                f"DELETE FROM suite_jobs WHERE suite = ? AND job_key NOT IN ({_IMPORTED_JOBS})", (name,)
+            )
+            conn.execute(
+                "DELETE FROM suite_conditions WHERE suite = ? AND cond_key NOT IN "
+                f"(SELECT cond_key FROM conditions WHERE job_key IN ({_IMPORTED_JOBS}))",
+                (name,),
+            )
             for job in jobs:
                 conn.execute(
                     "INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)", (name, job.key, job.model.display)
@@ -105,6 +113,46 @@ class Store:
         """Ingest shards left by an interrupted run; returns how many were new."""
         return sum(self.ingest(path) is not None for path in pending_shards(self.results))
 
+    def ingest_imported(self, suite: str, suite_yaml: str, label: str, shards: list[dict[str, Any]]) -> None:
+        """Store an external model's rows (``segbench import``) as members of ``suite``, in one
+        transaction: rows of an earlier import under ``label`` are replaced, nothing is half-stored."""
+        with self.connect() as conn, conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
+                (suite, None, suite_yaml, time.time()),
+            )
+            earlier = (
+                "SELECT job_key FROM suite_jobs WHERE suite = ? AND model_label = ? "
+                f"AND job_key IN ({_IMPORTED_JOBS})"
+            )
+            conn.execute(
+                "DELETE FROM suite_conditions WHERE suite = ? AND cond_key IN "
+                f"(SELECT cond_key FROM conditions WHERE job_key IN ({earlier}))",
+                (suite, suite, label),
+            )
+            conn.execute(
+                f"DELETE FROM suite_jobs WHERE suite = ? AND job_key IN ({earlier})", (suite, suite, label)
+            )
+            for shard in shards:
+                _write_shard(conn, shard)
+                conn.execute(
+                    "INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)", (suite, shard["job_key"], label)
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
+                    [(suite, c["cond_key"]) for c in shard["conditions"]],
+                )
+
+    def model_names(self, suite: str) -> dict[str, str]:
+        """Model label -> model name (``imported`` for imported models) of a stored suite."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT sj.model_label, j.model FROM suite_jobs sj JOIN jobs j USING (job_key) "
+                "WHERE sj.suite = ?",
+                (suite,),
+            ).fetchall()
+        return dict(rows)
+
     # -- reading -----------------------------------------------------------------
     def done_conditions(self) -> set[str]:
         if not self.path.exists():
@@ -131,6 +179,8 @@ class Store:
 
     def cases(self, suite: str | None = None) -> pd.DataFrame:
         """The long per-case table (one row per model x condition x case) of a suite."""
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
+
         query = """
             SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
                    json_extract(j.train_info, '$.patch_size') AS patch_size, j.seed,
@@ -156,6 +206,8 @@ class Store:
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
         """One row per train job (status, provenance, timings) of a suite."""
+        import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
+
         query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
         params: tuple[Any, ...] = ()
         if suite is not None:
@@ -179,6 +231,9 @@ class Store:
                 (suite,),
             ).fetchone()[0]
         return expected, done
+
+
+_IMPORTED_JOBS = "SELECT job_key FROM jobs WHERE json_extract(config, '$.imported') IS NOT NULL"
 
 
 def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:

@@ -41,6 +41,10 @@ class ModelSpec(_Strict):
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, description="display name; defaults to name")
+    weights: str | None = Field(
+        default=None, min_length=1, description="checkpoint to load instead of training (segbench.pretrained)"
+    )
+    pretrained: bool = Field(default=False, description="the callable returns a trained model: never train")
 
     @property
     def display(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from segbench.models.build import INJECTED_ARGS
 from segbench.presets import PRESETS
+from segbench.pretrained import check_model_weights
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry, RegistryError
 from segbench.suite.errors import SuiteIssue
 from segbench.suite.load import Locator
@@ -51,6 +52,7 @@ def check_suite(suite: Suite, locator: Locator, filename: str) -> list[SuiteIssu
                     )
             params = {k: v for k, v in spec.params.items() if k not in INJECTED_ARGS}
             _check_params(entry, params, ("models", i, "params"), issue)
+    check_model_weights(suite, issue)  # weights: missing, not a checkpoint, or another architecture
 
     for i, spec in enumerate(suite.perturbations):
         _check_perturbation(spec, ("perturbations", i), issue, dims, allow_none=True)

@@ -22,9 +22,10 @@ from segbench.cases import Case, DatasetSplits
 from segbench.models.build import build_model, count_parameters
 from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, seed_everything
+from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
 from segbench.worker.device import pick_device
@@ -64,7 +65,8 @@ def run_job(
     try:
         torch_device = pick_device(device)
         shard["provenance"] = collect_provenance(str(torch_device))
-        _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
+        with job_randomness(job.seed, job.train.deterministic, torch_device.type):  # restored after
+            _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
         shard["status"] = "done"
     except Exception:
         shard["error"] = traceback.format_exc()
@@ -81,7 +83,6 @@ def _run(
     on_epoch: EpochCallback | None,
     on_status: Callable[[str], None],
 ) -> None:
-    seed_everything(job.seed, deterministic=job.train.deterministic, device_type=device.type)
     on_status("data")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims
@@ -100,7 +101,10 @@ def _run(
         amp=job.train.amp,
     )
     ckpt = checkpoint_path(results, job.key)
-    if ckpt.exists():
+    if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
+        shard["train"] = apply_pretrained(model, job.model, list(roi) if roi else None)
+        model.to(device)
+    elif ckpt.exists():
         saved = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         model.to(device)
@@ -127,9 +131,7 @@ def _run(
             case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
         ) -> np.random.Generator:
             # Same perturbed image for every model and training seed: pairs stay paired.
-            return derive_rng(
-                job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
-            )
+            return perturbation_rng(job.data_seed, identity, tc, c.perturbation, c.severity, case.case_id)
 
         rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta)
         shard["conditions"].append(

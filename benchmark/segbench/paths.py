@@ -1,0 +1,43 @@
+"""Output folder names derived from user-controlled strings (suite names), kept inside ``--out``.
+
+Why one function: the report and ``segbench preview`` both write ``<out>/<suite name>/``; a name
+such as ``..`` or ``a/../../b`` must never reach outside ``out``.  Both call :func:`safe_name`
+and :func:`inside`, so the rule cannot drift between them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+__all__ = ["inside", "safe_name"]
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def safe_name(name: str) -> str:
+    """A single path component for ``name``: the name itself when it is plain, else a cleaned copy.
+
+    Letters, digits, ``_``, ``-`` and ``.`` are kept; anything else becomes ``_``; leading and
+    trailing dots are dropped, so ``.``, ``..`` and ``...`` cannot name a parent folder.
+
+    Example:
+        >>> safe_name("skip"), safe_name(".."), safe_name("a/../b")
+        ('skip', 'suite', 'a_.._b')
+    """
+    if _PLAIN.fullmatch(name) and name.strip("."):
+        return name
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "suite"
+
+
+def inside(out: str | Path, name: str) -> Path:
+    """``out / safe_name(name)``, checked to resolve inside ``out`` (symlinks followed).
+
+    Raises:
+        ValueError: the folder would resolve outside ``out`` (e.g. a symlink planted there).
+    """
+    root = Path(out).resolve()
+    folder = (Path(out) / safe_name(name)).resolve()
+    if folder == root or root not in folder.parents:
+        raise ValueError(f"refusing to write {folder}: it is not inside the output folder {root}")
+    return Path(out) / safe_name(name)

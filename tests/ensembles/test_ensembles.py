@@ -123,3 +123,13 @@ def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
     # dry run lists every ensemble as done
     lines = api.plan_suite(tmp_path / "b.yaml", results).lines()
     assert sum("ensemble of" in line and line.endswith("done") for line in lines) == 4
+
+
+def test_tta_changes_condition_keys_only_when_set() -> None:
+    plain, with_tta = expand(_suite()), expand(_suite(train={**BASE["train"], "tta": ["flip", "rot90"]}))
+    assert [j.key for j in plain] == [j.key for j in with_tta]  # evaluation-only: nothing retrains
+    plain_keys = [j.condition_key(c) for j in plain for c in j.conditions]
+    tta_keys = [j.condition_key(c) for j in with_tta for c in j.conditions]
+    assert not set(plain_keys) & set(tta_keys)  # TTA evaluations are new evaluations
+    with pytest.raises(ValueError, match="flip"):
+        _suite(train={**BASE["train"], "tta": ["zoom"]})

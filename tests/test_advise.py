@@ -135,3 +135,15 @@ def test_3d_dataset_is_not_placed_on_2d_results() -> None:
         advise(DatasetProfile("vol", 3, "fbr", np.array([0.1, 0.1])), rows)
     spheres = rows.assign(dataset="spheres3d")
     assert advise(DatasetProfile("vol", 3, "fbr", np.array([0.1, 0.1])), spheres, n_resamples=50).inside
+
+
+def test_measured_curves_and_page_figure() -> None:
+    advice = advise(_profile(2.95), _measured(), n_resamples=200)
+    curves = advice.curves
+    assert set(curves["model"]) == {"wide", "narrow"}
+    wide = curves[curves["model"] == "wide"].sort_values("x")
+    assert wide["dice"].iloc[-1] - wide["dice"].iloc[0] == pytest.approx(0.2, abs=0.03)  # the measured step
+    assert ((curves["low"] <= curves["dice"]) & (curves["dice"] <= curves["high"])).all()
+    page = advice.html(plotly_src="../plotly.min.js")
+    assert "../plotly.min.js" in page and "your dataset (IQR)" in page
+    assert "<script" not in advice.html()  # no figure without a plotly.js to load

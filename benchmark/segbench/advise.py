@@ -115,6 +115,7 @@ class Advice:
     robust_favoured: list[str] = field(default_factory=list)
     cannot_say: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    curves: pd.DataFrame | None = None  # model, x, dice, low, high, n per bin of the measure
 
     def headline(self) -> str:
         p, (lo, hi) = self.profile, self.measured_range
@@ -164,8 +165,9 @@ class Advice:
         lines += [f"  - {c}" for c in self.cannot_say]
         return "\n".join(lines)
 
-    def html(self) -> str:
-        """A self-contained HTML page (no scripts) with the same content."""
+    def html(self, plotly_src: str | None = None) -> str:
+        """An HTML page with the same content; with ``plotly_src`` (path of plotly.min.js) also the
+        measured curves with the dataset's position drawn on them."""
         e = html.escape
         rows = "".join(
             f"<tr><td>{e(m.model)}</td><td>{m.n_cases}</td><td>{m.n_seeds}</td>"
@@ -190,8 +192,55 @@ class Advice:
             "margin:2em auto}"
             "td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
             f"<h1>segbench advise: {e(self.profile.name)}</h1><p><strong>{e(self.headline())}</strong></p>"
-            f"{body}{table}<h2>What the evidence cannot say</h2><ul>{limits}</ul></body></html>"
+            f"{body}{table}{self._figure(plotly_src)}<h2>What the evidence cannot say</h2><ul>{limits}</ul>"
+            "</body></html>"
         )
+
+    def _figure(self, plotly_src: str | None) -> str:
+        if plotly_src is None or self.curves is None or self.curves.empty:
+            return ""
+        import plotly.graph_objects as go
+
+        p, (lo, hi) = self.profile, self.measured_range
+        fig = go.Figure()
+        for model, g in self.curves.groupby("model", sort=True):
+            fig.add_trace(
+                go.Scatter(
+                    x=g["x"],
+                    y=g["dice"],
+                    mode="lines+markers",
+                    name=str(model),
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": g["high"] - g["dice"],
+                        "arrayminus": g["dice"] - g["low"],
+                    },
+                )
+            )
+        a, b = p.iqr
+        fig.add_vrect(
+            x0=a, x1=b, fillcolor="orange", opacity=0.25, line_width=0, annotation_text="your dataset (IQR)"
+        )
+        fig.add_vline(x=p.median, line_dash="dash", line_color="orange")
+        fig.add_vrect(
+            x0=lo,
+            x1=hi,
+            fillcolor="grey",
+            opacity=0.06,
+            line_width=0,
+            annotation_text="measured range",
+            annotation_position="bottom left",
+        )
+        fig.update_layout(
+            title=f"measured in-domain Dice vs {MEASURES[p.spatial_dims][1]} (bars: 95% CI over cases)",
+            xaxis_title=MEASURES[p.spatial_dims][1],
+            yaxis_title="mean Dice",
+            template="plotly_white",
+            height=420,
+        )
+        div = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
+        return f"<script src='{html.escape(plotly_src)}'></script>{div}"
 
 
 def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> DatasetSpec:
@@ -310,6 +359,7 @@ def advise(
         {f"{s}/{d}" for s, d in rows[["suite", "dataset"]].drop_duplicates().itertuples(index=False)}
     )
     advice.cannot_say = _limits(profile, advice, per_case)
+    advice.curves = _curves(in_domain, per_case, unit, n_resamples, seed)
     if not advice.inside:
         return advice
     a, b = profile.iqr
@@ -324,6 +374,40 @@ def advise(
     advice.models = _evidence(in_window, unit, n_resamples, seed)
     _judge(advice)
     return advice
+
+
+def _curves(
+    in_domain: pd.DataFrame,
+    per_case: pd.Series,
+    unit: list[str],
+    n_resamples: int,
+    seed: int,
+    n_bins: int = 8,
+) -> pd.DataFrame:
+    """Measured curves: cases binned by quantiles of the measure; per bin and model, mean Dice + CI."""
+    values = per_case.to_numpy()
+    n = min(n_bins, max(len(values) // 5, 1))  # about five cases per bin at least
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, n + 1)))
+    which = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 2, 0))
+    bins = per_case.rename("x").to_frame().assign(bin=which)
+    cases = in_domain.groupby(["model", *unit], dropna=False)["dice"].mean().rename("dice").reset_index()
+    cases = cases.merge(bins.reset_index(), on=unit, how="inner")
+    rng = derive_rng(seed, "advise-curves")
+    rows = []
+    for (model, b), g in cases.groupby(["model", "bin"], sort=True):
+        est, low, high = _boot(g["dice"].to_numpy(), n_resamples, rng)
+        rows.append(
+            {
+                "model": model,
+                "bin": b,
+                "x": float(g["x"].mean()),
+                "dice": est,
+                "low": low,
+                "high": high,
+                "n": len(g),
+            }
+        )
+    return pd.DataFrame(rows, columns=["model", "bin", "x", "dice", "low", "high", "n"])
 
 
 def _evidence(rows: pd.DataFrame, unit: list[str], n_resamples: int, seed: int) -> list[ModelEvidence]:

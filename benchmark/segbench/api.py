@@ -285,6 +285,9 @@ def advise_dataset(
         or "dataset"
     )
     page = folder / f"{stem}.html"
-    page.write_text(advice.html(), encoding="utf-8")
+    from segbench.report.build import write_plotly_js
+
+    write_plotly_js(Path(out))
+    page.write_text(advice.html(plotly_src="../plotly.min.js"), encoding="utf-8")
     (folder / f"{stem}.json").write_text(to_json(advice), encoding="utf-8")
     return advice, page

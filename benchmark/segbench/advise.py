@@ -98,6 +98,9 @@ class ModelEvidence:
     gap: float = math.nan  # best model minus this model, paired over cases (in-domain)
     gap_low: float = math.nan
     gap_high: float = math.nan
+    shift_gap: float = math.nan  # best model under shift minus this model, paired over cases
+    shift_gap_low: float = math.nan
+    shift_gap_high: float = math.nan
 
 
 @dataclass
@@ -126,7 +129,8 @@ class Advice:
                 f"range [{lo:.3g}, {hi:.3g}] ({side}); the benchmark does not extrapolate."
             )
         robust = " and ".join(self.robust_favoured)
-        shift = f"; under shift, {robust} holds up best" if robust else ""
+        verb = "hold" if len(self.robust_favoured) > 1 else "holds"
+        shift = f"; under shift, {robust} {verb} up best" if robust else ""
         if not self.favoured:
             return (
                 f"The in-domain evidence does not separate the models at {p.measure} = {p.median:.3g}{shift}."
@@ -154,12 +158,15 @@ class Advice:
                 f"[{self.window[0]:.3g}, {self.window[1]:.3g}] from {', '.join(self.sources)}"
             )
             lines.append(
-                f"  {'model':<22} {'Dice [95% CI]':<24} {'under shift [95% CI]':<24} best - model [95% CI]"
+                f"  {'model':<18} {'Dice [95% CI]':<24} {'best - model':<24} "
+                f"{'under shift [95% CI]':<24} best under shift - model"
             )
             for m in self.models:
                 lines.append(
-                    f"  {m.model:<22} {_ci(m.dice, m.dice_low, m.dice_high):<24} "
-                    f"{_ci(m.shifted, m.shifted_low, m.shifted_high):<24} {_ci(m.gap, m.gap_low, m.gap_high)}"
+                    f"  {m.model:<18} {_ci(m.dice, m.dice_low, m.dice_high):<24} "
+                    f"{_ci(m.gap, m.gap_low, m.gap_high):<24} "
+                    f"{_ci(m.shifted, m.shifted_low, m.shifted_high):<24} "
+                    f"{_ci(m.shift_gap, m.shift_gap_low, m.shift_gap_high)}"
                 )
         lines.append("what this cannot say:")
         lines += [f"  - {c}" for c in self.cannot_say]
@@ -173,12 +180,14 @@ class Advice:
             f"<tr><td>{e(m.model)}</td><td>{m.n_cases}</td><td>{m.n_seeds}</td>"
             f"<td>{e(_ci(m.dice, m.dice_low, m.dice_high))}</td>"
             f"<td>{e(_ci(m.shifted, m.shifted_low, m.shifted_high))}</td>"
-            f"<td>{e(_ci(m.gap, m.gap_low, m.gap_high))}</td></tr>"
+            f"<td>{e(_ci(m.gap, m.gap_low, m.gap_high))}</td>"
+            f"<td>{e(_ci(m.shift_gap, m.shift_gap_low, m.shift_gap_high))}</td></tr>"
             for m in self.models
         )
         table = (
             "<table><tr><th>model</th><th>cases</th><th>seeds</th><th>Dice [95% CI]</th>"
-            f"<th>under shift [95% CI]</th><th>best − model [95% CI]</th></tr>{rows}</table>"
+            f"<th>under shift [95% CI]</th><th>best − model [95% CI]</th>"
+            f"<th>best under shift − model [95% CI]</th></tr>{rows}</table>"
             if self.models
             else ""
         )
@@ -415,8 +424,8 @@ def _evidence(rows: pd.DataFrame, unit: list[str], n_resamples: int, seed: int) 
     ident = rows[rows["perturbation"] == IN_DOMAIN]
     shifted = rows[rows["perturbation"] != IN_DOMAIN]
     wide = ident.groupby(["model", *unit], dropna=False)["dice"].mean().unstack("model")
-    wide_shift = shifted.groupby(["model", *unit, "perturbation", "severity"], dropna=False)["dice"].mean()
-    wide_shift = wide_shift.unstack("model")
+    # the case is the unit: under shift, each case's Dice is averaged over seeds and shifted conditions
+    wide_shift = shifted.groupby(["model", *unit], dropna=False)["dice"].mean().unstack("model")
     rng = derive_rng(seed, "advise")
     out = []
     for model in wide.columns:
@@ -439,6 +448,14 @@ def _evidence(rows: pd.DataFrame, unit: list[str], n_resamples: int, seed: int) 
                 (pair[best] - pair[ev.model]).to_numpy(), n_resamples, rng
             )
         out[0].gap = out[0].gap_low = out[0].gap_high = math.nan  # the reference: shown as "–"
+    robust = [ev for ev in out if not math.isnan(ev.shifted)]
+    if robust:
+        top = max(robust, key=lambda m: m.shifted).model
+        for ev in robust:
+            if ev.model != top:
+                pair = wide_shift[[top, ev.model]].dropna()
+                diff = (pair[top] - pair[ev.model]).to_numpy()
+                ev.shift_gap, ev.shift_gap_low, ev.shift_gap_high = _boot(diff, n_resamples, rng)
     return out
 
 
@@ -463,13 +480,15 @@ def _judge(advice: Advice) -> None:
                 "(paired CI of the difference includes 0)."
             )
     robust = [m for m in models if not math.isnan(m.shifted)]
-    if robust:
+    if len(robust) > 1:
         top = max(robust, key=lambda m: m.shifted)
-        advice.robust_favoured = [m.model for m in robust if m is top or not m.shifted_high < top.shifted_low]
-        if len(advice.robust_favoured) == len(robust) and len(robust) > 1:
-            advice.robust_favoured = []
+        behind = [m for m in robust if m is not top and m.shift_gap_low > 0]
+        if behind:
+            advice.robust_favoured = [m.model for m in robust if m is top or not m.shift_gap_low > 0]
+        else:
             advice.cannot_say.append(
-                "Under shift the models' CIs overlap: no robustness ranking is supported."
+                "Under shift no model is ahead of another (every paired CI includes 0): "
+                "no robustness ranking is supported."
             )
 
 

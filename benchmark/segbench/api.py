@@ -7,6 +7,7 @@ to ``cli.py``.
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ __all__ = [
     "import_predictions",
     "list_entries",
     "plan_suite",
+    "rebuild_store",
     "run_suite",
     "validate_suite",
 ]
@@ -50,6 +52,7 @@ class PlanSummary:
     tasks: list[Task]
     trained: set[str]
     done_conditions: set[str]
+    warnings: list[str] = field(default_factory=list)
     ensembles: list[EnsembleJob] = field(default_factory=list)
 
     @property
@@ -93,6 +96,7 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: int = 0
     recovered_shards: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -106,29 +110,49 @@ def validate_suite(path: str | Path) -> Suite:
     return load_suite(path)
 
 
-def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
-    """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
-    from segbench.store import Store
+def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False) -> PlanSummary:
+    """Expand a suite and subtract what the store holds plus what pending shards hold.
+
+    Read-only: nothing is ingested, moved or written (the database is opened ``mode=ro``), so a dry
+    run never disturbs a run in progress.
+
+    Raises:
+        SuiteConflict: another suite file already uses this suite's name (unless ``replace``).
+    """
+    from segbench.store import Store, SuiteConflict
     from segbench.suite.load import load_suite
 
     store = Store(results)
-    store.ingest_pending()
-    return _plan(load_suite(path), store)
+    suite = load_suite(path)
+    if not replace and (problem := store.suite_conflict(suite.name, Path(path).read_text(), path)):
+        raise SuiteConflict(problem)
+    return _plan(suite, store, *store.peek_pending())
 
 
-def _plan(suite: Suite, store: Store) -> PlanSummary:
+def _plan(
+    suite: Suite,
+    store: Store,
+    pending_trained: frozenset[str] | set[str] = frozenset(),
+    pending_done: frozenset[str] | set[str] = frozenset(),
+) -> PlanSummary:
     from segbench.ensemble import expand_ensembles
     from segbench.execute import Task
     from segbench.plan import expand
 
     jobs = expand(suite)
-    trained, done = store.trained_jobs(), store.done_conditions()
-    tasks = []
+    trained = store.trained_jobs() | set(pending_trained)
+    done = store.done_conditions() | set(pending_done)
+    tasks, seen = [], set()
     for job in jobs:
+        # Two labels with identical config share a job key: evaluate it once, report it under both
+        # labels (suite_jobs holds one row per label).
+        if job.key in seen:
+            continue
+        seen.add(job.key)
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done, expand_ensembles(suite, jobs))
+    return PlanSummary(suite, jobs, tasks, trained, done, list(store.warnings), expand_ensembles(suite, jobs))
 
 
 def run_suite(
@@ -137,28 +161,68 @@ def run_suite(
     device: str | None = None,
     reporter: Reporter | None = None,
     quiet: bool = False,
+    wait: bool = False,
+    replace: bool = False,
 ) -> RunSummary:
     """Train and evaluate every pending cell of a suite, committing each job as it ends.
 
     Resumable: shards left by a killed run are ingested first, finished conditions are
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
-    others go on.
+    others go on.  One writer per results folder: the folder's lock is held throughout
+    (``wait``: block until a running holder is done instead of raising ``LockHeld``).
+
+    Raises:
+        SuiteError: the suite file has problems (all of them listed).
+        DeviceError: ``device`` is misspelt or not available on this machine.
+        LockHeld: another process is writing to ``results`` (and ``wait`` is False).
+        StoreError: the database is damaged, full or read-only (one line naming it).
     """
+    from segbench.store import ResultsLock
+    from segbench.suite.device import check_device
+
+    check_device(device)  # one upfront error, not one failed job per cell
+    results = Path(results)
+    started = time.time()
+    with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
+        return _run_locked(path, results, device, reporter, quiet, replace, started)
+
+
+def _say_waiting(holder: str) -> None:
+    print(f"waiting for {holder} to release the results folder ...", flush=True)
+
+
+def _run_locked(
+    path: str | Path,
+    results: Path,
+    device: str | None,
+    reporter: Reporter | None,
+    quiet: bool,
+    replace: bool,
+    started: float,
+) -> RunSummary:
+    from segbench.core.records import RecordError
+    from segbench.shards import clean_stale_tmp
     from segbench.store import Store
     from segbench.suite.load import load_suite
 
-    results = Path(results)
     store = Store(results)
+    clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
     recovered = store.ingest_pending()
-    plan = _plan(load_suite(path), store)
-    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles])
+    suite = load_suite(path)
+    plan = _plan(suite, store)
+    store.record_suite(
+        plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
+    )
     summary = RunSummary(
-        plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
+        plan.suite.name,
+        skipped=len({job.key for job in plan.jobs}) - len(plan.tasks),  # shared by two labels: once
+        recovered_shards=recovered,
+        warnings=store.warnings,
     )
     if not plan.tasks:
         # finished suite: no executor, so no torch import (start-up in well under 1 s); ensembles
         # import torch only when one of their conditions is pending
-        summary.failed += _run_ensembles(plan, store, results, device)
+        summary.failed += _run_ensembles(plan, store, Path(results), device)
         return summary
     from segbench.execute import LocalExecutor
     from segbench.progress import make_reporter
@@ -168,16 +232,20 @@ def run_suite(
     by_key = {t.job.key: t.job for t in plan.tasks}
     try:
         for shard_path in LocalExecutor().run(plan.tasks, results, device, reporter):
-            shard = store.ingest(shard_path) or {}
-            job = by_key[shard.get("job_key", shard_path.name.split("-")[0])]
-            ok = shard.get("status") == "done"
+            job = by_key[shard_path.name.split("-")[0]]
+            try:
+                shard = store.ingest(shard_path)
+                error = "" if shard is None or shard.ok else (shard.error or "")
+            except RecordError as exc:
+                store.quarantine(shard_path, str(exc))
+                error = f"its result shard was unreadable and quarantined: {exc}"
             summary.ran += 1
-            if not ok:
-                error = (shard.get("error") or "").strip().splitlines()
-                summary.failed.append((job.describe(), error[-1] if error else "unknown error"))
-            reporter.job_finished(job, ok, summary.failed[-1][1] if not ok else "")
+            if error:
+                lines = error.strip().splitlines()
+                summary.failed.append((job.describe(), lines[-1] if lines else "unknown error"))
+            reporter.job_finished(job, not error, summary.failed[-1][1] if error else "")
         # ensembles last: they need their members' checkpoints, trained above (no training here)
-        summary.failed += _run_ensembles(plan, store, results, device)
+        summary.failed += _run_ensembles(plan, store, Path(results), device)
     finally:
         reporter.close()
     return summary
@@ -191,6 +259,22 @@ def _run_ensembles(
     from segbench.ensemble.api import run_pending_ensembles
 
     return run_pending_ensembles(plan.ensembles, store, results, device)
+
+
+def rebuild_store(
+    results: str | Path = DEFAULT_RESULTS, wait: bool = False
+) -> tuple[Path | None, int, int, list[str]]:
+    """Recreate ``segbench.sqlite`` from the archived shards (``segbench store rebuild``).
+
+    Returns:
+        (where the old database was moved, shards ingested, suites restored, warnings).
+    """
+    from segbench.store import ResultsLock, Store
+
+    with ResultsLock(Path(results), wait=wait):
+        store = Store(results)
+        aside, shards, suites = store.rebuild()
+        return aside, shards, suites, store.warnings
 
 
 def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -254,8 +338,10 @@ def import_predictions(
 ) -> Any:
     """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
     from segbench.roundtrip.importer import import_predictions as import_
+    from segbench.store import ResultsLock
 
-    return import_(predictions, manifest, label, results)
+    with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
+        return import_(predictions, manifest, label, results)
 
 
 def advise_dataset(
@@ -268,6 +354,7 @@ def advise_dataset(
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
     from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
+    from segbench.report.build import write_plotly_js
     from segbench.store import Store
 
     store = Store(results)
@@ -284,10 +371,8 @@ def advise_dataset(
         "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(reference).name).strip(".")
         or "dataset"
     )
-    page = folder / f"{stem}.html"
-    from segbench.report.build import write_plotly_js
-
     write_plotly_js(Path(out))
+    page = folder / f"{stem}.html"
     page.write_text(advice.html(plotly_src="../plotly.min.js"), encoding="utf-8")
     (folder / f"{stem}.json").write_text(to_json(advice), encoding="utf-8")
     return advice, page

@@ -98,14 +98,14 @@ def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
     assert alone["disagreement"].isna().all()  # one member: nothing to disagree with
     assert (alone["model_name"] == ENSEMBLE_MODEL).all() and (alone["seed"] == POOLED_SEED).all()
 
-    # 2) new ensembles on the same store: computed from checkpoints, no training step at all
+    # 2) the suite edited in place, with new ensembles: computed from checkpoints, no training step
     more = [
         solo,
         {"label": "unet_x2", "members": {"model": "unet"}},
         {"label": "mixed", "members": ["unet", "noskip_unet"]},
     ]
     with mock.patch("segbench.worker.job._train", side_effect=AssertionError("trained")) as train:
-        second = api.run_suite(_write(tmp_path / "b.yaml", ensembles=more), results, quiet=True)
+        second = api.run_suite(_write(tmp_path / "a.yaml", ensembles=more), results, quiet=True)
     assert second.ok, second.failed
     assert train.call_count == 0 and second.ran == 0
     cases = Store(results).cases("ens")
@@ -121,7 +121,7 @@ def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
     )
     assert {"solo", "unet_x2", "mixed", "unet", "noskip_unet"} <= set(tables.board["model"])
     # dry run lists every ensemble as done
-    lines = api.plan_suite(tmp_path / "b.yaml", results).lines()
+    lines = api.plan_suite(tmp_path / "a.yaml", results).lines()
     assert sum("ensemble of" in line and line.endswith("done") for line in lines) == 4
 
 

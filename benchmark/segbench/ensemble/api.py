@@ -44,8 +44,8 @@ def run_pending_ensembles(
             continue
         from segbench.ensemble.run import run_ensemble
 
-        shard = store.ingest(run_ensemble(ens, pending, results, device)) or {}
-        if shard.get("status") != "done":
-            error = (shard.get("error") or "").strip().splitlines()
+        shard = store.ingest(run_ensemble(ens, pending, results, device))
+        if shard is not None and not shard.ok:
+            error = (shard.error or "").strip().splitlines()
             failed.append((ens.describe(), error[-1] if error else "unknown error"))
     return failed

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from segbench.cases import Case
+from segbench.core.records import ShardRecord
 from segbench.ensemble.infer import ensemble_predict
 from segbench.ensemble.plan import EnsembleJob
 from segbench.models.build import build_model, count_parameters
@@ -60,7 +61,7 @@ def run_ensemble(
     except Exception:
         shard["error"] = traceback.format_exc()
     shard["finished_at"] = time.time()
-    return write_shard(results, shard)
+    return write_shard(results, ShardRecord.from_dict(shard, f"shard of ensemble {ensemble.key}"))
 
 
 def _run(

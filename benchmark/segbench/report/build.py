@@ -22,7 +22,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
-from segbench.report.exports import board_cells, write_exports
+from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
 from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
@@ -166,8 +166,8 @@ def render_suite(
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         sections += beyond_sections(cases, jobs, folder)
         write_exports(folder, cases, tables.board, _summary(tables))
-        tables.tests.to_csv(folder / "tests.csv", index=False)
-    sections.append(provenance_section(jobs, suite_yaml, cases))
+        write_csv(tables.tests, folder / "tests.csv")
+    sections.append(provenance_section(jobs, cap_text(suite_yaml), cases))
     env = _env()
     page = env.get_template("suite.html.j2").render(
         suite=suite,
@@ -252,7 +252,7 @@ def _description(suite_yaml: str) -> str:
         data = yaml.safe_load(suite_yaml) or {}
     except yaml.YAMLError:
         return ""
-    return str(data.get("description", "")).strip() if isinstance(data, dict) else ""
+    return cap_text(str(data.get("description", "")).strip()) if isinstance(data, dict) else ""
 
 
 def _empty_board() -> pd.DataFrame:

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from segbench.core import CONDITION_COLUMNS, IN_DOMAIN
 from segbench.report import figures
+from segbench.report.exports import write_csv
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, _table
 from segbench.stats.failure_detection import (
     FAILURE_DICE,
@@ -69,7 +70,7 @@ def uncertainty_section(cases: pd.DataFrame, folder: Path, colour: dict[str, str
             "re-evaluate with a new results folder to fill it in)."
         )
         return sec
-    table.to_csv(folder / FAILURE_CSV, index=False)
+    write_csv(table, folder / FAILURE_CSV)  # formula cells escaped
     sec.notes.append(
         f"A case fails when its Dice is below {FAILURE_DICE:g}. Spearman < 0: more uncertain cases score "
         "worse (good). AUROC: probability that a failed case is more uncertain than a successful one "

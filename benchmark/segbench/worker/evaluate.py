@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from segbench.cases import Case
+from segbench.core.records import CaseRecord
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
@@ -63,7 +64,7 @@ def evaluate_condition(
     condition: EvalCondition,
     rng_for: RngFor,
     tta: Sequence[str] = (),
-) -> list[dict[str, Any]]:
+) -> list[CaseRecord]:
     """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
     from segbench.ensemble.infer import predict_with_uncertainty
 
@@ -77,16 +78,21 @@ def score_cases(
     masks: Sequence[np.ndarray],
     params: Sequence[dict[str, Any]],
     uncertainty: Sequence[dict[str, Any]],
-) -> list[dict[str, Any]]:
+) -> list[CaseRecord]:
     """Rows for predicted ``masks`` (shared by single models and ensembles)."""
     rows = []
     for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
-        row = {"case_id": case.case_id, **case_metrics(mask, case), **unc}
-        row["complexity_kl"] = _float(case.meta.get("complexity_kl"))
-        row["fbr"] = _float(case.meta.get("fbr"))
-        row["meta"] = json.dumps(case.meta, default=str)
-        row["perturbation_params"] = json.dumps(sampled, default=str)
-        rows.append(row)
+        values = {**case_metrics(mask, case), **unc}
+        values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
+        values["fbr"] = _float(case.meta.get("fbr"))
+        rows.append(
+            CaseRecord(
+                case_id=str(case.case_id),
+                values=values,
+                meta=json.dumps(case.meta, default=str),
+                perturbation_params=json.dumps(sampled, default=str),
+            )
+        )
     return rows
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from segbench.cases import Case, DatasetSplits
+from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
@@ -71,7 +72,7 @@ def run_job(
     except Exception:
         shard["error"] = traceback.format_exc()
     shard["finished_at"] = time.time()
-    return write_shard(results, shard)
+    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
 
 
 def _run(

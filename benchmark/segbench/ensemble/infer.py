@@ -48,11 +48,9 @@ def predict_with_uncertainty(
         ``(masks, uncertainty)``: uint8 masks and ``{"entropy", "disagreement", "tta_variance"}`` dicts.
     """
     masks, fields = [], []
-    for centred, views in _centred_batches(predictor, [model], images, tta):
-        for i in range(centred.shape[1]):
-            c = centred[0, i]
-            masks.append((c > 0).astype(np.uint8))
-            fields.append(case_uncertainty(0.5 + c, tta=[0.5 + v[0, i] for v in views]))
+    for centred, views in _centred_cases(predictor, [model], images, tta):
+        masks.append((centred[0] > 0).astype(np.uint8))
+        fields.append(case_uncertainty(0.5 + centred[0], tta=[0.5 + v for v in views]))
     return masks, fields
 
 
@@ -72,20 +70,19 @@ def ensemble_predict(
     if not models:
         raise ValueError("ensemble_predict: an ensemble needs at least one member model")
     masks, fields = [], []
-    for centred, _ in _centred_batches(predictor, models, images, ()):
+    for centred, _ in _centred_cases(predictor, models, images, ()):
         mean = centred.mean(axis=0)
-        for i in range(centred.shape[1]):
-            masks.append((mean[i] > 0).astype(np.uint8))
-            members = [0.5 + centred[m, i] for m in range(len(models))] if len(models) > 1 else []
-            fields.append(case_uncertainty(0.5 + mean[i], members=members))
+        masks.append((mean > 0).astype(np.uint8))
+        members = [0.5 + c for c in centred] if len(models) > 1 else []
+        fields.append(case_uncertainty(0.5 + mean, members=members))
     return masks, fields
 
 
-def _centred_batches(
+def _centred_cases(
     predictor: Predictor, models: Sequence[torch.nn.Module], images: Sequence[np.ndarray], tta: Sequence[str]
 ) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
-    """Per batch: centred probabilities ``(M, B, *spatial)`` of each model, and per TTA view the same
-    for model 0 (mapped back to the original orientation)."""
+    """Per case: centred probabilities ``(M, *spatial)`` of each model, and per TTA view those of
+    model 0 (mapped back to the original orientation); batch padding cropped as the predictor does."""
     unknown = sorted(set(tta) - set(TTA_CHOICES))
     if unknown:
         raise ValueError(f"unknown test-time augmentation(s) {unknown}; choose from {list(TTA_CHOICES)}")
@@ -94,13 +91,16 @@ def _centred_batches(
     step = predictor.batch_size if predictor.roi_size is None else 1
     with torch.no_grad():
         for start in range(0, len(images), step):
-            batch = stack_images(images[start : start + step]).to(predictor.device)
-            centred = np.stack([_centred(_logits(predictor, m, batch)) for m in models])
+            chunk = images[start : start + step]
+            batch = stack_images(chunk, predictor.fmt).to(predictor.device)
+            centred = np.stack([_centred(_logits(predictor, m, batch)) for m in models])  # (M, B, ...)
             views = [
-                _centred(inverse(_logits(predictor, models[0], forward(batch))))[None]
+                _centred(inverse(_logits(predictor, models[0], forward(batch))))
                 for forward, inverse in _transforms(tta, batch)
             ]
-            yield centred, views
+            for i, image in enumerate(chunk):
+                crop = tuple(slice(0, n) for n in image.shape[-(centred.ndim - 2) :])
+                yield centred[(slice(None), i, *crop)], [v[(i, *crop)] for v in views]
 
 
 def _logits(predictor: Predictor, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:

@@ -4,35 +4,33 @@ Writes a result shard shaped like a train job's (``status``, ``job``, ``train``,
 store ingests it unchanged and the ensemble becomes a leaderboard row. Nothing is trained: a member
 without a checkpoint is an error naming the member and the missing file.
 
-Test cases and perturbations are drawn exactly as ``segbench.worker.job`` draws them for each member
-(same dataset identity, same per-case generator), so the ensemble's rows pair with its members' rows;
+Test cases and perturbations come from ``worker.job.condition_test_set``, the function every member's
+evaluation used (same dataset identity, same per-case generator), so the ensemble's rows pair with its
+members' rows;
 ``tests/ensembles`` checks that an ensemble of one member reproduces that member's per-case results.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from segbench.cases import Case
+from segbench.cases import DatasetSplits
 from segbench.core.records import ShardRecord
 from segbench.ensemble.infer import ensemble_predict
 from segbench.ensemble.plan import EnsembleJob
 from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
-from segbench.seeding import derive_rng
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import Predictor
-from segbench.worker.job import checkpoint_path, load_dataset
+from segbench.worker.job import checkpoint_path, condition_test_set, input_format, load_dataset
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]
@@ -71,30 +69,35 @@ def _run(
     device: torch.device,
     shard: dict[str, Any],
 ) -> None:
+    from segbench.datasets.cache import set_cache_dir
+
+    set_cache_dir(results / "cache")
     first = ensemble.members[0]
     data = load_dataset(first.dataset, first.complexity, first.data_seed)
     roi = patch_size(first.patch, data.spatial_dims) if first.patch else None
-    models, infos = zip(
-        *(
-            _load_member(
-                m, ensemble, data.spatial_dims, roi or tuple(data.train[0].image.shape), results, device
-            )
-            for m in ensemble.members
-        ),
-        strict=True,
-    )
+    img_size = roi or tuple(data.train[0].label.shape)
+    loaded = [_load_member(m, ensemble, data, img_size, results, device) for m in ensemble.members]
+    models = [model for model, _ in loaded]
     cfg = first.train
-    predictor = Predictor(device, cfg.activation, roi, cfg.sw_overlap, batch_size=cfg.batch_size, amp=cfg.amp)
+    predictor = Predictor(
+        device,
+        cfg.activation,
+        roi,
+        cfg.sw_overlap,
+        batch_size=cfg.batch_size,
+        amp=cfg.amp,
+        fmt=input_format(data, first.model.params),
+    )
     shard["train"] = {
         "n_params": sum(count_parameters(m) for m in models),
-        "patch_size": infos[0].get("patch_size"),
+        "patch_size": loaded[0][1].get("patch_size"),
         "members": [m.key for m in ensemble.members],
         "train_seconds": 0.0,
     }
     identity = dataset_identity(first.dataset)
     for condition in conditions:
         started = time.perf_counter()
-        cases, rng_for = _test_cases(first, condition, identity)
+        cases, rng_for = condition_test_set(first, condition, data, identity)
         images, params = perturb_cases(cases, condition, rng_for)
         masks, uncertainty = ensemble_predict(predictor, models, images)
         shard["conditions"].append(
@@ -104,7 +107,7 @@ def _run(
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
                 "preset": condition.preset,
-                "test_params": condition.test_params or None,
+                "test_params": condition.test_params or condition.test_dataset or None,
                 "eval_seconds": time.perf_counter() - started,
                 "cases": score_cases(cases, masks, params, uncertainty),
             }
@@ -114,44 +117,26 @@ def _run(
 def _load_member(
     job: TrainJob,
     ensemble: EnsembleJob,
-    dims: int,
+    data: DatasetSplits,
     img_size: tuple[int, ...],
     results: Path,
     device: torch.device,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """A member model with its best checkpoint loaded (as ``worker.job`` builds it)."""
+    """A member model with its best checkpoint loaded (built as ``worker.job`` builds it)."""
     ckpt = checkpoint_path(results, job.key)
     if not ckpt.exists():
         raise FileNotFoundError(
             f"ensemble {ensemble.label!r}: member {job.describe()} (job {job.key}) has no checkpoint "
             f"at {ckpt}; run the suite so that the member is trained first"
         )
-    out_channels = 1 if job.train.activation == "sigmoid" else 2
     model = build_model(
-        job.model.name, job.model.params, spatial_dims=dims, out_channels=out_channels, img_size=img_size
+        job.model.name,
+        job.model.params,
+        spatial_dims=data.spatial_dims,
+        in_channels=data.in_channels,
+        out_channels=1 if job.train.activation == "sigmoid" else 2,
+        img_size=img_size,
     )
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)
     model.load_state_dict(saved["state_dict"])
     return model.to(device).eval(), saved.get("train") or {}
-
-
-def _test_cases(job: TrainJob, condition: EvalCondition, identity: str) -> tuple[list[Case], Any]:
-    """The condition's test cases and per-case generators, drawn as ``worker.job`` draws them."""
-    test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
-    spec = job.dataset
-    if condition.test_params:
-        spec = spec.model_copy(update={"params": {**spec.params, **json.loads(condition.test_params)}})
-    cases = load_dataset(spec, test_complexity, job.data_seed, identity=identity).test
-
-    def rng_for(case: Case) -> np.random.Generator:
-        return derive_rng(
-            job.data_seed,
-            "perturb",
-            identity,
-            test_complexity,
-            condition.perturbation,
-            condition.severity,
-            case.case_id,
-        )
-
-    return cases, rng_for

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segbench.cases import Case, DatasetSplits
+from segbench.cases import Case, DatasetSplits, perturb_channels
 from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.gated_unet import gate_values
@@ -28,14 +28,14 @@ from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
-from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
+from segbench.worker.data import Augmenter, FullImageBatches, InputFormat, PatchBatches
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import evaluate_condition
 from segbench.worker.infer import Predictor
 from segbench.worker.shard import atomic_write_bytes, write_shard
 from segbench.worker.train import EpochCallback, peak_memory_mb, train_model
 
-__all__ = ["checkpoint_path", "load_dataset", "make_augmenter", "run_job"]
+__all__ = ["checkpoint_path", "condition_test_set", "load_dataset", "make_augmenter", "run_job"]
 
 
 def checkpoint_path(results: Path, job_key: str) -> Path:
@@ -85,13 +85,22 @@ def _run(
     on_status: Callable[[str], None],
 ) -> None:
     on_status("data")
+    from segbench.datasets.cache import set_cache_dir
+
+    set_cache_dir(results / "cache")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims
+    fmt = input_format(data, job.model.params)
     roi = patch_size(job.patch, dims) if job.patch else None
-    img_size = roi or tuple(data.train[0].image.shape)
+    img_size = roi or tuple(data.train[0].label.shape)
     out_channels = 1 if job.train.activation == "sigmoid" else 2
     model = build_model(
-        job.model.name, job.model.params, spatial_dims=dims, out_channels=out_channels, img_size=img_size
+        job.model.name,
+        job.model.params,
+        spatial_dims=dims,
+        in_channels=data.in_channels,
+        out_channels=out_channels,
+        img_size=img_size,
     )
     predictor = Predictor(
         device,
@@ -100,6 +109,7 @@ def _run(
         job.train.sw_overlap,
         batch_size=job.train.batch_size,
         amp=job.train.amp,
+        fmt=fmt,
     )
     ckpt = checkpoint_path(results, job.key)
     if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
@@ -113,27 +123,14 @@ def _run(
         shard["train_reused"] = True
     else:
         on_status("train")
-        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch)
+        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch, fmt)
         model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         _save_checkpoint(ckpt, {"state_dict": model_state, "train": shard["train"]})
     on_status("evaluate")
     identity = dataset_identity(job.dataset)
     for condition in conditions:
         started = time.perf_counter()
-        test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
-        test_spec = job.dataset
-        if condition.test_params:
-            params = {**job.dataset.params, **json.loads(condition.test_params)}
-            test_spec = job.dataset.model_copy(update={"params": params})
-        # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
-        cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
-
-        def rng_for(
-            case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
-        ) -> np.random.Generator:
-            # Same perturbed image for every model and training seed: pairs stay paired.
-            return perturbation_rng(job.data_seed, identity, tc, c.perturbation, c.severity, case.case_id)
-
+        cases, rng_for = condition_test_set(job, condition, data, identity)
         rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta)
         shard["conditions"].append(
             {
@@ -142,11 +139,39 @@ def _run(
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
                 "preset": condition.preset,
-                "test_params": condition.test_params or None,
+                "test_params": condition.test_params or condition.test_dataset or None,
                 "eval_seconds": time.perf_counter() - started,
                 "cases": rows,
             }
         )
+
+
+def condition_test_set(
+    job: TrainJob, condition: EvalCondition, data: DatasetSplits, identity: str
+) -> tuple[list[Case], Callable[[Case], np.random.Generator]]:
+    """The test cases of ``condition`` and each case's perturbation generator.
+
+    One function for every model of a suite (and for ensembles, which re-evaluate stored members), so
+    the same case under the same condition is the same image everywhere: pairs stay paired.
+    """
+    test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
+    test_spec = job.dataset
+    if condition.test_params:
+        params = {**job.dataset.params, **json.loads(condition.test_params)}
+        test_spec = job.dataset.model_copy(update={"params": params})
+    # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
+    if condition.test_dataset:
+        cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
+    else:
+        cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
+
+    def rng_for(case: Case) -> np.random.Generator:
+        # Same perturbed image for every model and training seed: pairs stay paired.
+        return perturbation_rng(
+            job.data_seed, identity, test_complexity, condition.perturbation, condition.severity, case.case_id
+        )
+
+    return cases, rng_for
 
 
 def _train(
@@ -157,6 +182,7 @@ def _train(
     device: torch.device,
     predictor: Predictor,
     on_epoch: EpochCallback | None,
+    fmt: InputFormat,
 ) -> dict[str, Any]:
     cfg = job.train
     batch_seed = derive_seed(job.seed, "batches")
@@ -165,7 +191,7 @@ def _train(
         torch.cuda.reset_peak_memory_stats(device)
     if job.patch is None:
         batches: FullImageBatches | PatchBatches = FullImageBatches(
-            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter
+            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter, fmt
         )
     else:
         assert roi is not None
@@ -179,6 +205,7 @@ def _train(
             job.patch.samples,
             0.0,
             augmenter,
+            fmt,
         )
     result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch)
     return {
@@ -192,6 +219,8 @@ def _train(
         "patch_size": list(roi) if roi else None,
         "n_train": len(data.train),
         "n_val": len(data.val),
+        "split": data.split_ids(),
+        "dataset_fingerprint": data.fingerprint or None,
         "gates": gate_values(model),
     }
 
@@ -237,6 +266,46 @@ def load_dataset(
     return _cached_dataset(spec.model_dump_json(), complexity, data_seed, identity or dataset_identity(spec))
 
 
+def input_format(data: DatasetSplits, model_params: dict[str, Any]) -> InputFormat:
+    """Channels, scaling and padding of model inputs for ``data``.
+
+    Real data (which may mix image sizes) is padded to a multiple of the model's total
+    stride (the product of ``strides``, 16 when not given); synthetic data is never padded.
+    """
+    multiple = 1
+    if data.fingerprint:
+        multiple = int(np.prod(model_params.get("strides") or (2, 2, 2, 2)))
+    return InputFormat(data.spatial_dims, data.scaling, multiple)
+
+
+def shift_dataset_cases(
+    train_spec: DatasetSpec, test_dataset: str, data_seed: int, in_channels: int
+) -> list[Case]:
+    """A train-on-A / test-on-B condition's cases: B's test list if it has its own, else all of B.
+
+    B is preprocessed as the training dataset (its shared preprocessing params are copied)
+    unless B's params set them.
+    """
+    from segbench.datasets.preprocess import PREPROCESSING
+
+    spec = DatasetSpec.model_validate_json(test_dataset)
+    accepted = DATASETS.get(spec.name).parameters()
+    inherited = {k: v for k, v in train_spec.params.items() if k in PREPROCESSING[:4] and k in accepted}
+    spec = spec.model_copy(update={"params": {**inherited, **spec.params}})
+    hook = DATASETS.get(spec.name).meta.get("test_cases")
+    if hook is not None:  # real data: every labelled case, no split needed
+        cases = hook(dict(spec.params))
+    else:
+        data = load_dataset(spec, None, data_seed)
+        cases = data.test if data.official_test else [*data.train, *data.val, *data.test]
+    if cases and cases[0].in_channels != in_channels:
+        raise ValueError(
+            f"test dataset {spec.name} gives {cases[0].in_channels}-channel images but the model was "
+            f"trained on {in_channels}; set the same 'channels' on both datasets"
+        )
+    return cases
+
+
 def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:
     """Train-time augmentation: each spec applies with its probability ``p`` at a random
     severity from its list (all five when none given), in suite order."""
@@ -256,7 +325,9 @@ def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:
         for p, pairs in choices:
             if rng.random() < p:
                 name, severity = pairs[int(rng.integers(len(pairs)))]
-                image, _ = apply_perturbation(name, image, label, severity=severity, rng=rng)
+                image, _ = perturb_channels(
+                    apply_perturbation, name, image, label, severity=severity, rng=rng
+                )
         return image
 
     return augment

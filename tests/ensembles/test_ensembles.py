@@ -133,3 +133,21 @@ def test_tta_changes_condition_keys_only_when_set() -> None:
     assert not set(plain_keys) & set(tta_keys)  # TTA evaluations are new evaluations
     with pytest.raises(ValueError, match="flip"):
         _suite(train={**BASE["train"], "tta": ["zoom"]})
+
+
+def test_validate_names_the_line_of_each_bad_ensemble(tmp_path: Path) -> None:
+    from segbench.suite.errors import SuiteError
+    from segbench.suite.load import load_suite
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: x\nseeds: [1, 2]\nmodels: [unet]\ndatasets: [textures2d]\ncomplexity: [0.2]\nensembles:\n"
+        "  - {label: e, members: [unet, unte]}\n"
+        "  - {label: unet, members: {model: unet, seeds: [3]}}\n"
+    )
+    with pytest.raises(SuiteError) as err:
+        load_suite(path)
+    text = str(err.value)
+    assert "bad.yaml:7: ensembles.0.members.1" in text and "did you mean 'unet'" in text
+    assert "bad.yaml:8: ensembles.1.label" in text and "already used by models.0" in text
+    assert "ensembles.1.members.seeds" in text and "(got [3])" in text

@@ -52,7 +52,17 @@ def test_leaderboard_has_one_ranked_row_per_model_and_complexity(built: Path) ->
         assert low <= mean <= high
     unet_mce = [r[7] for r in rows if r[3] == "unet"]
     assert unet_mce == ["1.00", "1.00"]  # the CE baseline is 1 by definition
-    for section in ("significance", "complexity", "severity", "ranks", "distributions", "spread", "methods"):
+    sections = (
+        "inference",
+        "complexity",
+        "severity",
+        "cd",
+        "significance",
+        "ranks",
+        "variance",
+        "distributions",
+    )
+    for section in (*sections, "methods"):
         assert f'<section id="{section}">' in page
     assert "Not shown: the suite has no cross-complexity evaluations" in page
     assert (

@@ -92,6 +92,7 @@ def score_cases(
     for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
         values = {**case_metrics(mask, case), **unc}
         values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
+        values["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
         values["fbr"] = _float(case.meta.get("fbr"))
         rows.append(
             CaseRecord(

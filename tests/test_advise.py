@@ -147,3 +147,14 @@ def test_measured_curves_and_page_figure() -> None:
     page = advice.html(plotly_src="../plotly.min.js")
     assert "../plotly.min.js" in page and "your dataset (IQR)" in page
     assert "<script" not in advice.html()  # no figure without a plotly.js to load
+
+
+def test_resolve_datalist_and_nnunet_through_the_registry(tmp_path: Path) -> None:
+    datalist = tmp_path / "list.json"
+    datalist.write_text('{"training": []}')
+    folder = tmp_path / "Dataset001_X"
+    folder.mkdir()
+    (folder / "dataset.json").write_text("{}")
+    assert resolve_dataset(str(datalist), {"size": 32}).params == {"path": str(datalist), "size": 32}
+    spec = resolve_dataset(str(folder))
+    assert spec.name == "nnunet" and spec.params == {"root": str(folder)}

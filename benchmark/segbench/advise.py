@@ -278,7 +278,8 @@ def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> 
             f"advise: reading {reference!r} needs the {reader!r} dataset reader, which this installation "
             f"does not register (registered: {', '.join(DATASETS.names())})"
         )
-    return DatasetSpec(name=reader, params={"path": str(path), **params})
+    key = "root" if reader == "nnunet" else "path"  # the readers' own argument names
+    return DatasetSpec(name=reader, params={key: str(path), **params})
 
 
 def measure_dataset(
@@ -295,7 +296,8 @@ def measure_dataset(
         raise ValueError(f"advise: dataset {spec.name!r} has no cases to measure")
     if len(cases) > max_cases:
         cases = [cases[i] for i in np.linspace(0, len(cases) - 1, max_cases).round().astype(int)]
-    name = spec.params.get("path", spec.name) if isinstance(spec.params.get("path"), str) else spec.name
+    where = spec.params.get("path") or spec.params.get("root")
+    name = where if isinstance(where, str) else spec.name
     return measure_cases([(c.image, c.label) for c in cases], str(name))
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from segbench.report import analysis3d, figures
 from segbench.report.methods import methods_paragraphs
+from segbench.report.portable import gallery_caption
 from segbench.report.tables import BOARD_GROUP, CONDITION, StatsSettings, SuiteTables, condition_label
 
 __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
@@ -36,6 +37,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     image: str | None = None
     code: str | None = None
+    code_title: str = "Suite definition"  # heading of the <pre> block
     grid: bool = False  # small fixed-size figures side by side; otherwise one full-width figure per row
 
 
@@ -61,7 +63,8 @@ def page_sections(
             "gallery",
             "Shift gallery",
             notes=[
-                "One case under every perturbation and severity of the suite (written by segbench preview)."
+                gallery_caption(folder)
+                or "One case under every perturbation and severity of the suite (written by segbench preview)."
             ],
             image="gallery.png",
         )

@@ -119,7 +119,13 @@ def build_reports(
         start = time.perf_counter()
         expected, done = store.expected_counts(name)
         result = render_suite(
-            name, store.cases(name), store.jobs(name), store.suite_yaml(name) or "", expected, done, out,
+            name,
+            store.cases(name),
+            store.jobs(name),
+            store.suite_yaml(name) or "",
+            expected,
+            done,
+            out,
             self_contained=self_contained,
         )
         result.seconds = time.perf_counter() - start
@@ -175,7 +181,9 @@ def render_suite(
         tables = compute_tables(cases, baseline_model, settings)
         blocks = _board_blocks(tables.board)
         tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
-        top = page_top(cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed)
+        top = page_top(
+            cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed
+        )
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])

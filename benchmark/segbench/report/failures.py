@@ -45,7 +45,9 @@ class FailedJob:
 
     def describe(self) -> str:
         cx = "" if self.complexity is None else f" c={self.complexity:g}"
-        return f"{self.model} {self.dataset}{cx} seed={self.seed} ({self.job_key}, {self.attempts} attempt(s))"
+        return (
+            f"{self.model} {self.dataset}{cx} seed={self.seed} ({self.job_key}, {self.attempts} attempt(s))"
+        )
 
 
 def failed_jobs(jobs: pd.DataFrame, lines: int = TAIL_LINES) -> list[FailedJob]:

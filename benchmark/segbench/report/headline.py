@@ -53,7 +53,11 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
     if not ranked:
         return [[("text", "No in-domain results yet.")]]
     best = max(ranked, key=lambda m: cell(m, "id").value)
-    s: list[Part] = [("text", f"Most accurate in-domain: {best} (Dice "), _num(cell(best, "id")), ("text", ")")]
+    s: list[Part] = [
+        ("text", f"Most accurate in-domain: {best} (Dice "),
+        _num(cell(best, "id")),
+        ("text", ")"),
+    ]
     others = [m for m in ranked if m != best]
     if others:
         worse = [m for m in others if cell(m, "id").dag]
@@ -64,7 +68,11 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
         else:
             s += [("text", f"; its lead over {runner} ("), _num(cell(runner, "id"))]
             s.append(
-                ("text", ") is not significant" + (f" ({', '.join(ties)} not significantly worse)." if len(ties) > 1 else "."))
+                (
+                    "text",
+                    ") is not significant"
+                    + (f" ({', '.join(ties)} not significantly worse)." if len(ties) > 1 else "."),
+                )
             )
             if worse:
                 s.append(("text", f" Significantly worse (†): {', '.join(worse)}."))
@@ -75,7 +83,11 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
     if not shifted:
         return out
     best_ood = max(shifted, key=lambda m: cell(m, "ood").value)
-    s = [("text", f"Best under shift: {best_ood} (mean OOD Dice "), _num(cell(best_ood, "ood")), ("text", ")")]
+    s = [
+        ("text", f"Best under shift: {best_ood} (mean OOD Dice "),
+        _num(cell(best_ood, "ood")),
+        ("text", ")"),
+    ]
     ood_ties = [m for m in shifted if m != best_ood and not cell(m, "ood").dag]
     if len(shifted) > 1:
         s.append(
@@ -91,16 +103,24 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
     if drops and worsts:
         robust = min(drops, key=lambda m: cell(m, "drop").value)
         hardiest = max(worsts, key=lambda m: cell(m, "worst").value)
-        s = [("text", f"Most robust: {robust} loses least from in-domain to shift (drop "), _num(cell(robust, "drop"))]
+        s = [
+            ("text", f"Most robust: {robust} loses least from in-domain to shift (drop "),
+            _num(cell(robust, "drop")),
+        ]
         s += [("text", f"); {hardiest} has the best worst case (")]
-        s += [_num(cell(hardiest, "worst")), ("text", f" under {cell(hardiest, 'worst').title or 'its worst shift'}).")]
+        s += [
+            _num(cell(hardiest, "worst")),
+            ("text", f" under {cell(hardiest, 'worst').title or 'its worst shift'})."),
+        ]
         s.append(("text", " Drops and worst cases are not tested for significance."))
         out.append(s)
     fams = [f for f in t.families if any(_ok(cell(m, f"fam:{f}").value) for m in models)]
     if fams:
         s = [("text", "Best per shift: ")]
         for i, f in enumerate(fams):
-            winner = max((m for m in models if _ok(cell(m, f"fam:{f}").value)), key=lambda m: cell(m, f"fam:{f}").value)
+            winner = max(
+                (m for m in models if _ok(cell(m, f"fam:{f}").value)), key=lambda m: cell(m, f"fam:{f}").value
+            )
             s += [("text", ("; " if i else "") + f"{f}: {winner} (")]
             s += [_num(cell(winner, f"fam:{f}")), ("text", ")")]
         s.append(("text", "."))

@@ -211,7 +211,9 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
             line = [t.dataset, row["complexity"], row["rank"], row["model"]]
             line.append(_export_text(cells["id"]))
             line += [_export_text(cells[f"fam:{f}"]) if f"fam:{f}" in cells else "–" for f in families]
-            line += [_export_text(cells[k]) for k in ("ood", "worst", "drop", "mce", "params", "time", "memory")]
+            line += [
+                _export_text(cells[k]) for k in ("ood", "worst", "drop", "mce", "params", "time", "memory")
+            ]
             out.append(line)
     return header, out
 
@@ -256,7 +258,9 @@ def _metric_stats(
     ood = block[block["perturbation"] != IN_DOMAIN]
     out = _prefixed(_ci_frame(_seed_means(ind, m, _KEYS), _KEYS, m, n, conf, seed), "id")
     out = out.merge(
-        _prefixed(_ci_frame(_seed_means(ood, m, _KEYS), _KEYS, m, n, conf, seed), "ood"), on=_KEYS, how="outer"
+        _prefixed(_ci_frame(_seed_means(ood, m, _KEYS), _KEYS, m, n, conf, seed), "ood"),
+        on=_KEYS,
+        how="outer",
     )
     for f in families:
         fam = ood[ood["perturbation"] == f]
@@ -303,7 +307,8 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         "ood_high": "ood_high",
     }
     b = b[[*_KEYS, *take, *(c for c in ("mce", "n_id", "n_ood") if c in b)]].assign(
-        id_dag=_marks(board, "mark", "significantly_worse"), ood_dag=_marks(board, "ood_mark", "ood_significantly_worse")
+        id_dag=_marks(board, "mark", "significantly_worse"),
+        ood_dag=_marks(board, "ood_mark", "ood_significantly_worse"),
     )
     s = stats.drop(columns=[c for c in (*take, "id_dag", "ood_dag") if c in stats])
     s = s.merge(b, on=_KEYS, how="outer")

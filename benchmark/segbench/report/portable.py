@@ -42,7 +42,9 @@ def gallery_caption(folder: Path) -> str | None:
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
-def write_standalone(template: Any, context: dict[str, Any], sections: list[Any], folder: Path, name: str) -> Path:
+def write_standalone(
+    template: Any, context: dict[str, Any], sections: list[Any], folder: Path, name: str
+) -> Path:
     """Render the page once more with plotly.js and images inlined; returns ``folder/<name>.html``.
 
     Why a second render rather than post-processing ``index.html``: the template decides where the

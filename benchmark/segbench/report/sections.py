@@ -64,7 +64,7 @@ def page_sections(
             "Shift gallery",
             notes=[
                 gallery_caption(folder)
-                or "One case under every perturbation and severity of the suite (written by segbench preview)."
+                or "One case under every perturbation and severity of the suite (segbench preview)."
             ],
             image="gallery.png",
         )

@@ -130,8 +130,7 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
 
 def _num(cell: LeaderboardCell) -> Part:
     """A number part: the cell's value (without its CI) linked to the cell."""
-    text = cell.text.split(" [", 1)[0]
-    return ("num", text, cell.anchor)
+    return ("num", cell.text, cell.anchor)
 
 
 def _ok(value: float) -> bool:

@@ -58,6 +58,7 @@ class LeaderboardCell:
     dag: bool = False
     title: str = ""
     anchor: str = ""
+    ci: str = ""  # "[low, high]", shown smaller after the value
 
 
 @dataclass
@@ -311,6 +312,7 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         ood_dag=_marks(board, "ood_mark", "ood_significantly_worse"),
     )
     s = stats.drop(columns=[c for c in (*take, "id_dag", "ood_dag") if c in stats])
+    s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
     s["drop"] = s["id_mean"] - s["ood_mean"]
     return s
@@ -395,10 +397,10 @@ def _ci_cell(
     mean, low, high = r.get(f"{prefix}_mean"), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
     if mean is None or pd.isna(mean):
         return LeaderboardCell("–", title=title)
-    text = f"{mean:.{digits}f}"
+    ci = ""
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
-        text += f" [{low:.{digits}f}, {high:.{digits}f}]"
-    return LeaderboardCell(text, float(mean), bool(dag), title)
+        ci = f"[{low:.{digits}f}, {high:.{digits}f}]"
+    return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
 
 
 def _num_cell(value: Any, fmt: str) -> LeaderboardCell:
@@ -412,7 +414,7 @@ def _int(value: Any) -> int:
 
 
 def _export_text(cell: LeaderboardCell) -> str:
-    return cell.text + (" †" if cell.dag else "")
+    return cell.text + (f" {cell.ci}" if cell.ci else "") + (" †" if cell.dag else "")
 
 
 def _cond_label(perturbation: str, severity: int) -> str:

@@ -165,3 +165,42 @@ def test_compare_against_a_baseline_json_and_rows_only_on_one_side(tmp_path: Pat
     assert out.exit_code == 0, out.output
     assert "only in A" in out.output and "12 no clear difference" in out.output
     assert '<table id="compare">' in html.read_text()
+
+
+def test_failures_command_prints_traceback_tails(tmp_path: Path) -> None:
+    from segbench.worker.shard import write_shard
+
+    jobs = _store(tmp_path / "r", slice(0, 2))
+    job = jobs[2]
+    trace = "Traceback (most recent call last):\n  File 'x.py', line 1\n"
+    trace += "[red]FloatingPointError[/red]: loss is nan <b>"
+    write_shard(
+        tmp_path / "r",
+        {
+            "job_key": job.key,
+            "attempt_id": "f1",
+            "job": _job_record(job),
+            "status": "failed",
+            "error": trace,
+            "train": None,
+            "conditions": [],
+            "provenance": {},
+            "started_at": 1.0,
+            "finished_at": 2.0,
+        },
+    )
+    store = Store(tmp_path / "r")
+    store.ingest_pending()
+    store.record_suite("ci", SUITE.read_text(), str(SUITE), jobs[:3])
+    out = CliRunner().invoke(main, ["failures", "--results", str(tmp_path / "r"), "--lines", "2"])
+    assert out.exit_code == 1  # there are failures
+    assert "1 failed job(s)" in out.output and "noskip_unet textures2d c=0.2 seed=1" in out.output
+    assert "[red]FloatingPointError[/red]: loss is nan <b>" in out.output  # printed as text
+    assert "Traceback (most recent" not in out.output  # only the last 2 lines
+    from segbench.report.build import render_suite
+
+    page = render_suite("ci", store.cases("ci"), store.jobs("ci"), SUITE.read_text(), 9, 6, tmp_path / "out")
+    html = page.index.read_text()
+    assert '<section id="failures">' in html and "loss is nan &lt;b&gt;" in html
+    clean = CliRunner().invoke(main, ["failures", "--results", str(tmp_path / "r"), "--suite", "nope"])
+    assert clean.exit_code == 2 and "stored suites: ['ci']" in clean.output

@@ -1,4 +1,4 @@
-"""Portable reports: the extra sections (curves, failures, gallery caption) and the single-file page.
+"""Portable reports: the extra sections (curves, failures) and the single-file page.
 
 Why: a suite folder copied elsewhere must keep working (its own ``plotly.min.js`` beside
 ``index.html``, written by :func:`segbench.report.build.write_plotly_js`), and ``segbench report
@@ -15,17 +15,11 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-__all__ = ["GALLERY_CAPTION", "extra_sections", "gallery_caption", "write_standalone"]
-
-#: written by ``segbench preview`` beside gallery.png: the suite's own caption of the gallery
-GALLERY_CAPTION = "gallery.txt"
+__all__ = ["extra_sections", "write_standalone"]
 
 
 def extra_sections(jobs: pd.DataFrame, cases: pd.DataFrame, suite_yaml: str, folder: Path) -> list[Any]:
-    """Sections placed after the statistics: training curves and failed jobs.
-
-    Also replaces the gallery section's generic note by the caption ``segbench preview`` wrote.
-    """
+    """Sections placed after the statistics: training curves and failed jobs."""
     from segbench.report import figures
     from segbench.report.curves import curves_section
     from segbench.report.failures import failures_section
@@ -34,12 +28,6 @@ def extra_sections(jobs: pd.DataFrame, cases: pd.DataFrame, suite_yaml: str, fol
     labels = jobs["model"].astype(str).unique() if not jobs.empty else []
     colour = figures.colours([*models, *labels])
     return [curves_section(jobs, colour), failures_section(jobs)]
-
-
-def gallery_caption(folder: Path) -> str | None:
-    """The caption ``segbench preview`` wrote for this suite's gallery, if any."""
-    path = folder / GALLERY_CAPTION
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
 def write_standalone(

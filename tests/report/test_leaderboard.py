@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segbench.report.curves import curves_section, history_table
 from segbench.report.failures import failed_jobs
 from segbench.report.headline import headline_blocks
 from segbench.report.leaderboard import board_tables, order_conditions, shift_families
@@ -141,6 +142,14 @@ def test_board_marks_and_values_replace_dice_in_domain() -> None:
     assert "Most robust: b loses least from in-domain to shift (drop +0.050)" in text  # 0.60 - 0.55
     anchors = [p[2] for s in blocks[0]["sentences"] for p in s if p[0] == "num"]
     assert anchors and all(a.startswith("leaderboard-0-dice-r") for a in anchors)
+
+
+def test_training_curves_average_seeds_of_trained_jobs() -> None:
+    hist = history_table(_jobs())
+    assert len(hist) == 4 and set(hist["model"]) == {"a", "b"}  # the failed job's row is left out
+    sec = curves_section(_jobs(), {"a": "#1f77b4", "b": "#ff7f0e"})
+    assert len(sec.plots) == 1 and "± 1 SD across seeds." in sec.notes[0]
+    assert "No training histories" in curves_section(pd.DataFrame(), {}).notes[0]
 
 
 def test_failed_jobs_keep_the_traceback_tail() -> None:

@@ -21,7 +21,7 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
     """Long table of every trained job's history.
 
     Args:
-        jobs: ``Store.jobs(suite)``.
+        jobs: ``Store.jobs(suite)``; only trained jobs count.
 
     Returns:
         Columns ``model``, ``dataset``, ``complexity``, ``seed``, ``epoch``, ``loss``, ``val_dice``
@@ -32,6 +32,8 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
     if jobs.empty or "train_info" not in jobs:
         return pd.DataFrame(columns=cols)
     for r in jobs.to_dict("records"):
+        if r.get("status", "trained") != "trained":
+            continue  # a failed retry keeps an earlier attempt's history; the curves show trained jobs
         try:
             info = json.loads(r.get("train_info") or "{}")
         except (TypeError, ValueError):

@@ -41,7 +41,7 @@ CONTRACTS: list[tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = [
         "store does not import worker or report",
         ("store",),
         ("worker", "report"),
-        "store/db.py imports worker.shard (being moved by the 'store' helper)",
+        None,
     ),
     ("stats do not import report, worker or store", ("stats",), ("report", "worker", "store"), None),
     ("report does not import worker or execute", ("report",), ("worker", "execute"), None),
@@ -49,14 +49,10 @@ CONTRACTS: list[tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = [
         "gate does not import report",
         ("gate",),
         ("report",),
-        "gate.py imports report.tables (being moved by the 'store' helper)",
+        None,
     ),
 ]
 
-# Static cycles that are known and owned elsewhere: cycle (as a sorted tuple) -> reason.
-KNOWN_CYCLES: dict[tuple[str, ...], str] = {
-    ("segbench.suite.load", "segbench.suite.validate"): "suite/load <-> validate (the 'suite' helper)",
-}
 
 LIGHT = ("segbench.plan", "segbench.suite.load", "segbench.cli", "segbench.api", "segbench.registry")
 HEAVY = ("torch", "monai")
@@ -173,14 +169,7 @@ def _package_edges_removed(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_no_import_cycles_between_modules() -> None:
     cycles = _cycles(_package_edges_removed(_graph()))
-    unknown = [c for c in cycles if c not in KNOWN_CYCLES]
-    assert not unknown, f"import cycles (lazy imports included): {unknown}"
-
-
-@pytest.mark.xfail(reason="; ".join(KNOWN_CYCLES.values()), strict=False)
-def test_known_cycles_are_gone() -> None:
-    cycles = _cycles(_package_edges_removed(_graph()))
-    assert not [c for c in cycles if c in KNOWN_CYCLES]
+    assert not cycles, f"import cycles (lazy imports included): {cycles}"
 
 
 _PROBE = textwrap.dedent(

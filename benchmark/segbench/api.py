@@ -7,11 +7,13 @@ to ``cli.py``.
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
+from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 
 if TYPE_CHECKING:
@@ -27,8 +29,11 @@ if TYPE_CHECKING:
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "export_suite",
+    "import_predictions",
     "list_entries",
     "plan_suite",
+    "rebuild_store",
     "run_suite",
     "validate_suite",
 ]
@@ -45,6 +50,7 @@ class PlanSummary:
     tasks: list[Task]
     trained: set[str]
     done_conditions: set[str]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_conditions(self) -> int:
@@ -68,7 +74,7 @@ class PlanSummary:
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
             else:
-                state = "to train"
+                state = "to evaluate (pretrained)" if is_pretrained(job.model) else "to train"
             out.append(f"  {job.key}  {job.describe():<48} {state}")
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
@@ -83,6 +89,7 @@ class RunSummary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     skipped: int = 0
     recovered_shards: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,28 +103,48 @@ def validate_suite(path: str | Path) -> Suite:
     return load_suite(path)
 
 
-def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS) -> PlanSummary:
-    """Expand a suite and subtract what the store holds (after ingesting leftover shards)."""
-    from segbench.store import Store
+def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False) -> PlanSummary:
+    """Expand a suite and subtract what the store holds plus what pending shards hold.
+
+    Read-only: nothing is ingested, moved or written (the database is opened ``mode=ro``), so a dry
+    run never disturbs a run in progress.
+
+    Raises:
+        SuiteConflict: another suite file already uses this suite's name (unless ``replace``).
+    """
+    from segbench.store import Store, SuiteConflict
     from segbench.suite.load import load_suite
 
     store = Store(results)
-    store.ingest_pending()
-    return _plan(load_suite(path), store)
+    suite = load_suite(path)
+    if not replace and (problem := store.suite_conflict(suite.name, Path(path).read_text(), path)):
+        raise SuiteConflict(problem)
+    return _plan(suite, store, *store.peek_pending())
 
 
-def _plan(suite: Suite, store: Store) -> PlanSummary:
+def _plan(
+    suite: Suite,
+    store: Store,
+    pending_trained: frozenset[str] | set[str] = frozenset(),
+    pending_done: frozenset[str] | set[str] = frozenset(),
+) -> PlanSummary:
     from segbench.execute import Task
     from segbench.plan import expand
 
     jobs = expand(suite)
-    trained, done = store.trained_jobs(), store.done_conditions()
-    tasks = []
+    trained = store.trained_jobs() | set(pending_trained)
+    done = store.done_conditions() | set(pending_done)
+    tasks, seen = [], set()
     for job in jobs:
+        # Two labels with identical config share a job key: evaluate it once, report it under both
+        # labels (suite_jobs holds one row per label).
+        if job.key in seen:
+            continue
+        seen.add(job.key)
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done)
+    return PlanSummary(suite, jobs, tasks, trained, done, list(store.warnings))
 
 
 def run_suite(
@@ -126,23 +153,61 @@ def run_suite(
     device: str | None = None,
     reporter: Reporter | None = None,
     quiet: bool = False,
+    wait: bool = False,
+    replace: bool = False,
 ) -> RunSummary:
     """Train and evaluate every pending cell of a suite, committing each job as it ends.
 
     Resumable: shards left by a killed run are ingested first, finished conditions are
     skipped, trained jobs reuse their checkpoints.  A failing job is recorded and the
-    others go on.
+    others go on.  One writer per results folder: the folder's lock is held throughout
+    (``wait``: block until a running holder is done instead of raising ``LockHeld``).
+
+    Raises:
+        SuiteError: the suite file has problems (all of them listed).
+        DeviceError: ``device`` is misspelt or not available on this machine.
+        LockHeld: another process is writing to ``results`` (and ``wait`` is False).
+        StoreError: the database is damaged, full or read-only (one line naming it).
     """
+    from segbench.store import ResultsLock
+    from segbench.suite.device import check_device
+
+    check_device(device)  # one upfront error, not one failed job per cell
+    results = Path(results)
+    started = time.time()
+    with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
+        return _run_locked(path, results, device, reporter, quiet, replace, started)
+
+
+def _say_waiting(holder: str) -> None:
+    print(f"waiting for {holder} to release the results folder ...", flush=True)
+
+
+def _run_locked(
+    path: str | Path,
+    results: Path,
+    device: str | None,
+    reporter: Reporter | None,
+    quiet: bool,
+    replace: bool,
+    started: float,
+) -> RunSummary:
+    from segbench.core.records import RecordError
+    from segbench.shards import clean_stale_tmp
     from segbench.store import Store
     from segbench.suite.load import load_suite
 
-    results = Path(results)
     store = Store(results)
+    clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
     recovered = store.ingest_pending()
-    plan = _plan(load_suite(path), store)
-    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs)
+    suite = load_suite(path)
+    plan = _plan(suite, store)
+    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs, replace=replace)
     summary = RunSummary(
-        plan.suite.name, skipped=len(plan.jobs) - len(plan.tasks), recovered_shards=recovered
+        plan.suite.name,
+        skipped=len({job.key for job in plan.jobs}) - len(plan.tasks),  # shared by two labels: once
+        recovered_shards=recovered,
+        warnings=store.warnings,
     )
     if not plan.tasks:
         return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
@@ -154,17 +219,37 @@ def run_suite(
     by_key = {t.job.key: t.job for t in plan.tasks}
     try:
         for shard_path in LocalExecutor().run(plan.tasks, results, device, reporter):
-            shard = store.ingest(shard_path) or {}
-            job = by_key[shard.get("job_key", shard_path.name.split("-")[0])]
-            ok = shard.get("status") == "done"
+            job = by_key[shard_path.name.split("-")[0]]
+            try:
+                shard = store.ingest(shard_path)
+                error = "" if shard is None or shard.ok else (shard.error or "")
+            except RecordError as exc:
+                store.quarantine(shard_path, str(exc))
+                error = f"its result shard was unreadable and quarantined: {exc}"
             summary.ran += 1
-            if not ok:
-                error = (shard.get("error") or "").strip().splitlines()
-                summary.failed.append((job.describe(), error[-1] if error else "unknown error"))
-            reporter.job_finished(job, ok, summary.failed[-1][1] if not ok else "")
+            if error:
+                lines = error.strip().splitlines()
+                summary.failed.append((job.describe(), lines[-1] if lines else "unknown error"))
+            reporter.job_finished(job, not error, summary.failed[-1][1] if error else "")
     finally:
         reporter.close()
     return summary
+
+
+def rebuild_store(
+    results: str | Path = DEFAULT_RESULTS, wait: bool = False
+) -> tuple[Path | None, int, int, list[str]]:
+    """Recreate ``segbench.sqlite`` from the archived shards (``segbench store rebuild``).
+
+    Returns:
+        (where the old database was moved, shards ingested, suites restored, warnings).
+    """
+    from segbench.store import ResultsLock, Store
+
+    with ResultsLock(Path(results), wait=wait):
+        store = Store(results)
+        aside, shards, suites = store.rebuild()
+        return aside, shards, suites, store.warnings
 
 
 def list_entries(kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -214,3 +299,21 @@ def _preset_entries() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
+    """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
+    from segbench.roundtrip.export import export_suite as export
+
+    return export(path, out, fmt)
+
+
+def import_predictions(
+    predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
+) -> Any:
+    """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
+    from segbench.roundtrip.importer import import_predictions as import_
+    from segbench.store import ResultsLock
+
+    with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
+        return import_(predictions, manifest, label, results)

@@ -23,6 +23,25 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        click.secho(f"warning: {line}", fg="yellow", err=True)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a filesystem error: what, where, and the usual fix."""
+    where = f" {exc.filename}" if exc.filename else ""
+    reason = exc.strerror or str(exc)
+    hint = {
+        28: "; free disk space and rerun",
+        13: "; check the folder's permissions",
+        30: "; the filesystem is read-only",
+        17: "; a file is in the way: remove it or choose another folder",
+        20: "; a file is in the way: remove it or choose another folder",
+    }
+    return f"cannot write{where}: {reason}{hint.get(exc.errno or 0, '')}"
+
+
 @click.group()
 @click.version_option(__version__, prog_name="segbench")
 def main() -> None:
@@ -35,20 +54,31 @@ def main() -> None:
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and what is already done; run nothing.")
 @click.option("--quiet", is_flag=True, help="Log lines instead of progress bars.")
-def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quiet: bool) -> None:
+@click.option("--wait", is_flag=True, help="Wait for another run on the same results folder to finish.")
+@click.option("--replace", is_flag=True, help="Let this file take over a stored suite of the same name.")
+def run(
+    suite_file: Path, results: Path, device: str | None, dry_run: bool, quiet: bool, wait: bool, replace: bool
+) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
     from segbench import api
+    from segbench.store import LockHeld, StoreError
+    from segbench.suite.device import DeviceError
     from segbench.suite.errors import SuiteError
 
     try:
         if dry_run:
-            click.echo("\n".join(api.plan_suite(suite_file, results).lines()))
+            plan = api.plan_suite(suite_file, results, replace=replace)
+            _warn(plan.warnings)
+            click.echo("\n".join(plan.lines()))
             return
-        summary = api.run_suite(suite_file, results, device=device, quiet=quiet)
-    except SuiteError as exc:
+        summary = api.run_suite(suite_file, results, device=device, quiet=quiet, wait=wait, replace=replace)
+    except (SuiteError, DeviceError, LockHeld, StoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
     except KeyboardInterrupt:
         _fail("interrupted: finished jobs are stored; run the same command again to resume", 130)
+    _warn(summary.warnings)
     done = f"{summary.ran} jobs run, {summary.skipped} already done"
     if summary.recovered_shards:
         done += f", {summary.recovered_shards} results recovered from an interrupted run"
@@ -64,9 +94,7 @@ def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quie
 
 @main.command()
 @RESULTS_OPTION
-@click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
-)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
 @click.option(
     "--self-contained", is_flag=True, help="Also write <out>/<suite>/<suite>.html: one file, script inlined."
@@ -74,11 +102,17 @@ def run(suite_file: Path, results: Path, device: str | None, dry_run: bool, quie
 def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bool) -> None:
     """Render HTML leaderboards (and CSV exports) from the results store."""
     from segbench.report.build import build_reports
+    from segbench.store import StoreError
+
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
 
     try:
         built = build_reports(results, out, list(suites) or None, self_contained=self_contained)
-    except LookupError as exc:
+    except (LookupError, StoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
     for item in built:
         note = f" (partial: {item.done}/{item.expected} evaluations)" if item.partial else ""
         click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows){note}")
@@ -204,16 +238,88 @@ def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show
 @click.option("--delta", default=0.05, show_default=True, help="Tolerated Dice loss beyond uncertainty.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the current results.")
 def check(baseline: Path, results: Path, suite: str, delta: float, update: bool) -> None:
-    """Regression gate: exit 1 when a model's Dice fell below the baseline by more than DELTA."""
+    """Regression gate: exit 0 pass, 1 regression, 2 usage or input error (bad baseline, no results)."""
     from segbench.gate import run_gate
+    from segbench.store import StoreError
 
     try:
         outcome = run_gate(results, baseline, suite=suite, delta=delta, update=update)
-    except (FileNotFoundError, LookupError, ValueError) as exc:
+    except (FileNotFoundError, LookupError, ValueError, StoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
     click.echo(outcome.text)
     if outcome.regressed and not update:
         sys.exit(1)
+
+
+@main.group()
+def store() -> None:
+    """Maintain the results store."""
+
+
+@store.command()
+@RESULTS_OPTION
+@click.option("--wait", is_flag=True, help="Wait for a run on the same results folder to finish.")
+def rebuild(results: Path, wait: bool) -> None:
+    """Recreate segbench.sqlite from the archived shards (shards/ingested); keeps the old file aside."""
+    from segbench import api
+    from segbench.store import LockHeld, StoreError
+
+    try:
+        aside, shards, suites, warnings = api.rebuild_store(results, wait=wait)
+    except (LockHeld, StoreError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
+    _warn(warnings)
+    kept = f"; the old database is kept as {aside}" if aside else ""
+    click.echo(f"rebuilt {results / 'segbench.sqlite'} from {shards} shards and {suites} suite records{kept}")
+
+
+@main.command(name="export")
+@click.argument("suite_file", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Export folder.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["nnunet", "nnunet-png", "nifti", "png"]),
+    default="nnunet",
+    show_default=True,
+)
+def export_command(suite_file: Path, out: Path, fmt: str) -> None:
+    """Write SUITE_FILE's perturbed test images (one folder per condition) for an external model."""
+    from segbench import api
+
+    try:
+        summary = api.export_suite(suite_file, out, fmt)
+    except ValueError as exc:
+        _fail(str(exc))
+    click.echo(f"{summary.n_images} images in {summary.n_test_sets} folders; manifest: {summary.manifest}")
+    click.echo(
+        "predict each folder into PRED/<folder>/, then: "
+        f"segbench import PRED --manifest {summary.manifest} --label NAME"
+    )
+
+
+@main.command(name="import")
+@click.argument("predictions", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path), required=True, help="Export's manifest.json.")
+@click.option("--label", required=True, help="The model's name in reports (re-importing replaces it).")
+@RESULTS_OPTION
+def import_command(predictions: Path, manifest: Path, label: str, results: Path) -> None:
+    """Score predicted masks in PREDICTIONS/<folder>/ and store them as a model of the exported suite."""
+    from segbench import api
+    from segbench.store import LockHeld, StoreError
+
+    try:
+        summary = api.import_predictions(predictions, manifest, label, results)
+    except (ValueError, LockHeld, StoreError) as exc:
+        _fail(str(exc))
+    click.echo(
+        f"{summary.label}: {summary.n_cases} cases in {summary.n_test_sets} conditions stored with suite "
+        f"{summary.suite} (mean Dice {summary.mean_dice:.3f}); `segbench report` shows it"
+    )
 
 
 @main.command(name="list")

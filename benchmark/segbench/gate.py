@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from segbench.report.tables import with_entries
-from segbench.stats.regression import compare_to_baseline, make_baseline
+from segbench.stats.entries import with_entries
+from segbench.stats.regression import compare_to_baseline, make_baseline, validate_baseline
 from segbench.store import Store
 
 __all__ = ["GateResult", "run_gate"]
@@ -71,7 +71,8 @@ def run_gate(
         FileNotFoundError: no baseline file and ``update`` is False (the message names the path and
             ``--update``).
         LookupError: the store has no results for ``suite`` (the message says what to run).
-        ValueError: ``delta`` is negative, or the baseline file is not a segbench baseline.
+        ValueError: ``delta`` is negative, or the baseline file is not a valid segbench baseline (not
+            JSON, no entries, NaN values, malformed entries: one line naming the file and entry).
     """
     if delta < 0 or math.isnan(delta):
         raise ValueError(f"delta must be >= 0, got {delta}")
@@ -124,13 +125,18 @@ def _gate_cases(results: Path, suite: str) -> pd.DataFrame:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    """Read and validate a baseline (see :func:`validate_baseline`); every problem is a ``ValueError``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with --update") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} is not a segbench baseline (expected a JSON object)")
-    return data
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not a segbench baseline (not UTF-8: {exc.reason}); regenerate it with --update"
+        ) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with --update") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a baseline file") from None
+    return validate_baseline(data, path)
 
 
 def _render(table: pd.DataFrame, delta: float) -> str:

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
+from segbench.patches import patch_size
 from segbench.presets import PRESETS
+from segbench.pretrained import weights_fingerprint
 from segbench.registry import DATASETS, MODELS
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
 
@@ -142,6 +144,9 @@ def job_key(
 ) -> str:
     """Stable content hash of everything that affects training."""
     train_fields = train.model_dump(mode="json", exclude=set(_EVAL_ONLY_TRAIN_FIELDS))
+    pretrained = weights_fingerprint(model)
+    if pretrained:  # never trained: the weights' content replaces the training config in the key
+        train_fields = {"pretrained": pretrained, "activation": train.activation}
     return _hash(
         {
             "model": {"name": model.name, "params": _with_defaults(MODELS, model.name, model.params)},
@@ -221,15 +226,3 @@ def dataset_identity(spec: DatasetSpec) -> str:
     case ids, so they can be paired across levels.
     """
     return _hash({"name": spec.name, "params": _with_defaults(DATASETS, spec.name, spec.params)})
-
-
-def patch_size(budget: PatchBudget, spatial_dims: int, multiple: int = 16) -> tuple[int, ...]:
-    """The training patch: ``size`` as given, or the largest cube (a multiple of ``multiple``,
-    so UNETR's 16-voxel tokens and four stride-2 levels fit) within ``voxels``.
-    """
-    if budget.size is not None:
-        return tuple(budget.size)
-    assert budget.voxels is not None
-    side = int(round(budget.voxels ** (1 / spatial_dims), 6))
-    side = max(multiple, side - side % multiple)
-    return (side,) * spatial_dims

@@ -189,10 +189,15 @@ _loaded = False
 
 def _load_builtins() -> None:
     global _loaded
-    if not _loaded:
-        _loaded = True
+    if _loaded:
+        return
+    _loaded = True  # first: the built-in packages' own imports may consult the registries
+    try:
         for package in _BUILTIN_PACKAGES:
             importlib.import_module(package)
+    except BaseException:
+        _loaded = False  # an interrupted first import must not leave the registries empty for good
+        raise
 
 
 MODELS = Registry("model")

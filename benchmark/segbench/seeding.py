@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["derive_rng", "derive_seed", "job_randomness", "seed_everything"]
+__all__ = ["derive_rng", "derive_seed", "job_randomness", "perturbation_rng", "seed_everything"]
 
 
 def derive_seed(seed: int, *keys: object) -> int:
@@ -27,6 +27,24 @@ def derive_seed(seed: int, *keys: object) -> int:
 def derive_rng(seed: int, *keys: object) -> np.random.Generator:
     """A numpy Generator for the stream named by ``keys`` under ``seed``."""
     return np.random.default_rng(derive_seed(seed, *keys))
+
+
+def perturbation_rng(
+    data_seed: int,
+    dataset_identity: str,
+    test_complexity: float | None,
+    perturbation: str,
+    severity: int,
+    case_id: str,
+) -> np.random.Generator:
+    """The generator of one test case's perturbation under one eval condition.
+
+    Why one function: every model (trained, pretrained, and external ones fed by
+    ``segbench export``) must see the same perturbed image, so that their per-case results pair;
+    it depends on the test set and the condition only, never on the model or training seed.
+    """
+    keys = (dataset_identity, test_complexity, perturbation, severity, case_id)
+    return derive_rng(data_seed, "perturb", *keys)
 
 
 def seed_everything(seed: int, deterministic: bool = True, device_type: str = "cpu") -> None:

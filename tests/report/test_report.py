@@ -130,7 +130,13 @@ def test_partial_suite_shows_banner_and_gallery(ci_results: Path, tmp_path: Path
     text = CI_SUITE.read_text().replace("[none, harder, easier]", "[none, harder, easier, hardest]")
     suite_file = tmp_path / "ci.yaml"
     suite_file.write_text(text)
-    Store(results).record_suite("ci", text, str(suite_file), expand(load_suite(suite_file)))
+    Store(results).record_suite(
+        "ci",
+        text,
+        str(suite_file),
+        expand(load_suite(suite_file)),
+        replace=True,  # an edited copy
+    )
     out = tmp_path / "out"
     (out / "ci").mkdir(parents=True)
     _tiny_png(out / "ci" / "gallery.png")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.stats.regression import compare_to_baseline, make_baseline
+from segbench.stats.regression import BaselineError, compare_to_baseline, make_baseline, validate_baseline
 
 
 def _run(seed: int = 0, n: int = 30) -> pd.DataFrame:
@@ -122,3 +122,84 @@ def test_baseline_structure():
     assert e["mean"] == pytest.approx(np.mean(list(e["values"].values())))
     with pytest.raises(ValueError, match="duplicate"):
         make_baseline(pd.concat([df, df]))
+
+
+# -- the baseline is validated before it is trusted (a gate must not pass on an empty or NaN baseline) --
+
+
+def _tiny_baseline() -> dict:
+    return {
+        "format": "segbench-baseline/1",
+        "metric": "dice",
+        "suite": "ci",
+        "entries": [
+            {
+                "model": "unet",
+                "dataset": "d",
+                "complexity": None,
+                "perturbation": "none",
+                "severity": 0,
+                "mean": 0.75,
+                "n": 2,
+                "values": {"1/c0": 0.5, "1/c1": 1.0},
+            }
+        ],
+    }
+
+
+def _broken(change) -> dict:
+    data = _tiny_baseline()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_broken(lambda d: d.update(entries=[])), r"top level: entries: List should have at least 1 item"),
+        (
+            _broken(lambda d: d["entries"][0].update(values={"1/c0": float("nan"), "1/c1": float("nan")})),
+            r"entries\[0\] \(unet / d / none\): values\.1/c0: Input should be a finite number",
+        ),
+        (_broken(lambda d: d["entries"][0].update(mean=float("nan"))), r"entries\[0\].*mean: .*finite"),
+        (
+            _broken(lambda d: d["entries"][0].pop("model")),
+            r"entries\[0\] \(d / none\): model: Field required",
+        ),
+        (
+            _broken(lambda d: d["entries"][0].update(values={})),
+            r"values: Dictionary should have at least 1",
+        ),
+        (_broken(lambda d: d["entries"][0].update(n=5)), r"n is 5 but there are 2 values"),
+        (_broken(lambda d: d["entries"].append(d["entries"][0])), r"repeats model x condition"),
+        (
+            _broken(lambda d: d["entries"][0].update(severity="high")),
+            r"severity: Input should be a valid integer",
+        ),
+        (["not", "an", "object"], r"expected a JSON object"),
+        (_broken(lambda d: d.update(format="other/2")), r"format: Input should be 'segbench-baseline/1'"),
+    ],
+)
+def test_invalid_baselines_are_rejected_in_one_line(data, message: str) -> None:
+    with pytest.raises(BaselineError, match=message) as info:
+        validate_baseline(data, "base.json")
+    text = str(info.value)
+    assert text.startswith("base.json: ") and "\n" not in text and "--update" in text
+
+
+def test_all_nan_baseline_cannot_pass_the_comparison() -> None:
+    df = _run()
+    data = _baseline_json(df)
+    for entry in data["entries"]:
+        entry["values"] = {k: float("nan") for k in entry["values"]}
+    with pytest.raises(BaselineError, match="finite number"):
+        compare_to_baseline(df, data)
+
+
+def test_make_baseline_leaves_out_conditions_without_values_and_validates() -> None:
+    df = _run()
+    empty = (df["model"] == "attn") & (df["perturbation"] == "speckle") & df["complexity"].isna()
+    df.loc[empty, "dice"] = np.nan
+    data = _baseline_json(df)
+    assert len(data["entries"]) == 3 * 2 * 2 - 1
+    assert validate_baseline(data) is data

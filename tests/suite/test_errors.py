@@ -52,7 +52,7 @@ BAD_SUITES = [
     ),
     ("name: x\nmodels: [unet]\ndatasets: [textures2d]\ntrain:\n  lr: fast\n", 5, ["train.lr", "'fast'"]),
     ("name: x\ndatasets: [textures2d]\n", 1, ["models", "required key missing"]),
-    ("name: x\nmodels: [unet]\ndatasets: [textures2d]\nseeds: [1, 1]\n", 1, ["seeds must be distinct"]),
+    ("name: x\nmodels: [unet]\ndatasets: [textures2d]\nseeds: [1, 1]\n", 4, ["seeds must be distinct"]),
     ("name: x\nmodels: [unet]\ndatasets: [textures2d]\nloss: dice\n", 4, ["unknown key 'loss'"]),
     ("name: x\nmodels: [unet\ndatasets: [textures2d]\n", 3, ["invalid YAML"]),
     ("name: bad name!\nmodels: [unet]\ndatasets: [textures2d]\n", 1, ["name", "should match pattern"]),

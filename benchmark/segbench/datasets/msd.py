@@ -28,7 +28,7 @@ __all__ = ["build", "read_training_list"]
 _AXIS_PAIRS = ({"L", "R"}, {"A", "P"}, {"S", "I"})
 
 
-@register_dataset("msd", dims=3)
+@register_dataset("msd", dims=3, check=lambda params: _check(params))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,
@@ -224,6 +224,38 @@ def _load_case(
     source = image_path.name.removesuffix(".gz").removesuffix(".nii")
     meta: dict[str, float | str] = {"source": source, "fbr": foreground_ratio(label)}
     return Case(case_id, np.ascontiguousarray(image), np.ascontiguousarray(label), voxel, meta)
+
+
+def _check(params: dict[str, Any]) -> list[str]:
+    """Problems ``segbench validate`` reports before anything runs: values, and that root, the
+    task folder and its ``dataset.json`` exist (the listed images are checked when loading)."""
+    problems = []
+    for param, rule in (
+        ("intensity_window", _check_window),
+        ("spacing", _check_spacing),
+        ("orientation", _check_orientation),
+        ("label_values", _check_label_values),
+    ):
+        try:
+            rule(params[param])
+        except ValueError as exc:
+            problems.append(f"{param}: {exc}")
+    problems += [
+        f"{p}: must be an integer >= 1"
+        for p in ("n_val", "n_test", "n_train")
+        if params[p] is not None and params[p] < 1
+    ]
+    root = Path(params["root"]).expanduser()
+    if not root.is_dir():
+        problems.append("root: is not an existing folder (the folder that holds e.g. Task09_Spleen/)")
+    elif not (root / params["task"]).is_dir():
+        tasks = sorted(p.name for p in root.iterdir() if p.is_dir())
+        problems.append(
+            f"task: no folder {params['task']!r} in root; folders there: {', '.join(tasks) or 'none'}"
+        )
+    elif not (root / params["task"] / "dataset.json").is_file():
+        problems.append(f"task: {root / params['task'] / 'dataset.json'} does not exist")
+    return problems
 
 
 def _check_window(window: Sequence[float]) -> tuple[float, float]:

@@ -9,6 +9,7 @@ the patch size (context) a model was trained with.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ _SPHERE_VALUE = 1.0
 _MIN_RADIUS = 1.0
 
 
-@register_dataset("spheres3d", dims=3)
+@register_dataset("spheres3d", dims=3, check=lambda params: _check(params))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,
@@ -105,6 +106,20 @@ def sphere_case(case_id: str, rng: np.random.Generator, size: int, radius_range:
     image[label == 1] = _SPHERE_VALUE
     meta: dict[str, float | str] = {"radius": radius, "fbr": foreground_ratio(label)}
     return Case(case_id, image, label, (1.0, 1.0, 1.0), meta)
+
+
+def _check(params: dict[str, Any]) -> list[str]:
+    """Problems ``segbench validate`` reports before anything runs: counts, radii fit the size."""
+    size = params["size"]
+    problems = [f"{p}: must be an integer >= 1" for p in ("n_train", "n_val", "n_test") if params[p] < 1]
+    if size < 8:
+        return [*problems, "size: must be an integer >= 8"]
+    for param in ("train_radius", "test_radius"):
+        try:
+            _check_radius(param, params[param], size)
+        except ValueError as exc:
+            problems.append(f"{param}: {exc}")
+    return problems
 
 
 def _check_radius(param: str, value: Sequence[float], size: int) -> tuple[float, float]:

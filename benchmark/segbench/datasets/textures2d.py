@@ -15,7 +15,9 @@ and leaves the test masks unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +36,7 @@ _MASK, _FG, _BG = 0, 1, 2
 _SPLITS = ("train", "val", "test")
 
 
-@register_dataset("textures2d", dims=2, complexity_range=(0.0, 1.0))
+@register_dataset("textures2d", dims=2, complexity_range=(0.0, 1.0), check=lambda params: _check(params))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,
@@ -181,6 +183,34 @@ def split_counts(n: int, split: Sequence[float]) -> tuple[int, int, int]:
             "images; every split needs at least one (raise n_images or change split)"
         )
     return n_train, n_val, n_test
+
+
+def _check(params: dict[str, Any]) -> list[str]:
+    """Problems ``segbench validate`` reports before anything runs: values, split, textures exist.
+
+    ``params`` holds every parameter (defaults filled in); a problem starts with its parameter.
+    """
+    problems = []
+    if params["direction"] not in DIRECTIONS:
+        problems.append(f"direction: not allowed; use one of {', '.join(DIRECTIONS)}")
+    rules: list[tuple[str, Callable[[], object]]] = [
+        ("size", lambda: _check_int("size", params["size"], minimum=16)),
+        ("n_images", lambda: _check_int("n_images", params["n_images"], minimum=3)),
+        ("split", lambda: split_counts(params["n_images"], params["split"])),
+    ]
+    texture_dir = params["texture_dir"]
+    if texture_dir is not None and not Path(texture_dir).expanduser().is_dir():
+        problems.append("texture_dir: is not an existing folder")
+    else:
+        for param in ("fg_texture", "bg_texture", "test_fg_texture", "test_bg_texture"):
+            if params[param] is not None:
+                rules.append((param, lambda p=param: validate_texture(params[p], texture_dir, param=p)))
+    for param, rule in rules:
+        try:
+            rule()
+        except ValueError as exc:
+            problems.append(f"{param}: {exc}")
+    return problems
 
 
 def _check_alpha(complexity: float) -> float:

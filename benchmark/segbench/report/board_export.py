@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segbench.report.exports import _tex_escape
+from segbench.report.exports import _tex_escape, markdown_cell
 from segbench.report.leaderboard import BoardTable, export_rows
 
 __all__ = ["board_markdown", "board_tex", "write_board_exports"]
@@ -21,10 +21,10 @@ _NOTE = (
 
 
 def board_markdown(tables: list[BoardTable]) -> str:
-    """GitHub-flavoured Markdown table; ``|`` in names is escaped."""
+    """GitHub-flavoured Markdown table; labels escaped (HTML and ``|``: :func:`markdown_cell`)."""
     header, rows = export_rows(tables)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(c.replace("|", r"\|") for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(markdown_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_cell(c) for c in row) + " |" for row in rows]
     return "\n".join([*lines, "", _NOTE]) + "\n"
 
 

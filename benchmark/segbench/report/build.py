@@ -24,7 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
 from segbench.report.board_export import write_board_exports
-from segbench.report.exports import board_cells, write_exports
+from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
 from segbench.report.headline import page_top
 from segbench.report.leaderboard import order_conditions
 from segbench.report.portable import extra_sections, write_standalone
@@ -187,9 +187,9 @@ def render_suite(
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
-        tables.tests.to_csv(folder / "tests.csv", index=False)
+        write_csv(tables.tests, folder / "tests.csv")
     sections += extra_sections(jobs, cases, suite_yaml, folder)
-    sections.append(provenance_section(jobs, suite_yaml, cases))
+    sections.append(provenance_section(jobs, cap_text(suite_yaml), cases))
     context = dict(
         top=top if blocks else None,
         suite=suite,
@@ -278,7 +278,7 @@ def _description(suite_yaml: str) -> str:
         data = yaml.safe_load(suite_yaml) or {}
     except yaml.YAMLError:
         return ""
-    return str(data.get("description", "")).strip() if isinstance(data, dict) else ""
+    return cap_text(str(data.get("description", "")).strip()) if isinstance(data, dict) else ""
 
 
 def _empty_board() -> pd.DataFrame:

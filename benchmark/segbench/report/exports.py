@@ -8,6 +8,7 @@ model names, which are simplest to format directly.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -15,12 +16,17 @@ import pandas as pd
 __all__ = [
     "CASE_COLUMNS",
     "board_cells",
+    "cap_text",
+    "case_columns",
+    "csv_safe",
     "leaderboard_markdown",
     "leaderboard_tex",
+    "markdown_cell",
+    "write_csv",
     "write_exports",
 ]
 
-CASE_COLUMNS: list[str] = [
+_KEY_COLUMNS: tuple[str, ...] = (
     "model",
     "model_name",
     "dataset",
@@ -32,18 +38,25 @@ CASE_COLUMNS: list[str] = [
     "test_complexity",
     "seed",
     "case_id",
-    "dice",
-    "hd95",
-    "nsd",
-    "tp",
-    "fp",
-    "fn",
-    "n_ref",
-    "n_pred",
-    "complexity_kl",
-    "fbr",
-    "perturbation_params",
-]
+)
+
+
+def case_columns() -> list[str]:
+    """Columns of ``cases.csv``: the keys, then every metric-table entry, then the perturbation draw.
+
+    Read from :data:`segbench.core.METRICS` at call time, so a metric added there is exported.
+    """
+    from segbench.core import metrics as table
+
+    return [
+        *_KEY_COLUMNS,
+        *(m.name for m in (*table.METRICS, *table.CASE_META_FIELDS)),
+        "perturbation_params",
+    ]
+
+
+CASE_COLUMNS: list[str] = case_columns()
+"""``case_columns()`` at import time (kept for callers that want a constant)."""
 
 _HEADER = ["Dataset", "Complexity", "Rank", "Model", "In-domain Dice", "OOD Dice", "Drop", "mCE"]
 
@@ -67,11 +80,20 @@ def board_cells(board: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+def markdown_cell(text: str) -> str:
+    """A Markdown table cell: HTML special characters escaped (GitHub renders raw HTML), ``|`` escaped,
+    line breaks flattened (a newline would end the table row)."""
+    import html
+
+    flat = " ".join(str(text).splitlines())
+    return html.escape(flat, quote=False).replace("|", r"\|")
+
+
 def leaderboard_markdown(board: pd.DataFrame) -> str:
-    """GitHub-flavoured Markdown table; ``|`` in names is escaped."""
+    """GitHub-flavoured Markdown table; labels are escaped (:func:`markdown_cell`)."""
     lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     for row in board_cells(board):
-        lines.append("| " + " | ".join(c.replace("|", r"\|") for c in row) + " |")
+        lines.append("| " + " | ".join(markdown_cell(c) for c in row) + " |")
     lines.append("")
     lines.append("Dice: mean [95% CI]; † significantly worse than the best model (Holm-adjusted Wilcoxon).")
     return "\n".join(lines) + "\n"
@@ -108,11 +130,60 @@ def write_exports(
         The written paths.
     """
     paths = [folder / n for n in ("cases.csv", "summary.csv", "leaderboard.md", "leaderboard.tex")]
-    cases.reindex(columns=CASE_COLUMNS).to_csv(paths[0], index=False)
-    summary.to_csv(paths[1], index=False)
+    write_csv(cases.reindex(columns=case_columns()), paths[0])
+    write_csv(summary, paths[1])
     paths[2].write_text(leaderboard_markdown(board), encoding="utf-8")
     paths[3].write_text(leaderboard_tex(board), encoding="utf-8")
     return paths
+
+
+EMBED_LIMIT = 64 * 1024
+"""Most characters of user text (suite description, suite YAML) a report page embeds."""
+
+
+def cap_text(text: str, limit: int = EMBED_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters with a note saying so.
+
+    Why: a report embeds the suite's description and YAML; a 50 MB description made a 100 MB page.
+    """
+    if len(text) <= limit:
+        return text
+    note = f"[... truncated: {limit:,} of {len(text):,} characters shown; see the suite file]"
+    return text[:limit] + "\n" + note
+
+
+def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``table`` whose text cells cannot run as spreadsheet formulas (CSV injection).
+
+    As OWASP recommends, a text cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
+    gets a leading ``'``. Numbers stay numbers: numeric columns are untouched, and so is text that is
+    a plain number (``"-0.5"``), which a spreadsheet cannot evaluate as a formula.
+    """
+    out = table.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_csv_cell)
+    if out.columns.dtype == object:
+        out.columns = [_csv_cell(c) for c in out.columns]
+    return out
+
+
+def write_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write ``table`` as CSV without the index, formula-like cells escaped (:func:`csv_safe`)."""
+    csv_safe(table).to_csv(path, index=False)
+    return path
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _csv_cell(value: object) -> object:
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START) or _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def _num(x: object, digits: int, missing: str) -> str:

@@ -32,6 +32,7 @@ from segbench.stats import (
     seed_case_spread,
     significantly_worse_than_best,
 )
+from segbench.stats.entries import with_entries
 
 __all__ = [
     "BOARD_GROUP",
@@ -109,25 +110,6 @@ class SuiteTables:
     boxes: pd.DataFrame
     cross: pd.DataFrame
     settings: StatsSettings = field(default_factory=StatsSettings)
-
-
-def with_entries(cases: pd.DataFrame) -> pd.DataFrame:
-    """Copy of ``cases`` whose ``model`` column names the competitor (model, or model + patch size).
-
-    Also casts the numeric key columns to float (all-NULL columns come back from SQLite as objects).
-
-    Why: the stats functions pair and group on ``model``; a 3D suite that trains ``unet`` at two patch
-    sizes has two competitors, which must not be pooled (nor raise as duplicate cases).
-    """
-    out = cases.copy()
-    # SQLite NULLs give object columns when a whole column is empty (e.g. no complexity knob in 3D);
-    # numeric dtypes keep merges and NaN-aware grouping consistent
-    for col in ("complexity", "test_complexity", "dice", "fbr"):
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    if "patch" in out.columns and out.groupby("model")["patch"].nunique().gt(1).any():
-        out["model"] = out["model"].astype(str) + " [" + out["patch"].astype(str) + "]"
-    return out
 
 
 def in_out_split(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

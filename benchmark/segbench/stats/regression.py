@@ -14,21 +14,121 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from segbench.seeding import derive_rng
 from segbench.stats.bootstrap import CI, paired_diff_ci, unpaired_diff_ci
 
-__all__ = ["BASELINE_FORMAT", "KEY_COLUMNS", "compare_to_baseline", "make_baseline"]
+__all__ = [
+    "BASELINE_FORMAT",
+    "KEY_COLUMNS",
+    "BaselineError",
+    "compare_to_baseline",
+    "make_baseline",
+    "validate_baseline",
+]
 
 BASELINE_FORMAT = "segbench-baseline/1"
 #: one baseline entry per model x condition
 KEY_COLUMNS: tuple[str, ...] = ("model", "dataset", "complexity", "perturbation", "severity")
 
 _Key = tuple[str, str, float | None, str, int]
+
+
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class BaselineError(ValueError):
+    """A baseline file that cannot be trusted; one line naming the file, the entry and the field."""
+
+
+class _Entry(BaseModel):
+    """One model x condition of a baseline, with its per-case values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    dataset: str = Field(min_length=1)
+    complexity: _Finite | None = None
+    perturbation: str = Field(min_length=1)
+    severity: int = Field(ge=0)
+    mean: _Finite | None = None
+    n: int = Field(ge=1)
+    values: dict[str, _Finite] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _n_matches(self) -> _Entry:
+        if self.n != len(self.values):
+            raise ValueError(f"n is {self.n} but there are {len(self.values)} values")
+        return self
+
+
+class _Baseline(BaseModel):
+    model_config = ConfigDict(extra="allow")  # e.g. "suite", notes added by hand
+
+    format: Literal["segbench-baseline/1"]
+    metric: str = Field(min_length=1)
+    entries: list[_Entry] = Field(min_length=1)
+
+    @field_validator("entries")
+    @classmethod
+    def _unique(cls, entries: list[_Entry]) -> list[_Entry]:
+        seen: set[_Key] = set()
+        for i, entry in enumerate(entries):
+            key = _key_of(entry.model_dump())
+            if key in seen:
+                raise ValueError(f"entry {i} repeats model x condition {key}")
+            seen.add(key)
+        return entries
+
+
+def validate_baseline(data: Any, source: str | Path = "<baseline>") -> dict[str, Any]:
+    """Check a loaded baseline before it is trusted: a gate must not pass because its baseline is empty.
+
+    Rejected: not an object, unknown ``format``, no ``entries``, an entry without values, NaN or
+    infinite values (a NaN mean compares as "not worse" and would pass every model), missing or
+    mistyped fields, ``n`` disagreeing with the values, the same model x condition twice.
+
+    Args:
+        data: the parsed JSON.
+        source: the file name for messages.
+
+    Returns:
+        ``data`` unchanged (already plain JSON types).
+
+    Raises:
+        BaselineError: one line: file, entry (index and key), field, problem, and how to regenerate.
+    """
+    fix = "regenerate it with 'segbench check --update'"
+    if not isinstance(data, dict):
+        raise BaselineError(f"{source}: not a segbench baseline (expected a JSON object); {fix}")
+    try:
+        _Baseline.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        where = "top level"
+        if loc[:1] == ["entries"] and len(loc) > 1 and isinstance(loc[1], int):
+            where = f"entries[{loc[1]}]{_describe_entry(data['entries'][loc[1]])}"
+            loc = loc[2:]
+        field = ".".join(str(p) for p in loc) or "(entry)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict | list) else f" (got {str(got)[:40]!r})"
+        more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        raise BaselineError(f"{source}: {where}: {field}: {err['msg']}{shown}{more}; {fix}") from None
+    return data
+
+
+def _describe_entry(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return ""
+    parts = [str(entry.get(k)) for k in ("model", "dataset", "perturbation") if entry.get(k) is not None]
+    return f" ({' / '.join(parts)})" if parts else ""
 
 
 def make_baseline(df: pd.DataFrame, metric: str = "dice") -> dict[str, Any]:
@@ -40,15 +140,18 @@ def make_baseline(df: pd.DataFrame, metric: str = "dice") -> dict[str, Any]:
 
     Returns:
         ``{"format": BASELINE_FORMAT, "metric": metric, "entries": [...]}``; each entry has ``model``,
-        ``dataset``, ``complexity`` (``None`` when NaN), ``perturbation``, ``severity``, ``mean``
-        (``None`` if no values), ``n`` and ``values`` (``{"seed/case_id": value}``). NaN values (both
-        masks empty) are left out, so the dict holds no NaN and passes strict JSON.
+        ``dataset``, ``complexity`` (``None`` when NaN), ``perturbation``, ``severity``, ``mean``,
+        ``n`` and ``values`` (``{"seed/case_id": value}``). NaN values (both masks empty) are left out,
+        and so is a model x condition without any other value, so the dict holds no NaN, passes strict
+        JSON and :func:`validate_baseline`.
 
     Raises:
         ValueError: if a model has two rows for the same case in one condition.
     """
     entries = []
     for key, vals in _collect(df, metric).items():
+        if not vals:  # every case NaN (both masks empty): nothing to compare against later
+            continue
         arr = np.fromiter(vals.values(), dtype=float, count=len(vals))
         entries.append(
             {
@@ -101,9 +204,11 @@ def compare_to_baseline(
 
     Raises:
         ValueError: if the baseline's format or metric does not match.
+        BaselineError: if the baseline does not validate (:func:`validate_baseline`).
     """
     if baseline.get("format") != BASELINE_FORMAT:
         raise ValueError(f"unknown baseline format {baseline.get('format')!r}, expected {BASELINE_FORMAT!r}")
+    validate_baseline(dict(baseline))
     metric = str(baseline["metric"])
     if metric not in df.columns:
         raise ValueError(f"baseline metric {metric!r} is not a column of the table")

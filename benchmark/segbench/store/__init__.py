@@ -1,5 +1,6 @@
 """The results store (SQLite): the only writer of ``results/segbench.sqlite``."""
 
-from segbench.store.db import DB_NAME, Store
+from segbench.store.db import DB_NAME, Store, StoreError, SuiteConflict
+from segbench.store.lock import LockHeld, ResultsLock
 
-__all__ = ["DB_NAME", "Store"]
+__all__ = ["DB_NAME", "LockHeld", "ResultsLock", "Store", "StoreError", "SuiteConflict"]

@@ -1,128 +1,396 @@
 """The SQLite results store: ingest shards, record suites, query per-case tables.
 
-Why SQLite: one file, transactional, stdlib.  Only the parent process writes, one
-transaction per shard, and ingestion is idempotent (``ingested`` table), so a crash at
-any point loses nothing and duplicates nothing.
+Why SQLite: one file, transactional, stdlib.  Only the parent process writes, one transaction per
+shard, and ingestion is idempotent (``ingested`` table), so a crash at any point loses nothing and
+duplicates nothing.
+
+Reading and writing are separate on purpose:
+
+* **reads** (``report``, ``run --dry-run``, ``check``, the plan) open ``mode=ro``: no WAL switch, no DDL,
+  no migration, so they work on a read-only results folder and never change the database (SQLite may
+  add its empty ``-wal``/``-shm`` index files beside a WAL database); a missing database reads as empty;
+* **writes** (ingest, record a suite, rebuild) switch to WAL and migrate the schema
+  (:mod:`segbench.store.schema`);
+* the first connection of each :class:`Store`, read or write, runs ``PRAGMA quick_check`` (milliseconds
+  for a typical store), so page corruption is an error, not a wrong table.
+
+Every SQLite failure becomes a one-line :class:`StoreError` naming the file: corrupt or truncated
+(suggests ``segbench store rebuild``), disk full, read-only.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segbench.worker.shard import pending_shards, read_shard, shard_dir
+from segbench.core.records import RecordError, ShardRecord, SuiteRecord
+from segbench.shards import (
+    atomic_write_bytes,
+    ingested_dir,
+    pending_shards,
+    quarantine,
+    read_shard,
+    read_suite_records,
+    write_suite_record,
+)
+from segbench.store.ingest import write_shard_rows
+from segbench.store.schema import SchemaTooNew, migrate
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DB_NAME", "Store"]
+__all__ = ["DB_NAME", "Store", "StoreError", "SuiteConflict"]
 
 DB_NAME = "segbench.sqlite"
 
-_CASE_COLUMNS = (
-    "case_id",
-    "dice",
-    "hd95",
-    "nsd",
-    "tp",
-    "fp",
-    "fn",
-    "n_ref",
-    "n_pred",
-    "complexity_kl",
-    "fbr",
-    "meta",
-    "perturbation_params",
-)
+
+class StoreError(RuntimeError):
+    """The database cannot be used (corrupt, full, read-only, newer); a one-line message naming it."""
+
+
+class SuiteConflict(StoreError):
+    """Another suite file already uses this suite name in the store."""
 
 
 class Store:
-    """A results folder: ``segbench.sqlite`` plus shards and checkpoints beside it."""
+    """A results folder: ``segbench.sqlite`` plus shards and checkpoints beside it.
+
+    Args:
+        results: the results folder.
+
+    Attributes:
+        warnings: one line per shard quarantined (or that would be) by this instance.
+    """
 
     def __init__(self, results: str | Path) -> None:
         self.results = Path(results)
         self.path = self.results / DB_NAME
+        self.warnings: list[str] = []
+        self._checked = False
 
+    # -- connections -------------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        self.results.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60)
+        """A write connection (autocommit; use :meth:`_transaction`), schema checked and migrated."""
         try:
+            self.results.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the results folder {self.results}: {exc.strerror}") from None
+        self._refuse_empty_file()
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            if not self._checked:
+                self._quick_check(conn)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA foreign_keys = ON")
-            conn.executescript(resources.files("segbench.store").joinpath("schema.sql").read_text())
+            migrate(conn)
+            self._checked = True
             yield conn
+        except sqlite3.Error as exc:
+            raise self._error(exc, writing=True) from None
+        except SchemaTooNew as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
-    # -- writing -----------------------------------------------------------------
-    def record_suite(self, name: str, yaml_text: str, path: str, jobs: Iterable[Any]) -> None:
-        """Remember a suite's definition and which jobs/conditions it contains."""
-        with self.connect() as conn, conn:
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection, or None when there is no database yet.
+
+        Opened with ``mode=ro`` (nothing is created or changed); when the folder itself is not
+        writable SQLite cannot use the WAL index, so the file is opened ``immutable`` instead (no
+        writer can exist then).
+        """
+        if not self.path.exists():
+            yield None
+            return
+        self._refuse_empty_file()
+        conn: sqlite3.Connection | None = None
+        try:
+            immutable = not os.access(self.results, os.W_OK)
+            conn = _open_ro(self.path, immutable)
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as exc:
+                # a WAL database in a folder where its index files cannot be created; anything else
+                # (busy, corrupt) is a real error, and immutable reads would hide a writer's commits
+                if immutable or "unable to open" not in str(exc):
+                    raise
+                conn.close()
+                conn = _open_ro(self.path, True)
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            if not self._checked:  # page corruption must not reach a report as wrong numbers
+                self._quick_check(conn)
+                self._checked = True
+            yield conn
+        except sqlite3.Error as exc:
+            raise self._error(exc, writing=False) from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def suite_conflict(self, name: str, yaml_text: str, path: str | Path) -> str | None:
+        """Why recording suite ``name`` from ``path`` would orphan another file's results, or None.
+
+        A conflict is a stored suite of that name from a *different* file with *different* YAML.
+        Editing one's own suite file (same path) and running a verbatim copy (same YAML) are fine.
+        """
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suites"):
+                return None
+            row = conn.execute("SELECT path, yaml FROM suites WHERE name = ?", (name,)).fetchone()
+        if row is None or row[1] == yaml_text or _same_file(row[0], path):
+            return None
+        return (
+            f"suite name {name!r} is already used in {self.results} by {row[0]}, whose content differs "
+            f"from {path}; give this suite another 'name:' or rerun with --replace to make {path} "
+            f"the suite {name!r} (results of the old file's jobs stay stored but leave its report)"
+        )
+
+    def record_suite(
+        self, name: str, yaml_text: str, path: str | Path, jobs: Iterable[Any], replace: bool = False
+    ) -> None:
+        """Remember a suite's definition and which jobs/conditions it contains.
+
+        Raises:
+            SuiteConflict: another file already uses ``name`` (see :meth:`suite_conflict`) and
+                ``replace`` is False.
+        """
+        if not replace and (problem := self.suite_conflict(name, yaml_text, path)):
+            raise SuiteConflict(problem)
+        jobs = list(jobs)
+        record = SuiteRecord(
+            name=name,
+            path=str(Path(path).resolve()),
+            yaml=yaml_text,
+            jobs=sorted({(job.key, job.model.display) for job in jobs}),
+            conditions=sorted({job.condition_key(c) for job in jobs for c in job.conditions}),
+            updated_at=time.time(),
+        )
+        self._write_suite(record)
+        try:
+            write_suite_record(self.results, record)
+        except OSError as exc:
+            raise StoreError(_os_message("cannot write the suite record", exc)) from None
+
+    def _write_suite(self, record: SuiteRecord) -> None:
+        with self.connect() as conn, _transaction(conn):
             conn.execute(
                 "INSERT INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(name) DO UPDATE SET path=excluded.path, yaml=excluded.yaml, "
                 "updated_at=excluded.updated_at",
-                (name, path, yaml_text, time.time()),
+                (record.name, record.path, record.yaml, record.updated_at or time.time()),
             )
-            conn.execute("DELETE FROM suite_jobs WHERE suite = ?", (name,))
-            conn.execute("DELETE FROM suite_conditions WHERE suite = ?", (name,))
-            for job in jobs:
-                conn.execute(
-                    "INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)", (name, job.key, job.model.display)
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
-                    [(name, job.condition_key(c)) for c in job.conditions],
-                )
+            # Imported models (segbench import) are not in the suite file: keep their membership.
+            conn.execute(
+                f"DELETE FROM suite_jobs WHERE suite = ? AND job_key NOT IN ({_IMPORTED_JOBS})",
+                (record.name,),
+            )
+            conn.execute(
+                "DELETE FROM suite_conditions WHERE suite = ? AND cond_key NOT IN "
+                f"(SELECT cond_key FROM conditions WHERE job_key IN ({_IMPORTED_JOBS}))",
+                (record.name,),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)",
+                [(record.name, key, label) for key, label in record.jobs],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
+                [(record.name, key) for key in record.conditions],
+            )
 
-    def ingest(self, shard_path: Path) -> dict[str, Any] | None:
-        """Commit one shard in a single transaction and archive it; returns the shard,
-        or None when it had already been ingested."""
+    def ingest(self, shard_path: Path, archive: bool = True) -> ShardRecord | None:
+        """Commit one shard in a single transaction and archive it (``shards/ingested/``).
+
+        Returns:
+            The shard, or None when it had already been ingested.
+
+        Raises:
+            RecordError: the file is not a readable shard (callers quarantine it).
+            StoreError: the database or the shard folder cannot be written.
+        """
         shard = read_shard(shard_path)
-        with self.connect() as conn, conn:
-            seen = conn.execute(
-                "SELECT 1 FROM ingested WHERE attempt_id = ?", (shard["attempt_id"],)
-            ).fetchone()
+        with self.connect() as conn, _transaction(conn):
+            seen = conn.execute("SELECT 1 FROM ingested WHERE attempt_id = ?", (shard.attempt_id,)).fetchone()
             if not seen:
-                _write_shard(conn, shard)
-        archive = shard_dir(self.results) / "ingested" / shard_path.name
-        archive.parent.mkdir(parents=True, exist_ok=True)
-        shard_path.replace(archive)
+                write_shard_rows(conn, shard)
+        if archive:
+            target = ingested_dir(self.results) / shard_path.name
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shard_path.replace(target)
+            except FileNotFoundError:
+                pass  # already archived (e.g. by a rebuild); the database holds it either way
+            except OSError as exc:
+                raise StoreError(_os_message(f"cannot archive shard {shard_path}", exc)) from None
         return None if seen else shard
 
     def ingest_pending(self) -> int:
-        """Ingest shards left by an interrupted run; returns how many were new."""
-        return sum(self.ingest(path) is not None for path in pending_shards(self.results))
+        """Ingest shards left by an interrupted run; unreadable ones are quarantined with a warning.
 
-    # -- reading -----------------------------------------------------------------
-    def done_conditions(self) -> set[str]:
+        Returns:
+            How many shards were new.
+        """
+        new = 0
+        for path in pending_shards(self.results):
+            try:
+                new += self.ingest(path) is not None
+            except RecordError as exc:
+                self.quarantine(path, str(exc))
+        return new
+
+    def quarantine(self, path: Path, reason: str) -> None:
+        """Move an unreadable shard aside and add a warning naming both places."""
+        try:
+            moved = quarantine(self.results, path)
+        except OSError as exc:
+            self.warnings.append(f"{reason}; could not quarantine it ({exc.strerror}): remove it by hand")
+            return
+        self.warnings.append(f"{reason}; moved to {moved}")
+
+    def rebuild(self) -> tuple[Path | None, int, int]:
+        """Recreate the database from the archived shards and suite records; keep the old file aside.
+
+        Call it while holding the results folder's lock.
+
+        Returns:
+            (where the old database was moved or None, shards ingested, suites restored).
+        """
+        aside = None
+        if self.path.exists():
+            aside = self.path.with_name(f"{DB_NAME}.old-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    part.replace(f"{aside}{suffix}")
+        self._checked = False
+        suites, problems = read_suite_records(self.results)
+        self.warnings.extend(problems)
+        for record in suites:
+            self._write_suite(record)
+        archived, members = [], _SuiteMembers()
+        folder = ingested_dir(self.results)
+        for path in folder.glob("*.json") if folder.is_dir() else []:
+            try:
+                shard = read_shard(path)
+            except RecordError as exc:
+                self.quarantine(path, str(exc))
+                continue
+            archived.append((shard.finished_at or path.stat().st_mtime, path))
+            members.add(shard)
+        n = 0
+        for _, path in sorted(archived):  # attempts replay in the order they finished
+            shard = self.ingest(path, archive=False)
+            n += shard is not None
+            if (
+                shard is not None
+                and shard.suite
+                and shard.job.model_extra
+                and "imported" in shard.job.model_extra
+            ):
+                with self.connect() as conn, _transaction(conn):  # an imported model joins its suite
+                    label = shard.job.model_label or shard.job.model
+                    _add_import_membership(conn, shard.suite, label, shard)
+        n += self.ingest_pending()
+        # Stores from before suite records existed: rebuild each suite's membership from its shards.
+        for record in members.records(exclude={r.name for r in suites}):
+            self._write_suite(record)
+            self.warnings.append(
+                f"suite {record.name!r} was restored from its shards (its YAML was not recorded); "
+                "run its suite file again to restore the definition shown in reports"
+            )
+            suites.append(record)
         if not self.path.exists():
-            return set()
-        with self.connect() as conn:
-            return {row[0] for row in conn.execute("SELECT cond_key FROM conditions")}
+            with self.connect():
+                pass  # an empty, valid store
+        return aside, n, len(suites)
+
+    def ingest_imported(self, suite: str, suite_yaml: str, label: str, shards: list[dict[str, Any]]) -> None:
+        """Store an external model's rows (``segbench import``) as members of ``suite``, in one
+        transaction: rows of an earlier import under ``label`` are replaced, nothing is half-stored.
+
+        Each shard is validated as a :class:`ShardRecord` and archived in ``shards/ingested/`` (so
+        ``segbench store rebuild`` restores imported models too).
+
+        Raises:
+            RecordError: a shard does not validate (nothing is stored).
+        """
+        records = [
+            ShardRecord.from_dict(raw, f"imported shard {i} of {label!r}") for i, raw in enumerate(shards)
+        ]
+        with self.connect() as conn, _transaction(conn):
+            conn.execute(
+                "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
+                (suite, None, suite_yaml, time.time()),
+            )
+            _forget_import(conn, suite, label)
+            for record in records:
+                write_shard_rows(conn, record)
+                _add_import_membership(conn, suite, label, record)
+        for record in records:
+            try:
+                atomic_write_bytes(ingested_dir(self.results) / record.filename, record.to_json().encode())
+            except OSError as exc:
+                self.warnings.append(_os_message("imported rows stored, but not archived for rebuilds", exc))
+                break
+
+    def model_names(self, suite: str) -> dict[str, str]:
+        """Model label -> model name (``imported`` for imported models) of a stored suite."""
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suite_jobs"):
+                return {}
+            rows = conn.execute(
+                "SELECT sj.model_label, j.model FROM suite_jobs sj JOIN jobs j USING (job_key) "
+                "WHERE sj.suite = ?",
+                (suite,),
+            ).fetchall()
+        return dict(rows)
+
+    # -- reading -------------------------------------------------------------------------------
+    def peek_pending(self) -> tuple[set[str], set[str]]:
+        """(trained job keys, evaluated condition keys) in shards not yet ingested, read without moving.
+
+        Why: ``run --dry-run`` is read-only yet must plan as the next run will, after it ingests them.
+        Unreadable shards add a warning (the next ``run`` quarantines them).
+        """
+        trained, done = set(), set()
+        for path in pending_shards(self.results):
+            try:
+                shard = read_shard(path)
+            except RecordError as exc:
+                self.warnings.append(f"{exc}; the next run moves it to shards/quarantine/")
+                continue
+            if shard.train is not None:
+                trained.add(shard.job_key)
+            done.update(c.cond_key for c in shard.conditions)
+        return trained, done
+
+    def done_conditions(self) -> set[str]:
+        return self._column_set("SELECT cond_key FROM conditions", "conditions")
 
     def trained_jobs(self) -> set[str]:
-        if not self.path.exists():
-            return set()
-        with self.connect() as conn:
-            return {row[0] for row in conn.execute("SELECT job_key FROM jobs WHERE status = 'trained'")}
+        return self._column_set("SELECT job_key FROM jobs WHERE status = 'trained'", "jobs")
 
     def suites(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        with self.connect() as conn:
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suites"):
+                return []
             return [row[0] for row in conn.execute("SELECT name FROM suites ORDER BY name")]
 
     def suite_yaml(self, name: str) -> str | None:
-        with self.connect() as conn:
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suites"):
+                return None
             row = conn.execute("SELECT yaml FROM suites WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
@@ -146,10 +414,10 @@ class Store:
             params = (suite,)
         query += " ORDER BY sj.suite, model, j.dataset, j.complexity, "
         query += "c.perturbation, c.severity, j.seed, k.case_id"
-        if not self.path.exists():
-            return pd.DataFrame()
-        with self.connect() as conn:
-            table = pd.read_sql_query(query, conn, params=params)
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "cases"):
+                return pd.DataFrame()
+            table = _read_sql(self, conn, query, params)
         table.insert(5, "patch", table.pop("patch_size").map(_patch_label))
         return table
 
@@ -162,15 +430,17 @@ class Store:
         if suite is not None:
             query += " WHERE sj.suite = ?"
             params = (suite,)
-        if not self.path.exists():
-            return pd.DataFrame()
-        with self.connect() as conn:
-            table = pd.read_sql_query(query, conn, params=params)
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "jobs"):
+                return pd.DataFrame()
+            table = _read_sql(self, conn, query, params)
         return table.rename(columns={"model": "model_name", "model_label": "model"})
 
     def expected_counts(self, suite: str) -> tuple[int, int]:
         """(conditions the suite defines, conditions evaluated) — to flag partial suites."""
-        with self.connect() as conn:
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, "suite_conditions"):
+                return 0, 0
             expected = conn.execute(
                 "SELECT COUNT(*) FROM suite_conditions WHERE suite = ?", (suite,)
             ).fetchone()[0]
@@ -181,86 +451,133 @@ class Store:
             ).fetchone()[0]
         return expected, done
 
+    # -- helpers -------------------------------------------------------------------------------
+    def _column_set(self, query: str, table: str) -> set[str]:
+        with self.reading() as conn:
+            if conn is None or not _has_table(conn, table):
+                return set()
+            return {row[0] for row in conn.execute(query)}
 
-def _write_shard(conn: sqlite3.Connection, shard: dict[str, Any]) -> None:
-    job, train, now = shard["job"], shard.get("train"), time.time()
-    provenance = shard.get("provenance") or {}
-    failed = shard["status"] != "done"
-    existing = conn.execute("SELECT status FROM jobs WHERE job_key = ?", (shard["job_key"],)).fetchone()
-    status = "trained" if train is not None or (existing and existing[0] == "trained") else "failed"
-    train_info = None
-    if train is not None:
-        train_info = json.dumps(
-            {k: v for k, v in train.items() if k in ("history", "crop_fbr", "patch_size", "n_train", "n_val")}
+    def _refuse_empty_file(self) -> None:
+        # SQLite treats a 0-byte file as a new database: that would silently drop every result
+        if self.path.exists() and self.path.stat().st_size == 0:
+            raise StoreError(
+                f"{self.path} is empty (0 bytes): the results database was truncated; recreate it from "
+                f"the archived shards with 'segbench store rebuild --results {self.results}'"
+            )
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            problems = [line for row in rows for line in str(row[0]).splitlines() if line.strip()]
+            first = problems[0] if problems else "quick_check failed"
+            detail = (first[:100] + "...") if len(first) > 100 else first
+            if len(problems) > 1:
+                detail += f"; {len(problems) - 1} more problems"
+            raise StoreError(self._corrupt(f"quick_check: {detail}"))
+
+    def _corrupt(self, detail: str) -> str:
+        return (
+            f"{self.path} is corrupt ({detail}); recreate it from the archived shards with "
+            f"'segbench store rebuild --results {self.results}' (the damaged file is kept aside)"
         )
-    conn.execute(
-        """
-        INSERT INTO jobs (job_key, model, dataset, complexity, patch, seed, data_seed, config, status, error,
-                          attempts, n_params, best_epoch, best_val_dice, train_seconds, peak_memory_mb,
-                          train_info, provenance, device, started_at, finished_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(job_key) DO UPDATE SET
-            status = excluded.status,
-            error = excluded.error,
-            attempts = jobs.attempts + 1,
-            n_params = COALESCE(excluded.n_params, jobs.n_params),
-            best_epoch = COALESCE(excluded.best_epoch, jobs.best_epoch),
-            best_val_dice = COALESCE(excluded.best_val_dice, jobs.best_val_dice),
-            train_seconds = COALESCE(excluded.train_seconds, jobs.train_seconds),
-            peak_memory_mb = COALESCE(excluded.peak_memory_mb, jobs.peak_memory_mb),
-            train_info = COALESCE(excluded.train_info, jobs.train_info),
-            provenance = COALESCE(excluded.provenance, jobs.provenance),
-            device = COALESCE(excluded.device, jobs.device),
-            finished_at = excluded.finished_at
-        """,
-        (
-            shard["job_key"],
-            job["model"],
-            job["dataset"],
-            job["complexity"],
-            json.dumps(job["patch"]),
-            job["seed"],
-            job["data_seed"],
-            json.dumps(job, sort_keys=True),
-            status,
-            shard.get("error") if failed else None,
-            *(
-                _get(train, k)
-                for k in ("n_params", "best_epoch", "best_val_dice", "train_seconds", "peak_memory_mb")
-            ),
-            train_info,
-            json.dumps(provenance) if provenance else None,
-            provenance.get("device"),
-            shard.get("started_at"),
-            shard.get("finished_at"),
-        ),
+
+    def _error(self, exc: sqlite3.Error, writing: bool) -> StoreError:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lowered = text.lower()
+        if "full" in lowered:
+            return StoreError(f"cannot write {self.path}: the disk is full ({text}); free space and rerun")
+        if "readonly" in lowered or "read-only" in lowered:
+            return StoreError(
+                f"cannot write {self.path}: it is read-only ({text}); make {self.results} writable "
+                "(read-only commands such as 'segbench report' still work)"
+            )
+        if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+            return StoreError(self._corrupt(text))
+        if "locked" in lowered or "busy" in lowered:
+            return StoreError(f"{self.path} is locked by another process ({text}); retry when it is done")
+        verb = "write" if writing else "read"
+        return StoreError(f"cannot {verb} {self.path}: {text}")
+
+
+_IMPORTED_JOBS = "SELECT job_key FROM jobs WHERE json_extract(config, '$.imported') IS NOT NULL"
+
+
+def _forget_import(conn: sqlite3.Connection, suite: str, label: str) -> None:
+    """Drop an earlier import under ``label`` from ``suite`` (its rows stay, unreferenced)."""
+    earlier = (
+        "SELECT job_key FROM suite_jobs WHERE suite = ? AND model_label = ? "
+        f"AND job_key IN ({_IMPORTED_JOBS})"
     )
-    for cond in shard["conditions"]:
-        conn.execute(
-            "INSERT OR REPLACE INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                cond["cond_key"],
-                shard["job_key"],
-                cond["perturbation"],
-                cond["severity"],
-                cond["test_complexity"],
-                cond["preset"],
-                cond.get("test_params"),
-                cond["eval_seconds"],
-                now,
-            ),
-        )
-        conn.executemany(
-            f"INSERT OR REPLACE INTO cases (cond_key, {', '.join(_CASE_COLUMNS)}) "
-            f"VALUES (?, {', '.join('?' * len(_CASE_COLUMNS))})",
-            [(cond["cond_key"], *(_clean(row.get(c)) for c in _CASE_COLUMNS)) for row in cond["cases"]],
-        )
-    if failed:
-        conn.execute(
-            "INSERT INTO failures (job_key, attempt_id, error, at) VALUES (?, ?, ?, ?)",
-            (shard["job_key"], shard["attempt_id"], shard.get("error") or "unknown error", now),
-        )
-    conn.execute("INSERT INTO ingested VALUES (?, ?, ?)", (shard["attempt_id"], shard["job_key"], now))
+    conn.execute(
+        "DELETE FROM suite_conditions WHERE suite = ? AND cond_key IN "
+        f"(SELECT cond_key FROM conditions WHERE job_key IN ({earlier}))",
+        (suite, suite, label),
+    )
+    conn.execute(f"DELETE FROM suite_jobs WHERE suite = ? AND job_key IN ({earlier})", (suite, suite, label))
+
+
+def _add_import_membership(conn: sqlite3.Connection, suite: str, label: str, shard: ShardRecord) -> None:
+    conn.execute("INSERT OR IGNORE INTO suite_jobs VALUES (?, ?, ?)", (suite, shard.job_key, label))
+    conn.executemany(
+        "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
+        [(suite, c.cond_key) for c in shard.conditions],
+    )
+
+
+class _SuiteMembers:
+    """Which jobs (with labels) and conditions each suite's shards hold."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, set[tuple[str, str]]] = {}
+        self.conditions: dict[str, set[str]] = {}
+
+    def add(self, shard: ShardRecord) -> None:
+        if not shard.suite:
+            return
+        label = shard.job.model_label or shard.job.model
+        self.jobs.setdefault(shard.suite, set()).add((shard.job_key, label))
+        self.conditions.setdefault(shard.suite, set()).update(c.cond_key for c in shard.conditions)
+
+    def records(self, exclude: set[str]) -> list[SuiteRecord]:
+        return [
+            SuiteRecord(name=name, yaml="", jobs=sorted(jobs), conditions=sorted(self.conditions[name]))
+            for name, jobs in sorted(self.jobs.items())
+            if name not in exclude
+        ]
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _open_ro(path: Path, immutable: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    return sqlite3.connect(uri, uri=True, timeout=60)
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+        is not None
+    )
+
+
+def _read_sql(store: Store, conn: sqlite3.Connection, query: str, params: tuple[Any, ...]) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_sql_query(query, conn, params=params)
+    except pd.errors.DatabaseError as exc:  # pandas wraps sqlite3 errors
+        cause = exc.__cause__ if isinstance(exc.__cause__, sqlite3.Error) else sqlite3.DatabaseError(str(exc))
+        raise store._error(cause, writing=False) from None
 
 
 def _patch_label(size_json: str | None) -> str:
@@ -268,10 +585,16 @@ def _patch_label(size_json: str | None) -> str:
     return "full" if not size_json else "x".join(str(s) for s in json.loads(size_json))
 
 
-def _get(mapping: dict[str, Any] | None, key: str) -> Any:
-    return None if mapping is None else _clean(mapping.get(key))
+def _same_file(stored: str | None, path: str | Path) -> bool:
+    if not stored:
+        return False
+    try:
+        return Path(stored).resolve() == Path(path).resolve()
+    except OSError:
+        return False
 
 
-def _clean(value: Any) -> Any:
-    """NaN -> NULL (SQLite has no NaN); everything else unchanged."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+def _os_message(what: str, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    hint = "free space and rerun" if exc.errno == 28 else "check that the folder is writable"
+    return f"{what}: {reason}; {hint}"

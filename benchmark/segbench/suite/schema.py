@@ -7,6 +7,7 @@ dataset and perturbation names, factory parameters) live in ``suite.validate``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -25,7 +26,9 @@ Severity = int
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML already gives typed scalars, so "8" for an int, true for a seed or "yes" for a
+    # bool is a mistake to report, not to coerce; no inf/nan in any number (lr: .inf).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def _name_shorthand(value: Any) -> Any:
@@ -39,6 +42,10 @@ class ModelSpec(_Strict):
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, description="display name; defaults to name")
+    weights: str | None = Field(
+        default=None, min_length=1, description="checkpoint to load instead of training (segbench.pretrained)"
+    )
+    pretrained: bool = Field(default=False, description="the callable returns a trained model: never train")
 
     @property
     def display(self) -> str:
@@ -121,8 +128,10 @@ class TrainConfig(_Strict):
 class Suite(_Strict):
     """A declarative grid of (model, dataset, complexity, perturbation, patch budget, seed)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="letters, digits, '_', '-', '.'")
-    description: str = ""
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+$", max_length=100, description="letters, digits, '_', '-', '.'"
+    )
+    description: str = Field(default="", max_length=20_000)
     seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
     data_seed: int = Field(default=0, description="fixes the data (identical cases across models/seeds)")
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -134,6 +143,13 @@ class Suite(_Strict):
     dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
     baseline_model: str = "unet"
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_path(cls, value: str) -> str:
+        if set(value) == {"."}:
+            raise ValueError("a suite name of only dots would name a folder outside reports/; use letters")
+        return value
 
     @field_validator("models", "datasets", "perturbations", mode="before")
     @classmethod
@@ -147,8 +163,8 @@ class Suite(_Strict):
 
     @model_validator(mode="after")
     def _unique_labels(self) -> Suite:
-        labels = [m.display for m in self.models]
-        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        counts = Counter(m.display for m in self.models)
+        dupes = sorted(label for label, n in counts.items() if n > 1)
         if dupes:
             raise ValueError(f"models listed twice: {dupes}; give each variant a distinct 'label'")
         if len(set(self.seeds)) != len(self.seeds):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from segbench.cases import Case
+from segbench.core.records import CaseRecord
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
@@ -62,18 +63,23 @@ def evaluate_condition(
     cases: Sequence[Case],
     condition: EvalCondition,
     rng_for: RngFor,
-) -> list[dict[str, Any]]:
+) -> list[CaseRecord]:
     """One row per test case: metrics, the case's meta, and the perturbation parameters."""
     images, params = perturb_cases(cases, condition, rng_for)
     masks = predictor.predict(model, images)
     rows = []
     for case, mask, sampled in zip(cases, masks, params, strict=True):
-        row = {"case_id": case.case_id, **case_metrics(mask, case)}
-        row["complexity_kl"] = _float(case.meta.get("complexity_kl"))
-        row["fbr"] = _float(case.meta.get("fbr"))
-        row["meta"] = json.dumps(case.meta, default=str)
-        row["perturbation_params"] = json.dumps(sampled, default=str)
-        rows.append(row)
+        values = case_metrics(mask, case)
+        values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
+        values["fbr"] = _float(case.meta.get("fbr"))
+        rows.append(
+            CaseRecord(
+                case_id=str(case.case_id),
+                values=values,
+                meta=json.dumps(case.meta, default=str),
+                perturbation_params=json.dumps(sampled, default=str),
+            )
+        )
     return rows
 
 

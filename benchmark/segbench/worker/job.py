@@ -19,11 +19,13 @@ import numpy as np
 import torch
 
 from segbench.cases import Case, DatasetSplits
+from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, job_randomness
+from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
 from segbench.worker.device import pick_device
@@ -69,7 +71,7 @@ def run_job(
     except Exception:
         shard["error"] = traceback.format_exc()
     shard["finished_at"] = time.time()
-    return write_shard(results, shard)
+    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
 
 
 def _run(
@@ -99,7 +101,10 @@ def _run(
         amp=job.train.amp,
     )
     ckpt = checkpoint_path(results, job.key)
-    if ckpt.exists():
+    if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
+        shard["train"] = apply_pretrained(model, job.model, list(roi) if roi else None)
+        model.to(device)
+    elif ckpt.exists():
         saved = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(saved["state_dict"])
         model.to(device)
@@ -126,9 +131,7 @@ def _run(
             case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
         ) -> np.random.Generator:
             # Same perturbed image for every model and training seed: pairs stay paired.
-            return derive_rng(
-                job.data_seed, "perturb", identity, tc, c.perturbation, c.severity, case.case_id
-            )
+            return perturbation_rng(job.data_seed, identity, tc, c.perturbation, c.severity, case.case_id)
 
         rows = evaluate_condition(model, predictor, cases, condition, rng_for)
         shard["conditions"].append(

@@ -310,8 +310,10 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     b = b[[*_KEYS, *take, *(c for c in ("mce", "n_id", "n_ood") if c in b)]].assign(
         id_dag=_marks(board, "mark", "significantly_worse"),
         ood_dag=_marks(board, "ood_mark", "ood_significantly_worse"),
+        id_mixed=_mixed(board, "mark"),
+        ood_mixed=_mixed(board, "ood_mark"),
     )
-    s = stats.drop(columns=[c for c in (*take, "id_dag", "ood_dag") if c in stats])
+    s = stats.drop(columns=[c for c in (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed") if c in stats])
     s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
     s["drop"] = s["id_mean"] - s["ood_mean"]
@@ -325,6 +327,13 @@ def _marks(board: pd.DataFrame, mark_col: str, bool_col: str) -> list[bool]:
     if bool_col in board:
         return [bool(v) for v in board[bool_col].fillna(False)]
     return [False] * len(board)
+
+
+def _mixed(board: pd.DataFrame, mark_col: str) -> list[str]:
+    """The stats board's "mixed" mark (test significant, median effect disagrees: no †) as a note."""
+    if mark_col not in board:
+        return [""] * len(board)
+    return ["mixed" if str(v) == "mixed" else "" for v in board[mark_col]]
 
 
 def _prefixed(ci: pd.DataFrame, prefix: str) -> pd.DataFrame:
@@ -351,9 +360,9 @@ def _rows(
         c = _cost_of(cost, r)
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
-            "id": _ci_cell(r, "id", digits, r.get("id_dag", False)),
+            "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=str(r.get("id_mixed") or "")),
             **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits) for f in families},
-            "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False)),
+            "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=str(r.get("ood_mixed") or "")),
             "worst": _ci_cell(r, "worst", digits, title=str(r.get("worst_cond") or "")),
             "drop": _num_cell(r.get("drop"), f"{{:+.{digits}f}}"),
             "mce": _num_cell(r.get("mce") if spec.name == "dice" else None, "{:.2f}"),
@@ -392,14 +401,17 @@ def _cost_of(cost: pd.DataFrame, r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ci_cell(
-    r: dict[str, Any], prefix: str, digits: int, dag: bool = False, title: str = ""
+    r: dict[str, Any], prefix: str, digits: int, dag: bool = False, title: str = "", note: str = ""
 ) -> LeaderboardCell:
     mean, low, high = r.get(f"{prefix}_mean"), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
     if mean is None or pd.isna(mean):
         return LeaderboardCell("–", title=title)
+    if note == "mixed":
+        title = "(mixed): the test is significant but the median difference disagrees, so no †"
     ci = ""
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
         ci = f"[{low:.{digits}f}, {high:.{digits}f}]"
+    ci += " (mixed)" if note == "mixed" else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
 
 

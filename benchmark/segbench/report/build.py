@@ -76,7 +76,7 @@ class ReportResult:
 
 
 def write_plotly_js(out: Path) -> Path:
-    """Copy plotly.min.js from the installed plotly package once per reports folder."""
+    """Copy plotly.min.js from the installed plotly package into ``out`` (once; each suite folder)."""
     from plotly.offline import get_plotlyjs
 
     target = out / "plotly.min.js"
@@ -113,7 +113,6 @@ def build_reports(
     unknown = sorted(set(suites or []) - set(names))
     if unknown:
         raise LookupError(f"no results for suite(s) {unknown}; stored suites: {names}")
-    write_plotly_js(out)
     built = []
     for name in suites or names:
         start = time.perf_counter()

@@ -131,7 +131,10 @@ class _Source:
                     key = (str(cond["cond_key"]), str(row["case_id"]))
                     if key not in cases or cases[key][0] <= finished:
                         cases[key] = (finished, tuple(row.get(m.name) for m in METRICS))
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        from segbench.store import Store
+
+        with Store(root).reading() as conn:  # read-only, integrity-checked (the store's own reader)
+            assert conn is not None  # the file exists (checked above)
             stored = {r[0] for r in conn.execute("SELECT attempt_id FROM ingested")}
             suites = _suites(conn)
         missing = stored - attempts

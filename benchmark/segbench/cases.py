@@ -6,11 +6,16 @@ metadata), so datasets and perturbations stay testable without torch.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "DatasetSplits"]
+__all__ = ["SCALINGS", "Case", "DatasetSplits", "perturb_channels"]
+
+SCALINGS = ("minmax", "zscore", "none")
 
 
 @dataclass(frozen=True)
@@ -18,10 +23,13 @@ class Case:
     """One image with its binary label.
 
     Attributes:
-        case_id: stable identifier, unique within its split (pairs cases across models).
-        image: float32 array, ``(H, W)`` or ``(D, H, W)``, no channel axis.
-        label: uint8 array of 0/1, same shape as ``image``.
-        spacing: voxel size per axis in mm (``(1.0, 1.0)`` for synthetic 2D data).
+        case_id: stable identifier, unique within its split (pairs cases across models);
+            real datasets use the file stem.
+        image: float32 array, ``(H, W)`` or ``(D, H, W)``, or channel-first ``(C, H, W)`` /
+            ``(C, D, H, W)`` for multi-channel data (RGB, several modalities).  The channel
+            axis exists exactly when ``image.ndim == label.ndim + 1``.
+        label: uint8 array of 0/1, the spatial shape of ``image``.
+        spacing: voxel size per spatial axis in mm (``(1.0, 1.0)`` = pixel units).
         meta: per-case scalars stored with the metrics, e.g. ``{"complexity_kl": 1.3}``
             or ``{"fbr": 0.04}``.
     """
@@ -32,15 +40,67 @@ class Case:
     spacing: tuple[float, ...]
     meta: dict[str, float | str] = field(default_factory=dict)
 
+    @property
+    def in_channels(self) -> int:
+        """Number of image channels (1 when the image has no channel axis)."""
+        return self.image.shape[0] if self.image.ndim == self.label.ndim + 1 else 1
+
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    """The train/val/test cases a dataset factory returns."""
+    """The train/val/test cases a dataset factory returns.
+
+    Attributes:
+        scaling: the per-image intensity scaling the runner applies to model inputs (after
+            any test-time perturbation): ``"minmax"`` (the study's; synthetic data),
+            ``"zscore"`` (per channel) or ``"none"`` (a fixed window already applied).
+        official_test: the test list is the dataset's own (a datalist ``test`` list, GlaS
+            testA/B); a train-on-A/test-on-B shift then uses only it, else all of B's cases.
+        fingerprint: the files' content identity (real data; ``""`` for synthetic).
+    """
 
     train: list[Case]
     val: list[Case]
     test: list[Case]
+    scaling: str = "minmax"
+    official_test: bool = False
+    fingerprint: str = ""
 
     @property
     def spatial_dims(self) -> int:
-        return self.train[0].image.ndim if self.train else self.test[0].image.ndim
+        case = self.train[0] if self.train else self.test[0]
+        return case.label.ndim
+
+    @property
+    def in_channels(self) -> int:
+        return (self.train[0] if self.train else self.test[0]).in_channels
+
+    def split_ids(self) -> dict[str, list[str]]:
+        """Case ids per split (stored with the job so the split can be exported)."""
+        return {name: [c.case_id for c in getattr(self, name)] for name in ("train", "val", "test")}
+
+
+def perturb_channels(
+    perturb: Callable[..., tuple[np.ndarray, dict[str, Any]]],
+    name: str,
+    image: np.ndarray,
+    label: np.ndarray,
+    *,
+    severity: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply a (name, image, label, severity, rng) perturbation per channel of a multi-channel image.
+
+    Why one draw for every channel: each channel gets a copy of the same generator state,
+    so a gamma, bias field or blur is the same on R, G and B (no colour shift is invented)
+    and noise is luminance noise.  Single-channel images are passed straight through.
+    """
+    if image.ndim == label.ndim:
+        return perturb(name, image, label, severity=severity, rng=rng)
+    out, params = [], {}
+    for k, channel in enumerate(image):
+        stream = rng if k == image.shape[0] - 1 else copy.deepcopy(rng)
+        result, sampled = perturb(name, channel, label, severity=severity, rng=stream)
+        out.append(result)
+        params = params or sampled
+    return np.stack(out).astype(np.float32), params

@@ -28,6 +28,7 @@ __all__ = [
     "EvalCondition",
     "TrainJob",
     "canonical_json",
+    "dataset_fingerprint",
     "dataset_identity",
     "expand",
     "job_key",
@@ -49,6 +50,7 @@ class EvalCondition:
     test_complexity: float | None = None
     preset: str | None = None
     test_params: str = ""  # canonical JSON of test-only dataset params (a dataset shift)
+    test_dataset: str = ""  # canonical JSON of another dataset {name, params} (train on A, test on B)
 
     @property
     def in_domain(self) -> bool:
@@ -62,6 +64,8 @@ class EvalCondition:
             text += f" test_complexity={self.test_complexity:g}"
         if self.test_params:
             text += f" (dataset shift {self.test_params})"
+        if self.test_dataset:
+            text += f" (test dataset {self.test_dataset})"
         return text
 
 
@@ -92,6 +96,7 @@ class TrainJob:
                 "test_params": condition.test_params,
                 "eval": eval_cfg,
                 "protocol": EVAL_PROTOCOL,
+                **_test_dataset_identity(condition),
             }
         )
 
@@ -160,6 +165,7 @@ def job_key(
             "data_seed": data_seed,
             "train": train_fields,
             "protocol": TRAIN_PROTOCOL,
+            **_files_identity(dataset),
         }
     )
 
@@ -198,25 +204,36 @@ def _with_defaults(registry: Any, name: str, params: dict[str, Any]) -> dict[str
 
 def _conditions(suite: Suite, complexity: float | None) -> Iterator[EvalCondition]:
     seen: set[tuple[str, int]] = set()
-    for spec in suite.perturbations:
-        if spec.name == IN_DOMAIN:
-            pairs: list[tuple[str, int, str | None]] = [(IN_DOMAIN, 0, None)]
-        elif spec.name in PRESETS:
-            name, severity = PRESETS[spec.name]
-            pairs = [(name, severity, spec.name)]
-        else:
-            pairs = [(spec.name, s, None) for s in (spec.severity or SEVERITIES)]
-        for name, severity, preset in pairs:
-            if (name, severity) not in seen:
-                seen.add((name, severity))
-                yield EvalCondition(name, severity, None, preset)
+    for name, severity, preset in _perturbation_pairs(suite.perturbations):
+        if (name, severity) not in seen:
+            seen.add((name, severity))
+            yield EvalCondition(name, severity, None, preset)
     for shift in suite.dataset_shifts:
-        yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
+        if shift.dataset is not None:
+            spec = canonical_json({"name": shift.dataset.name, "params": shift.dataset.params})
+            yield EvalCondition(shift.label, 0, None, None, "", spec)
+            on_top = {(n, s): p for n, s, p in _perturbation_pairs(shift.perturbations) if n != IN_DOMAIN}
+            for (name, severity), preset in on_top.items():  # "site_B+speckle": B's cases, perturbed
+                yield EvalCondition(f"{shift.label}+{name}", severity, None, preset, "", spec)
+        else:
+            yield EvalCondition(shift.label, 0, None, None, canonical_json(shift.params))
     if complexity is not None and suite.test_complexity is not None:
         levels = suite.complexity if suite.test_complexity == "all" else suite.test_complexity
         for level in levels or []:
             if level != complexity:
                 yield EvalCondition(IN_DOMAIN, 0, float(level))
+
+
+def _perturbation_pairs(specs: Any) -> Iterator[tuple[str, int, str | None]]:
+    """(perturbation, severity, preset) of a list of perturbation specs, presets resolved."""
+    for spec in specs:
+        if spec.name == IN_DOMAIN:
+            yield IN_DOMAIN, 0, None
+        elif spec.name in PRESETS:
+            name, severity = PRESETS[spec.name]
+            yield name, severity, spec.name
+        else:
+            yield from ((spec.name, s, None) for s in (spec.severity or SEVERITIES))
 
 
 def dataset_identity(spec: DatasetSpec) -> str:
@@ -226,3 +243,29 @@ def dataset_identity(spec: DatasetSpec) -> str:
     case ids, so they can be paired across levels.
     """
     return _hash({"name": spec.name, "params": _with_defaults(DATASETS, spec.name, spec.params)})
+
+
+def dataset_fingerprint(spec: DatasetSpec) -> str | None:
+    """The files' identity of a real dataset (its registry ``fingerprint`` hook), else ``None``.
+
+    Why only in the job key and not in ``dataset_identity``: touching a file must retrain,
+    but must not reshuffle the split or the perturbation draws, which ``dataset_identity`` seeds.
+    """
+    try:
+        hook = DATASETS.get(spec.name).meta.get("fingerprint")
+    except LookupError:
+        return None
+    return str(hook(dict(spec.params))) if hook is not None else None
+
+
+def _files_identity(spec: DatasetSpec) -> dict[str, str]:
+    # Empty for synthetic datasets, so their job keys stay as they were.
+    fingerprint = dataset_fingerprint(spec)
+    return {} if fingerprint is None else {"dataset_files": fingerprint}
+
+
+def _test_dataset_identity(condition: EvalCondition) -> dict[str, Any]:
+    if not condition.test_dataset:
+        return {}
+    spec = DatasetSpec.model_validate_json(condition.test_dataset)
+    return {"test_dataset": condition.test_dataset, "test_files": dataset_fingerprint(spec)}

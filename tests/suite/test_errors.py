@@ -65,7 +65,7 @@ BAD_SUITES = [
     (
         "name: x\nmodels: [unet]\ndatasets: [textures2d]\npatch_budget:\n  - {size: [32, 32, 32]}\n",
         5,
-        ["patch budgets apply to 3D datasets only"],
+        ["needs 2 values"],  # 2D patch budgets are allowed; a 3-value size on 2D data is not
     ),
     (
         "name: x\nmodels: [unet]\ndatasets: [textures2d]\n"
@@ -131,4 +131,6 @@ def test_shipped_suites_validate() -> None:
     suites = sorted((Path(__file__).parents[2] / "suites").glob("*.yaml"))
     assert suites
     for path in suites:
+        if "${SEGBENCH_DATA}" in path.read_text():
+            continue  # real-data suites: validated with data in tests/datasets/test_real_suites.py
         load_suite(path)

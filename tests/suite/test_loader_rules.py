@@ -190,6 +190,8 @@ def test_folder_or_fifo_is_not_read(tmp_path: Path) -> None:
 
 def test_shipped_suites_still_validate() -> None:
     for path in sorted((Path(__file__).parents[2] / "suites").glob("*.yaml")):
+        if "${SEGBENCH_DATA}" in path.read_text():
+            continue  # real-data suites: validated with their data in tests/datasets/test_real_suites.py
         load_suite(path)
 
 

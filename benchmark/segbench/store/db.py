@@ -582,7 +582,8 @@ def _read_sql(store: Store, conn: sqlite3.Connection, query: str, params: tuple[
 
 def _patch_label(size_json: str | None) -> str:
     """``"full"`` for whole-image training, else the patch size as ``"64x64x64"``."""
-    return "full" if not size_json else "x".join(str(s) for s in json.loads(size_json))
+    # pandas reads SQL NULL as NaN when the column also holds text (full + patch jobs in one suite).
+    return "full" if not isinstance(size_json, str) else "x".join(str(s) for s in json.loads(size_json))
 
 
 def _same_file(stored: str | None, path: str | Path) -> bool:

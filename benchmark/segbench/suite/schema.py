@@ -76,11 +76,31 @@ class DatasetShift(_Strict):
     """A test set drawn from the same cases with other (test-only) dataset parameters.
 
     E.g. ``{label: unseen_textures, params: {test_fg_texture: brick, test_bg_texture: grass}}``
-    tests on a texture pair never seen in training, without retraining anything.
+    tests on a texture pair never seen in training, without retraining anything.  Or another
+    dataset (train on site A, test on site B):
+    ``{label: site_B, dataset: {name: datalist, params: {path: ${SEGBENCH_DATA}/siteB.json}}}``,
+    preprocessed as the training dataset unless its params say otherwise.  ``perturbations``
+    (names, presets, severities as in the suite's list) are also applied on top of that dataset,
+    each reported as ``<label>+<perturbation>``.
     """
 
     label: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
-    params: dict[str, Any] = Field(min_length=1)
+    params: dict[str, Any] | None = Field(default=None, min_length=1)
+    dataset: DatasetSpec | None = None
+    perturbations: list[PerturbationSpec] = Field(default_factory=list)
+
+    @field_validator("perturbations", mode="before")
+    @classmethod
+    def _perturbation_shorthand(cls, value: Any) -> Any:
+        return [_name_shorthand(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _params_or_dataset(self) -> DatasetShift:
+        if (self.params is None) == (self.dataset is None):
+            raise ValueError("give exactly one of 'params' (test-only params) or 'dataset' (another dataset)")
+        if self.perturbations and self.dataset is None:
+            raise ValueError("'perturbations' on top of a shift need 'dataset' (another dataset)")
+        return self
 
 
 class PatchBudget(_Strict):

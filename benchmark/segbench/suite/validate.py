@@ -78,7 +78,7 @@ _MAX_ISSUES = 200
 
 def _check_all(data: dict[str, Any], issue: Issue) -> None:
     datasets = _check_datasets(data, issue)
-    dims = {int(entry.meta.get("dims", 2)) for _, entry, _ in datasets}
+    dims = {_dims(entry, params) for _, entry, params in datasets}
     _check_complexity(data, datasets, issue)
     _check_models(data, issue)
     for i, spec in _specs(data.get("perturbations")):
@@ -167,6 +167,9 @@ def _check_shifts(
             if label in taken:
                 issue(("dataset_shifts", i, "label"), "clashes with a perturbation name", value=label)
             taken.add(label)
+        if isinstance(shift.get("dataset"), dict):  # train on A, test on another dataset B
+            _check_shift_dataset(shift, ("dataset_shifts", i), datasets, issue)
+            continue
         params = shift.get("params")
         if not isinstance(params, dict):
             continue
@@ -180,10 +183,31 @@ def _check_shifts(
             _report(problems, ("dataset_shifts", i, "params"), issue)
 
 
+def _check_shift_dataset(
+    shift: dict[str, Any], loc: Loc, datasets: list[tuple[int, Entry, dict[str, Any]]], issue: Issue
+) -> None:
+    """Another dataset as a shift: its name, params and files; perturbations applied on top of it."""
+    spec = shift["dataset"]
+    entry = _lookup(DATASETS, spec.get("name"), (*loc, "dataset", "name"), issue)
+    params = spec.get("params", {})
+    if entry is not None and isinstance(params, dict):
+        _report(check_params(entry, params), (*loc, "dataset", "params"), issue)
+    dims = {_dims(e, p) for _, e, p in datasets}
+    for j, perturbation in _specs(shift.get("perturbations")):
+        _check_perturbation(perturbation, (*loc, "perturbations", j), issue, dims, allow_none=True)
+
+
+def _dims(entry: Entry, params: dict[str, Any]) -> int:
+    """2 or 3: from the files for real data (its ``spatial_dims`` hook), else the entry's ``dims``."""
+    hook = getattr(entry, "hooks", {}).get("spatial_dims") or entry.meta.get("spatial_dims")
+    found = hook(dict(params)) if callable(hook) else None
+    return int(found or entry.meta.get("dims", 2))
+
+
 def _check_patch_budget(
     data: dict[str, Any], dims: set[int], datasets: list[tuple[int, Entry, dict[str, Any]]], issue: Issue
 ) -> None:
-    """Budgets only for 3D data, with one size per axis, and no larger than a synthetic volume."""
+    """Budgets with one size per axis (2D budgets crop large 2D images), no larger than a synthetic volume."""
     volumes = []  # (dataset name, cubic side) of datasets whose volume size is a known int
     for _, entry, params in datasets:
         size = {**signature_defaults(entry), **params}.get("size")
@@ -192,9 +216,6 @@ def _check_patch_budget(
     budgets = data.get("patch_budget")
     for i, budget in enumerate(budgets if isinstance(budgets, list) else []):
         if budget == "full" or not isinstance(budget, dict):
-            continue
-        if dims and 3 not in dims:
-            issue(("patch_budget", i), "patch budgets apply to 3D datasets only; use 'full' for 2D")
             continue
         size = budget.get("size")
         if isinstance(size, list) and dims and len(size) != max(dims):

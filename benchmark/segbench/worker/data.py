@@ -1,13 +1,20 @@
 """Turn cases into model-ready tensors and training batches.
 
 Two batch sources share one interface: whole images (2D study, ``patch_budget: full``)
-and MONAI ``RandCropByPosNegLabel`` patches (3D context study), whose per-crop foreground
-ratio is recorded.  All randomness comes from generators seeded by the job.
+and MONAI ``RandCropByPosNegLabel`` patches (3D context study, and large 2D images), whose
+per-crop foreground ratio is recorded.  All randomness comes from generators seeded by the job.
+
+Real data adds three things, all described by an ``InputFormat``: channel-first images
+(RGB, several modalities), the dataset's per-image scaling (``minmax``, ``zscore`` or
+``none`` after a fixed window), and images of different sizes, which are zero-padded per
+batch to a common shape that is a multiple of the network's total stride (and masks
+cropped back after prediction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,10 +22,35 @@ from monai.transforms import RandCropByPosNegLabel
 
 from segbench.cases import Case
 
-__all__ = ["Augmenter", "FullImageBatches", "PatchBatches", "minmax", "stack_images"]
+__all__ = [
+    "Augmenter",
+    "FullImageBatches",
+    "InputFormat",
+    "PatchBatches",
+    "minmax",
+    "scale_image",
+    "stack_images",
+]
 
 # (raw image, label, rng) -> perturbed raw image; built from the suite's ``train.augment``.
 Augmenter = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
+
+
+@dataclass(frozen=True)
+class InputFormat:
+    """How images become model input.
+
+    Attributes:
+        spatial_dims: 2 or 3; an image with one more axis is channel-first.  ``None`` =
+            every image is single-channel (the synthetic datasets).
+        scaling: ``"minmax"`` per image (the study's), ``"zscore"`` per channel, ``"none"``.
+        multiple: pad spatial sizes up to a multiple of this when a batch mixes sizes or
+            a size does not divide by it (1 = pad only to the batch's largest image).
+    """
+
+    spatial_dims: int | None = None
+    scaling: str = "minmax"
+    multiple: int = 1
 
 
 def minmax(image: np.ndarray) -> np.ndarray:
@@ -28,9 +60,39 @@ def minmax(image: np.ndarray) -> np.ndarray:
     return (image - low) / (high - low) if high > low else np.zeros_like(image)
 
 
-def stack_images(images: Sequence[np.ndarray]) -> torch.Tensor:
-    """``(N, 1, *spatial)`` float tensor of min-max scaled images."""
-    return torch.from_numpy(np.stack([minmax(im) for im in images])[:, None])
+def scale_image(image: np.ndarray, fmt: InputFormat = InputFormat()) -> np.ndarray:
+    """One image as a channel-first float32 array ``(C, *spatial)``, scaled per ``fmt``."""
+    image = np.asarray(image, dtype=np.float32)
+    if fmt.spatial_dims is None or image.ndim == fmt.spatial_dims:
+        image = image[None]
+    if fmt.scaling == "minmax":
+        return minmax(image)
+    if fmt.scaling == "zscore":
+        axes = tuple(range(1, image.ndim))
+        mean, std = image.mean(axis=axes, keepdims=True), image.std(axis=axes, keepdims=True)
+        return np.where(std > 0, (image - mean) / np.where(std > 0, std, 1.0), 0.0).astype(np.float32)
+    return image
+
+
+def stack_images(images: Sequence[np.ndarray], fmt: InputFormat = InputFormat()) -> torch.Tensor:
+    """``(N, C, *spatial)`` float tensor of scaled images, zero-padded to one shape if needed."""
+    arrays = [scale_image(im, fmt) for im in images]
+    return torch.from_numpy(np.stack(pad_to_common(arrays, fmt.multiple)))
+
+
+def pad_to_common(arrays: Sequence[np.ndarray], multiple: int = 1) -> list[np.ndarray]:
+    """Zero-pad channel-first arrays (at the end of each spatial axis) to one shape.
+
+    The common shape is the largest size per axis, rounded up to ``multiple`` only when
+    padding is needed anyway or a size does not divide by it.
+    """
+    shapes = [a.shape[1:] for a in arrays]
+    target = tuple(max(s[k] for s in shapes) for k in range(len(shapes[0])))
+    if multiple > 1 and (len(set(shapes)) > 1 or any(t % multiple for t in target)):
+        target = tuple(-(-t // multiple) * multiple for t in target)
+    if all(s == target for s in shapes):
+        return list(arrays)
+    return [_pad_to(a, target) for a in arrays]
 
 
 def _random_rotate90(x: torch.Tensor, y: torch.Tensor, p: float, gen: torch.Generator) -> tuple:
@@ -50,7 +112,8 @@ def _random_rotate90(x: torch.Tensor, y: torch.Tensor, p: float, gen: torch.Gene
 class FullImageBatches:
     """Shuffled mini-batches of whole images with RandRotate90 and optional augmentation.
 
-    Square images are required for rotation; non-square ones skip it (noted in docs).
+    Rotation is skipped for a batch whose images are not square.  Images of different
+    sizes are padded per batch (labels with background) to a multiple of ``fmt.multiple``.
     """
 
     def __init__(
@@ -60,15 +123,17 @@ class FullImageBatches:
         seed: int,
         rotate90: float = 0.5,
         augmenter: Augmenter | None = None,
+        fmt: InputFormat = InputFormat(),
     ) -> None:
         self.cases = list(cases)
         self.batch_size = batch_size
-        self.rotate90 = rotate90 if cases and cases[0].image.shape[-1] == cases[0].image.shape[-2] else 0.0
+        self.rotate90 = rotate90
         self.augmenter = augmenter
+        self.fmt = fmt
         self.generator = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
-        self.images = stack_images([c.image for c in self.cases])
-        self.labels = torch.from_numpy(np.stack([c.label for c in self.cases])[:, None].astype(np.float32))
+        self.images = [scale_image(c.image, fmt) for c in self.cases]
+        self.labels = [c.label[None].astype(np.float32) for c in self.cases]
         self.crop_fbr: list[float] = []
 
     def __len__(self) -> int:
@@ -77,17 +142,18 @@ class FullImageBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.randperm(len(self.cases), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
+            index = order[start : start + self.batch_size].tolist()
             if self.augmenter is None:
-                x = self.images[index]
+                images = [self.images[i] for i in index]
             else:
-                x = stack_images(
-                    [
-                        self.augmenter(self.cases[i].image, self.cases[i].label, self.rng)
-                        for i in index.tolist()
-                    ]
-                )
-            yield _random_rotate90(x, self.labels[index], self.rotate90, self.generator)
+                images = [
+                    scale_image(self.augmenter(self.cases[i].image, self.cases[i].label, self.rng), self.fmt)
+                    for i in index
+                ]
+            x = torch.from_numpy(np.stack(pad_to_common(images, self.fmt.multiple)))
+            y = torch.from_numpy(np.stack(pad_to_common([self.labels[i] for i in index], self.fmt.multiple)))
+            p = self.rotate90 if x.shape[-1] == x.shape[-2] else 0.0
+            yield _random_rotate90(x, y, p, self.generator)
 
 
 class PatchBatches:
@@ -109,8 +175,10 @@ class PatchBatches:
         samples: int = 4,
         rotate90: float = 0.0,
         augmenter: Augmenter | None = None,
+        fmt: InputFormat = InputFormat(),
     ) -> None:
         self.cases = list(cases)
+        self.fmt = fmt
         self.patch_size = tuple(int(s) for s in patch_size)
         self.batch_size = batch_size
         self.rotate90 = rotate90
@@ -129,7 +197,7 @@ class PatchBatches:
 
     def _crops(self, case: Case) -> list[tuple[np.ndarray, np.ndarray]]:
         raw = self.augmenter(case.image, case.label, self.rng) if self.augmenter else case.image
-        image = minmax(raw)[None]
+        image = scale_image(raw, self.fmt)
         label = case.label[None].astype(np.float32)
         # One draw of crop centres, applied to image and label alike.
         self.cropper.randomize(label=torch.as_tensor(label))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segbench.cases import Case
+from segbench.cases import Case, perturb_channels
 from segbench.core.records import CaseRecord
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
@@ -26,14 +26,22 @@ def perturb_cases(
     cases: Sequence[Case], condition: EvalCondition, rng_for: RngFor
 ) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
     """Test images under ``condition`` plus the sampled parameters that rebuild each."""
-    if condition.perturbation == IN_DOMAIN or condition.test_params:  # clean, or a dataset shift
+    name = condition.perturbation
+    if condition.test_dataset:  # another dataset: clean, or "<label>+<perturbation>" on top of it
+        name = name.partition("+")[2] or IN_DOMAIN
+    if name == IN_DOMAIN or condition.test_params:  # clean, or a dataset shift
         return [c.image for c in cases], [{} for _ in cases]
     from segbench.perturbations import apply_perturbation
 
     images, params = [], []
     for case in cases:
-        image, sampled = apply_perturbation(
-            condition.perturbation, case.image, case.label, severity=condition.severity, rng=rng_for(case)
+        image, sampled = perturb_channels(
+            apply_perturbation,
+            name,
+            case.image,
+            case.label,
+            severity=condition.severity,
+            rng=rng_for(case),
         )
         images.append(image)
         params.append(sampled)

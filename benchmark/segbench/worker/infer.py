@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
-from segbench.worker.data import stack_images
+from segbench.worker.data import InputFormat, stack_images
 
 __all__ = ["Predictor"]
 
@@ -22,6 +22,8 @@ class Predictor:
         roi_size: sliding-window size (the training patch); None predicts whole images.
         overlap: sliding-window overlap. Defaults to 0.25.
         batch_size: images (or windows) per forward pass.
+        fmt: channels, scaling and padding of the inputs (default: single-channel, min-max);
+            masks of padded images are cropped back to each image's own size.
     """
 
     def __init__(
@@ -32,7 +34,9 @@ class Predictor:
         overlap: float = 0.25,
         batch_size: int = 8,
         amp: bool = False,
+        fmt: InputFormat | None = None,
     ) -> None:
+        self.fmt = fmt or InputFormat()
         self.device = device
         self.activation = activation
         self.roi_size = tuple(roi_size) if roi_size else None
@@ -55,16 +59,20 @@ class Predictor:
         masks: list[np.ndarray] = []
         if self.roi_size is None:
             for start in range(0, len(images), self.batch_size):
-                batch = stack_images(images[start : start + self.batch_size]).to(self.device)
+                chunk = images[start : start + self.batch_size]
+                batch = stack_images(chunk, self.fmt).to(self.device)
                 with self._autocast():
                     logits = model(batch)
-                masks.extend(self._to_mask(logits.float()))
+                for image, mask in zip(chunk, self._to_mask(logits.float()), strict=True):
+                    spatial = image.shape[-mask.ndim :]
+                    masks.append(mask[tuple(slice(0, n) for n in spatial)])
             return masks
         for image in images:
-            volume = stack_images([image]).to(self.device)
+            volume = stack_images([image], self.fmt).to(self.device)
             with self._autocast():
                 logits = sliding_window_inference(
                     volume, self.roi_size, self.batch_size, model, overlap=self.overlap, mode="gaussian"
                 )
-            masks.append(self._to_mask(torch.as_tensor(logits).float())[0])
+            mask = self._to_mask(torch.as_tensor(logits).float())[0]
+            masks.append(mask[tuple(slice(0, n) for n in image.shape[-mask.ndim :])])
         return masks

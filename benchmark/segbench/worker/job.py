@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from segbench.cases import Case, DatasetSplits
+from segbench.cases import Case, DatasetSplits, perturb_channels
 from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
@@ -27,7 +27,7 @@ from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
-from segbench.worker.data import Augmenter, FullImageBatches, PatchBatches
+from segbench.worker.data import Augmenter, FullImageBatches, InputFormat, PatchBatches
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import evaluate_condition
 from segbench.worker.infer import Predictor
@@ -84,13 +84,22 @@ def _run(
     on_status: Callable[[str], None],
 ) -> None:
     on_status("data")
+    from segbench.datasets.cache import set_cache_dir
+
+    set_cache_dir(results / "cache")
     data = load_dataset(job.dataset, job.complexity, job.data_seed)
     dims = data.spatial_dims
+    fmt = input_format(data, job.model.params)
     roi = patch_size(job.patch, dims) if job.patch else None
-    img_size = roi or tuple(data.train[0].image.shape)
+    img_size = roi or tuple(data.train[0].label.shape)
     out_channels = 1 if job.train.activation == "sigmoid" else 2
     model = build_model(
-        job.model.name, job.model.params, spatial_dims=dims, out_channels=out_channels, img_size=img_size
+        job.model.name,
+        job.model.params,
+        spatial_dims=dims,
+        in_channels=data.in_channels,
+        out_channels=out_channels,
+        img_size=img_size,
     )
     predictor = Predictor(
         device,
@@ -99,6 +108,7 @@ def _run(
         job.train.sw_overlap,
         batch_size=job.train.batch_size,
         amp=job.train.amp,
+        fmt=fmt,
     )
     ckpt = checkpoint_path(results, job.key)
     if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
@@ -112,7 +122,7 @@ def _run(
         shard["train_reused"] = True
     else:
         on_status("train")
-        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch)
+        shard["train"] = _train(job, model, data, roi, device, predictor, on_epoch, fmt)
         model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         _save_checkpoint(ckpt, {"state_dict": model_state, "train": shard["train"]})
     on_status("evaluate")
@@ -125,7 +135,10 @@ def _run(
             params = {**job.dataset.params, **json.loads(condition.test_params)}
             test_spec = job.dataset.model_copy(update={"params": params})
         # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
-        cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
+        if condition.test_dataset:
+            cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
+        else:
+            cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
 
         def rng_for(
             case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
@@ -141,7 +154,7 @@ def _run(
                 "severity": condition.severity,
                 "test_complexity": condition.test_complexity,
                 "preset": condition.preset,
-                "test_params": condition.test_params or None,
+                "test_params": condition.test_params or condition.test_dataset or None,
                 "eval_seconds": time.perf_counter() - started,
                 "cases": rows,
             }
@@ -156,6 +169,7 @@ def _train(
     device: torch.device,
     predictor: Predictor,
     on_epoch: EpochCallback | None,
+    fmt: InputFormat,
 ) -> dict[str, Any]:
     cfg = job.train
     batch_seed = derive_seed(job.seed, "batches")
@@ -164,7 +178,7 @@ def _train(
         torch.cuda.reset_peak_memory_stats(device)
     if job.patch is None:
         batches: FullImageBatches | PatchBatches = FullImageBatches(
-            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter
+            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter, fmt
         )
     else:
         assert roi is not None
@@ -178,6 +192,7 @@ def _train(
             job.patch.samples,
             0.0,
             augmenter,
+            fmt,
         )
     result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch)
     return {
@@ -191,6 +206,8 @@ def _train(
         "patch_size": list(roi) if roi else None,
         "n_train": len(data.train),
         "n_val": len(data.val),
+        "split": data.split_ids(),
+        "dataset_fingerprint": data.fingerprint or None,
     }
 
 
@@ -235,6 +252,46 @@ def load_dataset(
     return _cached_dataset(spec.model_dump_json(), complexity, data_seed, identity or dataset_identity(spec))
 
 
+def input_format(data: DatasetSplits, model_params: dict[str, Any]) -> InputFormat:
+    """Channels, scaling and padding of model inputs for ``data``.
+
+    Real data (which may mix image sizes) is padded to a multiple of the model's total
+    stride (the product of ``strides``, 16 when not given); synthetic data is never padded.
+    """
+    multiple = 1
+    if data.fingerprint:
+        multiple = int(np.prod(model_params.get("strides") or (2, 2, 2, 2)))
+    return InputFormat(data.spatial_dims, data.scaling, multiple)
+
+
+def shift_dataset_cases(
+    train_spec: DatasetSpec, test_dataset: str, data_seed: int, in_channels: int
+) -> list[Case]:
+    """A train-on-A / test-on-B condition's cases: B's test list if it has its own, else all of B.
+
+    B is preprocessed as the training dataset (its shared preprocessing params are copied)
+    unless B's params set them.
+    """
+    from segbench.datasets.preprocess import PREPROCESSING
+
+    spec = DatasetSpec.model_validate_json(test_dataset)
+    accepted = DATASETS.get(spec.name).parameters()
+    inherited = {k: v for k, v in train_spec.params.items() if k in PREPROCESSING[:4] and k in accepted}
+    spec = spec.model_copy(update={"params": {**inherited, **spec.params}})
+    hook = DATASETS.get(spec.name).meta.get("test_cases")
+    if hook is not None:  # real data: every labelled case, no split needed
+        cases = hook(dict(spec.params))
+    else:
+        data = load_dataset(spec, None, data_seed)
+        cases = data.test if data.official_test else [*data.train, *data.val, *data.test]
+    if cases and cases[0].in_channels != in_channels:
+        raise ValueError(
+            f"test dataset {spec.name} gives {cases[0].in_channels}-channel images but the model was "
+            f"trained on {in_channels}; set the same 'channels' on both datasets"
+        )
+    return cases
+
+
 def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:
     """Train-time augmentation: each spec applies with its probability ``p`` at a random
     severity from its list (all five when none given), in suite order."""
@@ -254,7 +311,9 @@ def make_augmenter(specs: Sequence[PerturbationSpec]) -> Augmenter:
         for p, pairs in choices:
             if rng.random() < p:
                 name, severity = pairs[int(rng.integers(len(pairs)))]
-                image, _ = apply_perturbation(name, image, label, severity=severity, rng=rng)
+                image, _ = perturb_channels(
+                    apply_perturbation, name, image, label, severity=severity, rng=rng
+                )
         return image
 
     return augment

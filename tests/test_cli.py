@@ -131,6 +131,13 @@ def test_preview_stays_inside_out_and_runs_no_user_dataset(write_suite, tmp_path
         "name: '..'\nmodels: [unet]\ndatasets: [{name: textures2d, params: {size: 32, n_images: 10}}]\n"
     )
     code, out = invoke("preview", str(suite), "--out", str(out_dir), "--perturbation", "speckle")
+    # A name of dots is refused up front (it would name a folder outside --out); nothing is written.
+    assert code == 2 and "outside" in out, out
+    assert not list(tmp_path.rglob("gallery.*"))
+    suite = write_suite(
+        "name: a..b\nmodels: [unet]\ndatasets: [{name: textures2d, params: {size: 32, n_images: 10}}]\n", "d"
+    )
+    code, out = invoke("preview", str(suite), "--out", str(out_dir), "--perturbation", "speckle")
     assert code == 0, out
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("gallery.*"))
     assert written and all(p.parts[:2] == ("out", "deeper") for p in written), written

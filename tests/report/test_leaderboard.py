@@ -133,6 +133,10 @@ def test_board_marks_and_values_replace_dice_in_domain() -> None:
     (mixed,) = board_tables(_cases(), board.assign(mark=["", "mixed"]), _jobs(), SUITE_YAML, n_resamples=199)
     cell = mixed.values[("dice", "0.5", "b", "id")]  # the stats board's "mark" wins over the boolean
     assert not cell.dag and cell.ci == "[0.500, 0.700] (mixed)" and "no †" in cell.title
+    small = board.assign(id_small_n=["", "n too small (4 cases)"])
+    (t_small,) = board_tables(_cases(), small, _jobs(), SUITE_YAML, n_resamples=199)
+    assert t_small.values[("dice", "0.5", "b", "id")].ci == "[n too small]"  # no interval below 10 cases
+    assert t_small.values[("dice", "0.5", "a", "id")].ci == "[0.850, 0.950]"
     (t,) = board_tables(_cases(), board, _jobs(), SUITE_YAML, n_resamples=199)
     assert t.values[("dice", "0.5", "b", "id")].dag and t.values[("dice", "0.5", "b", "id")].text == "0.600"
     assert t.values[("dice", "0.5", "a", "drop")].value == pytest.approx(0.4)

@@ -312,8 +312,11 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         ood_dag=_marks(board, "ood_mark", "ood_significantly_worse"),
         id_mixed=_mixed(board, "mark"),
         ood_mixed=_mixed(board, "ood_mark"),
+        id_small=_small(board, "id_small_n"),
+        ood_small=_small(board, "ood_small_n"),
     )
-    s = stats.drop(columns=[c for c in (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed") if c in stats])
+    ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
+    s = stats.drop(columns=[c for c in ours if c in stats])
     s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
     s["drop"] = s["id_mean"] - s["ood_mean"]
@@ -334,6 +337,13 @@ def _mixed(board: pd.DataFrame, mark_col: str) -> list[str]:
     if mark_col not in board:
         return [""] * len(board)
     return ["mixed" if str(v) == "mixed" else "" for v in board[mark_col]]
+
+
+def _small(board: pd.DataFrame, flag_col: str) -> list[bool]:
+    """The stats board's small-sample flag ("n too small": no interval is printed), when it has one."""
+    if flag_col not in board:
+        return [False] * len(board)
+    return ["n too small" in str(v or "") for v in board[flag_col]]
 
 
 def _prefixed(ci: pd.DataFrame, prefix: str) -> pd.DataFrame:
@@ -360,9 +370,9 @@ def _rows(
         c = _cost_of(cost, r)
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
-            "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=str(r.get("id_mixed") or "")),
+            "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=_note(r, "id")),
             **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits) for f in families},
-            "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=str(r.get("ood_mixed") or "")),
+            "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=_note(r, "ood")),
             "worst": _ci_cell(r, "worst", digits, title=str(r.get("worst_cond") or "")),
             "drop": _num_cell(r.get("drop"), f"{{:+.{digits}f}}"),
             "mce": _num_cell(r.get("mce") if spec.name == "dice" else None, "{:.2f}"),
@@ -391,6 +401,14 @@ def _rows(
     return rows
 
 
+def _note(r: dict[str, Any], prefix: str) -> str:
+    """``"mixed"`` / ``"small"`` notes the stats board attached to a Dice cell."""
+    small = r.get(f"{prefix}_small")
+    return " ".join(
+        [str(r.get(f"{prefix}_mixed") or "")] + (["small"] if isinstance(small, bool) and small else [])
+    ).strip()
+
+
 def _cost_of(cost: pd.DataFrame, r: dict[str, Any]) -> dict[str, Any]:
     if cost.empty:
         return {}
@@ -406,12 +424,13 @@ def _ci_cell(
     mean, low, high = r.get(f"{prefix}_mean"), r.get(f"{prefix}_low"), r.get(f"{prefix}_high")
     if mean is None or pd.isna(mean):
         return LeaderboardCell("–", title=title)
-    if note == "mixed":
+    if "mixed" in note:
         title = "(mixed): the test is significant but the median difference disagrees, so no †"
     ci = ""
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
         ci = f"[{low:.{digits}f}, {high:.{digits}f}]"
-    ci += " (mixed)" if note == "mixed" else ""
+    ci = "[n too small]" if "small" in note else ci
+    ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
 
 

@@ -8,8 +8,8 @@ single ``read_sql_query``). The table: 5 models x 1 dataset x 5 complexity level
 shared by all models (so paired tests see realistic correlation), a model effect and a shift effect.
 
 Reported: total wall time (target <= 10 s), the time in the statistics vs rendering, and the share spent
-in bootstrap resampling (``group_cis`` + ``rank_stability`` + ``pairwise_diff_cis``, and within them
-``bootstrap_means``).
+in two-level bootstrap resampling (``hier_group_cis`` + ``hier_rank_stability`` +
+``hier_pairwise_diff_cis``, and within them ``two_level_means``).
 
 Usage::
 
@@ -32,7 +32,7 @@ import pandas as pd
 
 import segbench.report.analysis3d as analysis3d
 import segbench.report.tables as tables
-import segbench.stats.bootstrap as bootstrap
+import segbench.stats.hierarchical as hierarchical
 from segbench.report.build import render_suite, write_plotly_js
 
 MODELS = ["unet", "noskip_unet", "attention_unet", "unetr", "segresnet"]
@@ -97,18 +97,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "segbench-scale")
     args = parser.parse_args()
 
-    # instrument the bootstrap entry points where the report modules look them up
-    tables.group_cis = _timed("group_cis", tables.group_cis)
-    tables.rank_stability = _timed("rank_stability", tables.rank_stability)
-    analysis3d.group_cis = tables.group_cis
-    bootstrap.bootstrap_means = _timed("bootstrap_means", bootstrap.bootstrap_means)
+    # instrument the statistics entry points where the report modules look them up
+    tables.hier_group_cis = _timed("hier_group_cis", tables.hier_group_cis)
+    tables.hier_rank_stability = _timed("hier_rank_stability", tables.hier_rank_stability)
+    analysis3d.group_cis = _timed("group_cis (3D)", analysis3d.group_cis)
+    hierarchical.two_level_means = _timed("two_level_means", hierarchical.two_level_means)
     tables.compute_tables = _timed("statistics (compute_tables)", tables.compute_tables)
     import segbench.report.build as build
 
     build.compute_tables = tables.compute_tables
     tables.pairwise_wilcoxon = _timed("pairwise_wilcoxon (+Holm)", tables.pairwise_wilcoxon)
-    tables.pairwise_diff_cis = _timed("pairwise_diff_cis", tables.pairwise_diff_cis)
-
+    tables.hier_pairwise_diff_cis = _timed("hier_pairwise_diff_cis", tables.hier_pairwise_diff_cis)
+    tables.variance_components = _timed("variance_components", tables.variance_components)
+    tables.friedman_tables = _timed("friedman_tables", tables.friedman_tables)
     cases = synthetic_cases(args.cases, np.random.default_rng(0))
     jobs = pd.DataFrame(columns=["model", "seed", "status", "error", "provenance", "train_seconds"])
     jobs["peak_memory_mb"] = pd.Series(dtype=float)
@@ -117,7 +118,7 @@ def main() -> None:
     result = render_suite("scale", cases, jobs, "name: scale\n", 1, 1, args.out)
     total = time.perf_counter() - start
 
-    boot = TIMES["group_cis"] + TIMES["rank_stability"] + TIMES["pairwise_diff_cis"]
+    boot = TIMES["hier_group_cis"] + TIMES["hier_rank_stability"] + TIMES["hier_pairwise_diff_cis"]
     print(
         f"rows: {len(cases):,} ({len(MODELS)} models); page: {result.index} "
         f"({result.index.stat().st_size / 1e6:.1f} MB)"
@@ -126,13 +127,15 @@ def main() -> None:
     for name in (
         "statistics (compute_tables)",
         "pairwise_wilcoxon (+Holm)",
-        "group_cis",
-        "rank_stability",
-        "pairwise_diff_cis",
-        "bootstrap_means",
+        "hier_group_cis",
+        "hier_rank_stability",
+        "hier_pairwise_diff_cis",
+        "two_level_means",
+        "variance_components",
+        "friedman_tables",
     ):
         print(f"  {name:<30} {TIMES[name]:6.2f} s  ({TIMES[name] / total:5.1%})")
-    print(f"bootstrap share (group_cis + rank_stability + pairwise_diff_cis): {boot / total:.1%} of total")
+    print(f"two-level bootstrap share (CIs, rank stability, paired differences): {boot / total:.1%}")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ Run: ``PYTHONPATH=benchmark .venv/bin/python benchmarks/stats_scale.py [--cases-
 Default table: 5 models x 20,000 rows each = 100,000 per-case rows, over 20 conditions (one dataset,
 two complexity levels, in-domain plus 3 perturbations x 3 severities), 5 seeds x 200 cases per
 condition, ~1% NaN Dice (both masks empty). Prints the wall time of each step and the share spent in
-bootstrap resampling (group_cis, rank_stability, compare_to_baseline).
+bootstrap resampling (two-level CIs, paired differences, rank stability, variance components,
+compare_to_baseline).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import pandas as pd
 
 from segbench.stats import (
     compare_to_baseline,
-    group_cis,
+    friedman_tables,
+    hier_group_cis,
+    hier_pairwise_diff_cis,
+    hier_rank_stability,
     make_baseline,
     pairwise_wilcoxon,
-    rank_stability,
     robustness_summary,
-    seed_case_spread,
     significantly_worse_than_best,
+    variance_components,
 )
 
 MODELS = ("unet", "noskip_unet", "attention_unet", "unetr", "swin_unetr")
@@ -90,15 +93,24 @@ def main() -> None:
     times: dict[str, float] = {}
     by = ["model", "dataset", "complexity", "perturbation", "severity"]
     _timed(
-        f"group_cis ({args.n_resamples} resamples, BCa)",
-        lambda: group_cis(df, by, n_resamples=args.n_resamples, seed=0),
+        f"hier_group_cis ({args.n_resamples} resamples, BCa)",
+        lambda: hier_group_cis(df, by, n_resamples=args.n_resamples, seed=0),
         times,
     )
-    tests = _timed("pairwise_wilcoxon + Holm", lambda: pairwise_wilcoxon(df), times)
+    tests = _timed("pairwise_wilcoxon (seed means) + Holm", lambda: pairwise_wilcoxon(df), times)
     _timed("significantly_worse_than_best", lambda: significantly_worse_than_best(df, tests), times)
+    cond = ["dataset", "complexity", "perturbation", "severity"]
+    _timed(
+        "hier_pairwise_diff_cis (2000 resamples)",
+        lambda: hier_pairwise_diff_cis(df, cond, n_resamples=2000, seed=0),
+        times,
+    )
     _timed("robustness_summary", lambda: robustness_summary(df, baseline_model="unet"), times)
-    _timed("seed_case_spread", lambda: seed_case_spread(df), times)
-    _timed("rank_stability (1000 resamples)", lambda: rank_stability(df, n_resamples=1000, seed=0), times)
+    _timed(
+        "variance_components (1000 resamples)", lambda: variance_components(df, by, n_resamples=1000), times
+    )
+    _timed("hier_rank_stability (2000 resamples)", lambda: hier_rank_stability(df, by=cond, seed=0), times)
+    _timed("friedman_tables", lambda: friedman_tables(df, cond), times)
     baseline = _timed("make_baseline", lambda: make_baseline(df), times)
     _timed(
         "compare_to_baseline (2000 resamples)",
@@ -106,7 +118,7 @@ def main() -> None:
         times,
     )
     total = sum(times.values())
-    boot = sum(v for k, v in times.items() if k.startswith(("group_cis", "rank_stability", "compare")))
+    boot = sum(v for k, v in times.items() if k.startswith(("hier_", "variance", "compare")))
     print(f"{'total':<40s} {total:7.2f} s")
     print(f"share in bootstrap resampling: {boot / total:.0%}")
 

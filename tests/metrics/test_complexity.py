@@ -1,4 +1,4 @@
-"""LBP-KL complexity and foreground ratio: hand-checked cases and the trend over alpha."""
+"""LBP-KL / LBP-JSD complexity and foreground ratio: hand-checked cases and the trend over alpha."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from segbench.datasets.textures2d import build
-from segbench.metrics.complexity import foreground_ratio, lbp_kl
+from segbench.metrics.complexity import foreground_ratio, lbp_jsd, lbp_kl
 
 
 def _square_mask(size: int = 64) -> np.ndarray:
@@ -82,3 +82,57 @@ def test_foreground_ratio() -> None:
     assert foreground_ratio(np.zeros((3, 3))) == 0.0
     with pytest.raises(ValueError, match="empty"):
         foreground_ratio(np.zeros((0,)))
+
+
+def test_jsd_hand_computed_and_bounded() -> None:
+    # Constant image: every interior pixel has LBP code P (all neighbours >= centre) -> both regions
+    # have identical histograms -> JSD 0.  A constant patch inside random noise: disjoint-ish.
+    mask = _square_mask(32)
+    assert lbp_jsd(np.full((32, 32), 0.5), mask, pseudo_count=0.0) == 0.0
+    # add-1/2 smoothing spreads a little mass over the 9 empty bins of each region's histogram
+    assert 0.0 < lbp_jsd(np.full((32, 32), 0.5), mask) < 0.01
+    noisy = np.random.default_rng(0).random((32, 32))
+    noisy[mask == 1] = 0.5
+    value = lbp_jsd(noisy, mask, pseudo_count=0.0)
+    # inside the patch (away from its edge) every code is P; noise spreads the background over all
+    # codes, so the two histograms overlap little: a large value, still within [0, 1]
+    assert 0.3 < value <= 1.0
+    # hand formula on the same histograms (border of 1 px excluded, uniform LBP P=8 -> 10 bins)
+    from skimage.feature import local_binary_pattern
+
+    codes = local_binary_pattern(np.rint(noisy * 255).astype(np.uint8), 8, 1, method="uniform")[1:-1, 1:-1]
+    fg = (mask == 1)[1:-1, 1:-1]
+    p = np.bincount(codes[fg].astype(int), minlength=10) / fg.sum()
+    q = np.bincount(codes[~fg].astype(int), minlength=10) / (~fg).sum()
+    m = (p + q) / 2
+    kl = lambda a: float(np.sum(a[a > 0] * np.log2(a[a > 0] / m[a > 0])))  # noqa: E731
+    assert value == pytest.approx(0.5 * kl(p) + 0.5 * kl(q))
+
+
+def test_jsd_nan_and_bad_inputs() -> None:
+    image = np.random.default_rng(0).random((32, 32))
+    assert math.isnan(lbp_jsd(image, np.zeros((32, 32), np.uint8)))
+    ring = np.ones((32, 32), np.uint8)
+    ring[0, :] = 0  # background only on the excluded border
+    assert math.isnan(lbp_jsd(image, ring))
+    with pytest.raises(ValueError, match="mask shape"):
+        lbp_jsd(np.zeros((8, 8)), np.zeros((8, 9)))
+    with pytest.raises(ValueError, match="too small"):
+        lbp_jsd(np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+@pytest.mark.slow
+def test_jsd_level_means_fall_monotonically_over_alpha_and_never_negative() -> None:
+    # The study's levels incl. the fine ones, 128 px images at native resolution, 21 test images per
+    # level (the same masks and crops at every level: only the blend changes).
+    alphas = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.82, 0.85, 0.88, 0.9, 0.92, 0.95, 0.98]
+    means, kl_means = [], []
+    for alpha in alphas:
+        splits = build(np.random.default_rng(3), alpha, size=128, n_images=24, split=(0.05, 0.05, 0.9))
+        values = [c.meta["complexity_jsd"] for c in splits.test]
+        assert all(0.0 <= v <= 1.0 for v in values)
+        means.append(np.mean(values))
+        kl_means.append(np.mean([c.meta["complexity_kl"] for c in splits.test]))
+    assert np.all(np.diff(means) < 0), means
+    # the study's LBP-KL cannot order the hard levels (it floors after the 4x upsample)
+    assert not np.all(np.diff(kl_means) < 0)

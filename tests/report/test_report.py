@@ -66,8 +66,20 @@ def test_leaderboard_has_one_ranked_row_per_model_and_complexity(built: Path) ->
     assert all(int(r[10].replace(",", "")) > 0 for r in rows)  # parameter counts
     hd95 = _board_rows(page, "hd95")
     assert len(hd95) == 6 and all(r[9] == "–" for r in hd95)  # mCE is Dice-only
-    assert '<section id="headline">' in page and page.index("headline") < page.index('id="significance"')
-    for section in ("significance", "complexity", "severity", "ranks", "distributions", "spread", "methods"):
+    assert '<section id="headline">' in page and page.index("headline") < page.index('id="inference"')
+    sections = (
+        "inference",
+        "complexity",
+        "severity",
+        "cd",
+        "significance",
+        "ranks",
+        "variance",
+        "distributions",
+        "curves",
+        "failures",
+    )
+    for section in (*sections, "methods"):
         assert f'<section id="{section}">' in page
     assert "Not shown: the suite has no cross-complexity evaluations" in page
     assert (

@@ -80,11 +80,12 @@ def test_large_n_normal_approximation(make_long):
     rng = np.random.default_rng(0)
     d = rng.normal(0.02, 0.1, 60)
     row = pairwise_wilcoxon(make_long({"a": 0.5 + d, "b": np.full(60, 0.5)})).iloc[0]
-    # hand formula: T+ ~ N(n(n+1)/4, n(n+1)(2n+1)/24), no continuity correction (scipy's default)
+    # hand formula: T+ ~ N(n(n+1)/4, n(n+1)(2n+1)/24) with continuity correction (|T+ - mean| - 1/2)
     n = 60
     r = stats.rankdata(np.abs(d))
-    z = (r[d > 0].sum() - n * (n + 1) / 4) / math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-    assert row["p_value"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-6)
+    z = (abs(r[d > 0].sum() - n * (n + 1) / 4) - 0.5) / math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    assert row["p_value"] == pytest.approx(2 * stats.norm.sf(z), rel=1e-6)
+    assert row["p_method"] == "normal approx., continuity-corrected"
 
 
 def test_holm_within_each_family(make_long):
@@ -184,8 +185,12 @@ def test_untestable_reasons(make_long, a, b, n_pairs, reason):
 
 def test_no_common_cases(make_long):
     a = make_long({"a": np.linspace(0.1, 0.9, 8)})
-    b = make_long({"b": np.linspace(0.1, 0.9, 8)}, seed=1)  # other seed: no (seed, case_id) match
+    b = make_long({"b": np.linspace(0.1, 0.9, 8)}, seed=1)
+    # the case is the unit: the same images under other seeds still pair (seeds are averaged) ...
     row = pairwise_wilcoxon(pd.concat([a, b])).iloc[0]
+    assert row["n_pairs"] == 8 and row["n_cases"] == 8 and row["n_seeds"] == 1
+    # ... but pairing on (seed, case_id), the pseudo-replicated design, finds no common rows
+    row = pairwise_wilcoxon(pd.concat([a, b]), average_seeds=False).iloc[0]
     assert row["n_pairs"] == 0 and not row["testable"]
     assert row["reason"].startswith("no paired cases")
 
@@ -234,3 +239,94 @@ def test_significantly_worse_than_best(make_long):
     rev = significantly_worse_than_best(df, tests, higher_is_better=False).set_index("model")
     assert rev.loc["worse", "is_best"]
     assert rev.loc["best", "significantly_worse"]
+
+
+# Hollander & Wolfe (1999), Nonparametric Statistical Methods, 2nd ed., Example 3.1 (Hamilton
+# depression scale, factor IV, first vs second visit of 9 patients); the same data are R's
+# `wilcox.test(x, y, paired = TRUE)` example: V = 40, one-sided p = 0.01953 -> two-sided 0.0390625.
+HW_X = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30]
+HW_Y = [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]
+
+
+def test_published_wilcoxon_example_exact_p(make_long):
+    row = pairwise_wilcoxon(make_long({"x": HW_X, "y": HW_Y})).iloc[0]
+    assert row["p_method"] == "exact"
+    assert row["p_value"] == pytest.approx(0.0390625, abs=1e-12)  # 2 * 10 / 2^9
+    assert row["statistic"] == 5.0  # R+ = 40 of 45 -> R- = 5
+
+
+def _enumerated_p(ranks: np.ndarray, r_plus: float) -> float:
+    """Brute force over all 2^n sign vectors: 2 * min(P(T <= t), P(T >= t))."""
+    n = ranks.size
+    signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1).astype(float)
+    t = signs @ ranks
+    return min(1.0, 2 * min(np.mean(t <= r_plus + 1e-9), np.mean(t >= r_plus - 1e-9)))
+
+
+def test_ties_and_zeros_use_the_exact_permutation_distribution():
+    from segbench.stats.paired import signed_rank_test
+
+    # n = 16 non-zero differences with tied magnitudes plus two zeros (dropped by 'wilcox')
+    d = np.array([0.1, 0.1, -0.1, 0.2, 0.2, 0.3, -0.3, 0.3, 0.4, 0.5, 0.5, -0.05, 0.6, 0.7, 0.7, 0.8, 0, 0])
+    stat, p, method = signed_rank_test(d, "wilcox")
+    nz = d[d != 0]
+    ranks = stats.rankdata(np.abs(nz))
+    r_plus = ranks[nz > 0].sum()
+    assert method == "exact (ties/zeros, permutation)"
+    assert stat == min(r_plus, ranks.sum() - r_plus)
+    assert p == pytest.approx(_enumerated_p(ranks, r_plus), rel=1e-12)
+    # scipy's permutation method enumerates all 2^n assignments when n_resamples >= 2^n (n = 11 here)
+    small = d[:11]
+    ref = stats.wilcoxon(small, method=stats.PermutationMethod(n_resamples=5000))
+    assert signed_rank_test(small)[1] == pytest.approx(ref.pvalue, rel=1e-9)
+
+
+def test_no_ties_matches_scipy_exact_up_to_50_pairs():
+    from segbench.stats.paired import signed_rank_test
+
+    d = np.random.default_rng(4).normal(0.1, 0.3, 40)
+    stat, p, method = signed_rank_test(d)
+    ref = stats.wilcoxon(d, method="exact")
+    assert method == "exact"
+    assert p == pytest.approx(ref.pvalue, rel=1e-9) and stat == ref.statistic
+
+
+def test_seeds_are_averaged_per_case(make_long):
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.5, 0.9, 12)
+    df = pd.concat(
+        [make_long({"a": base + 0.05 + rng.normal(0, 0.01, 12), "b": base}, seed=s) for s in (1, 2, 3)]
+    )
+    row = pairwise_wilcoxon(df).iloc[0]
+    assert row["n_pairs"] == 12 and row["n_cases"] == 12 and row["n_seeds"] == 3
+    a = df[df["model"] == "a"].groupby("case_id")["dice"].mean()
+    b = df[df["model"] == "b"].groupby("case_id")["dice"].mean()
+    assert row["p_value"] == pytest.approx(stats.wilcoxon(a - b, method="exact").pvalue)
+
+
+def test_dagger_never_contradicts_the_effect(make_long):
+    # "better" beats "ref" on 11 of 12 cases by 0.02 but fails badly on one: its mean is lower, so
+    # "ref" is the best-mean model, yet the rank test is significant in favour of "better".
+    ref = np.full(12, 0.8)
+    better = ref + 0.02
+    better[0] = 0.1
+    df = make_long({"better": better, "ref": ref})
+    tests = pairwise_wilcoxon(df)
+    assert tests.iloc[0]["p_holm"] < 0.05 and tests.iloc[0]["rank_biserial"] > 0
+    out = significantly_worse_than_best(df, tests).set_index("model")
+    assert out.loc["ref", "is_best"]
+    assert out.loc["better", "mark"] == "mixed"
+    assert not out.loc["better", "significantly_worse"]
+    assert "not marked worse" in out.loc["better", "mark_note"]
+    assert out.loc["better", "effect_vs_best"] < 0
+
+
+def test_fast_normal_approximation_equals_scipy_with_ties_and_zeros():
+    from segbench.stats.paired import signed_rank_test
+
+    d = np.round(np.random.default_rng(8).normal(0.02, 0.1, 80), 2)  # rounding: ties and zeros
+    assert np.any(d == 0) and np.unique(np.abs(d)).size < d.size
+    stat, p, method = signed_rank_test(d)
+    ref = stats.wilcoxon(d, zero_method="wilcox", correction=True, method="asymptotic")
+    assert method == "normal approx., continuity-corrected"
+    assert (stat, p) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-10)

@@ -48,6 +48,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
 
 CASE_META_FIELDS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("complexity_kl", "real", "higher", "bits", "LBP-KL (study's formula)"),
+    MetricSpec("complexity_jsd", "real", "higher", "bits", "LBP Jensen-Shannon divergence"),
     MetricSpec("fbr", "real", None, "", "foreground ratio"),
 )
 """Per-case properties of the test image (not of the prediction), stored beside the metrics."""

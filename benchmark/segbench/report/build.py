@@ -234,6 +234,8 @@ def _board_blocks(board: pd.DataFrame) -> list[dict[str, Any]]:
                     "ood_worse": bool(r["ood_significantly_worse"]),
                     "n_id": int(r["n_id"]) if pd.notna(r["n_id"]) else 0,
                     "n_ood": int(r["n_ood"]) if pd.notna(r["n_ood"]) else 0,
+                    "k": int(r["n_seeds"]) if pd.notna(r.get("n_seeds")) else 0,
+                    "mark_note": str(r.get("mark_note") or ""),
                     "mce_reason": r["mce_reason"] if isinstance(r["mce_reason"], str) else "",
                 }
             )
@@ -242,12 +244,14 @@ def _board_blocks(board: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _summary(t: SuiteTables) -> pd.DataFrame:
-    """Per model x condition: mean, CI and its method, n, seed/case spread (summary.csv)."""
+    """Per model x condition: mean, two-level CI and its method, n cases, k seeds, variance shares."""
     keys = ["model", *CONDITION]
     cis = t.condition_cis.rename(columns={"mean": "dice_mean", "low": "ci_low", "high": "ci_high"})
     cis = cis.rename(columns={"method": "ci_method", "n": "n_cases"})
-    spread = t.spread[[*keys, "n_seeds", "between_seed_sd", "within_seed_case_sd"]]
-    return cis.merge(spread, on=keys, how="left")
+    spread = t.spread[[*keys, "between_seed_sd", "within_seed_case_sd"]]
+    shares = ["share_case", "share_seed", "share_resid", "share_seed_low", "share_seed_high"]
+    variance = t.variance.reindex(columns=[*keys, *shares])
+    return cis.merge(spread, on=keys, how="left").merge(variance, on=keys, how="left")
 
 
 def _failed_jobs(jobs: pd.DataFrame) -> list[dict[str, str]]:

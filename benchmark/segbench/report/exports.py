@@ -71,8 +71,10 @@ def board_cells(board: pd.DataFrame) -> list[list[str]]:
                 _num(r.complexity, 2, "–"),
                 _num(r.rank, 0, "–"),
                 str(r.model),
-                _ci(r.id_mean, r.id_low, r.id_high) + (" †" if r.significantly_worse else ""),
-                _ci(r.ood_mean, r.ood_low, r.ood_high) + (" †" if r.ood_significantly_worse else ""),
+                _ci(r.id_mean, r.id_low, r.id_high, _flag(r, "id_small_n"))
+                + _mark(r, "mark", "significantly_worse"),
+                _ci(r.ood_mean, r.ood_low, r.ood_high, _flag(r, "ood_small_n"))
+                + _mark(r, "ood_mark", "ood_significantly_worse"),
                 _num(r.drop, 3, "–"),
                 _num(r.mce, 2, "–"),
             ]
@@ -95,7 +97,11 @@ def leaderboard_markdown(board: pd.DataFrame) -> str:
     for row in board_cells(board):
         lines.append("| " + " | ".join(markdown_cell(c) for c in row) + " |")
     lines.append("")
-    lines.append("Dice: mean [95% CI]; † significantly worse than the best model (Holm-adjusted Wilcoxon).")
+    lines.append(
+        "Dice: mean over test cases of the per-case seed means [95% two-level bootstrap CI; "
+        "'n too small' below 10 cases]; † significantly worse than the best model (Holm-adjusted "
+        "Wilcoxon on cases, median effect agreeing); (mixed): test significant, median effect disagrees."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -192,10 +198,28 @@ def _num(x: object, digits: int, missing: str) -> str:
     return f"{float(x):.{digits}f}"
 
 
-def _ci(mean: object, low: object, high: object) -> str:
+def _ci(mean: object, low: object, high: object, too_small: bool = False) -> str:
     if _num(mean, 3, "") == "":
         return "–"
+    if too_small:  # fewer than 10 independent cases: no interval is printed (issue 9)
+        return f"{_num(mean, 3, '–')} [n too small]"
     return f"{_num(mean, 3, '–')} [{_num(low, 3, '–')}, {_num(high, 3, '–')}]"
+
+
+def _flag(row: object, column: str) -> bool:
+    """Whether the row's small-sample flag says "n too small" (fewer than 10 cases)."""
+    return "n too small" in str(getattr(row, column, "") or "")
+
+
+def _mark(row: object, column: str, worse_column: str) -> str:
+    """`` †`` for a mark backed by test and effect, `` (mixed)`` when they disagree.
+
+    Boards without a ``mark`` column (older callers) fall back to the boolean ``worse_column``.
+    """
+    if not hasattr(row, column):
+        return " †" if bool(getattr(row, worse_column, False)) else ""
+    mark = str(getattr(row, column) or "")
+    return " †" if mark == "worse" else " (mixed)" if mark == "mixed" else ""
 
 
 _TEX = {

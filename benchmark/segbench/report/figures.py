@@ -19,6 +19,7 @@ from segbench.report.tables import condition_label
 
 __all__ = [
     "box_figure",
+    "cd_diagram",
     "colours",
     "complexity_curves",
     "cross_heatmap",
@@ -32,15 +33,30 @@ __all__ = [
 ]
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+# for figure dicts written without validation: plotly.js cannot resolve a template *name*
+_PLAIN_LAYOUT = {
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "font": {"family": "system-ui, sans-serif"},
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
+}
 
 
-def to_div(fig: go.Figure, div_id: str) -> str:
-    """An HTML ``<div>`` for ``fig`` that relies on the page's plotly.js (no CDN, works offline)."""
-    return fig.to_html(
+def to_div(fig: go.Figure | dict, div_id: str) -> str:
+    """An HTML ``<div>`` for ``fig`` that relies on the page's plotly.js (no CDN, works offline).
+
+    ``fig`` may be a plain ``{"data": [...], "layout": {...}}`` dict (the many small maps and CD
+    diagrams): it is written without plotly's Python-side validation, which costs ~0.1 s per figure.
+    """
+    import plotly.io as pio
+
+    return pio.to_html(
+        fig,
         full_html=False,
         include_plotlyjs=False,
         div_id=div_id,
         config={"displaylogo": False, "responsive": True},
+        validate=not isinstance(fig, dict),
     )
 
 
@@ -50,18 +66,27 @@ def colours(models: Sequence[str]) -> dict[str, str]:
     return {m: palette[i % len(palette)] for i, m in enumerate(sorted(set(models)))}
 
 
-def complexity_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -> go.Figure:
+def complexity_curves(
+    cis: pd.DataFrame,
+    dataset: str,
+    colour: dict[str, str],
+    x_col: str = "complexity",
+    x_title: str = "complexity (higher = harder)",
+) -> go.Figure:
     """Mean in-domain Dice vs complexity per model, with the CI as a shaded band.
 
     Args:
-        cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high``.
+        cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high`` (and ``x_col``).
         dataset: dataset to plot.
         colour: model -> colour.
+        x_col: column for the x axis (``complexity`` = alpha, or a measured complexity). Defaults to
+            ``"complexity"``.
+        x_title: x axis title.
     """
     fig = go.Figure()
-    rows = cis[(cis["dataset"] == dataset) & cis["complexity"].notna()].sort_values("complexity")
+    rows = cis[(cis["dataset"] == dataset) & cis[x_col].notna()].sort_values(x_col)
     for model, g in rows.groupby("model", sort=True):
-        x = g["complexity"].tolist()
+        x = g[x_col].tolist()
         fig.add_trace(
             go.Scatter(
                 x=x + x[::-1],
@@ -87,7 +112,7 @@ def complexity_curves(cis: pd.DataFrame, dataset: str, colour: dict[str, str]) -
         )
     fig.update_layout(
         title=f"{dataset}: in-domain Dice vs task complexity (band: 95% CI)",
-        xaxis_title="complexity (higher = harder)",
+        xaxis_title=x_title,
         yaxis_title="mean Dice",
         height=420,
         **_LAYOUT,
@@ -163,34 +188,156 @@ def severity_curves(
     return fig
 
 
-def significance_map(tests: pd.DataFrame, title: str) -> go.Figure:
-    """Models x models heatmap of Holm-adjusted p-values (blank: not testable or the diagonal)."""
+def significance_map(tests: pd.DataFrame, title: str, alpha: float = 0.05) -> dict:
+    """Models x models map of the signed paired effect, coloured only where Holm p < ``alpha``.
+
+    Cell (row ``i``, column ``j``) is ``sign(median per-case difference i - j) * -log10(p_holm)``,
+    clipped at 4: blue = the row model is better, red = worse; the colour scale breaks at
+    ``-log10(alpha)``, so every non-significant cell is the same light grey whatever its p. The text
+    shows the median difference and p; blank cells were not testable (or the diagonal). Returned as a
+    plain plotly figure dict (see :func:`to_div`).
+    """
     models = sorted(set(tests["model_a"]) | set(tests["model_b"]))
-    mat = pd.DataFrame(np.nan, index=models, columns=models)
+    pos = {m: i for i, m in enumerate(models)}
+    z: list[list[float | None]] = [[None] * len(models) for _ in models]
+    text = [[""] * len(models) for _ in models]
     for r in tests.itertuples(index=False):
-        mat.loc[r.model_a, r.model_b] = r.p_holm
-        mat.loc[r.model_b, r.model_a] = r.p_holm
-    text = mat.map(lambda p: "" if pd.isna(p) else f"{p:.3g}")
-    fig = go.Figure(
-        go.Heatmap(
-            z=np.log10(mat.clip(lower=1e-6).to_numpy(dtype=float)),
-            x=models,
-            y=models,
-            text=text.to_numpy(),
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmin=-4,
-            zmax=0,
-            colorbar={
-                "title": "p_holm",
-                "tickvals": [-4, -3, -2, np.log10(0.05), 0],
-                "ticktext": ["1e-4", "0.001", "0.01", "0.05", "1"],
-            },
-            hovertemplate="%{y} vs %{x}: p_holm=%{text}<extra></extra>",
+        if pd.isna(r.p_holm):
+            continue
+        strength = min(-np.log10(max(float(r.p_holm), 1e-300)), 4.0)
+        sign = float(np.sign(r.median_diff)) if pd.notna(r.median_diff) else 0.0
+        a, b = pos[r.model_a], pos[r.model_b]
+        z[a][b], z[b][a] = sign * strength, -sign * strength
+        text[a][b] = f"{r.median_diff:+.3f}<br>p={r.p_holm:.2g}"
+        text[b][a] = f"{-r.median_diff:+.3f}<br>p={r.p_holm:.2g}"
+    brk = float(-np.log10(alpha))
+    lo, hi = 0.5 - brk / 8.0, 0.5 + brk / 8.0  # the break at alpha on the [-4, 4] scale
+    scale = [
+        [0.0, "#b2182b"],
+        [lo, "#f4a582"],
+        [lo, "#eeeeee"],
+        [hi, "#eeeeee"],
+        [hi, "#92c5de"],
+        [1.0, "#2166ac"],
+    ]
+    heat = {
+        "type": "heatmap",
+        "z": z,
+        "x": models,
+        "y": models,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": scale,
+        "zmin": -4,
+        "zmax": 4,
+        "colorbar": {
+            "title": {"text": "row vs column"},
+            "tickvals": [-4, -brk, 0, brk, 4],
+            "ticktext": [
+                "worse, p 1e-4",
+                f"worse, p {alpha:g}",
+                "n.s.",
+                f"better, p {alpha:g}",
+                "better, p 1e-4",
+            ],
+        },
+        "hovertemplate": "%{y} − %{x}: median %{text}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": title, "x": 0.02, "xanchor": "left", "font": {"size": 13}},
+        "height": 160 + 48 * len(models),
+        "width": 340 + 80 * len(models),
+        **_PLAIN_LAYOUT,
+        "yaxis": {"autorange": "reversed", "automargin": True, "title": {"text": "row model"}},
+        "xaxis": {"automargin": True, "title": {"text": "column model"}},
+    }
+    return {"data": [heat], "layout": layout}
+
+
+def cd_diagram(avg_ranks: dict[str, float], cd: float, title: str, colour: dict[str, str]) -> dict:
+    """Demšar's critical-difference diagram: average ranks on an axis, groups within CD joined.
+
+    Models hang from their average rank (rank 1 = best, on the left); the better half is labelled on
+    the left, the rest on the right; a thick bar joins every maximal group of models whose average
+    ranks differ by less than the critical difference (not significantly different, Nemenyi), and the
+    CD itself is drawn as a scale bar above the axis. Returned as a plain plotly figure dict.
+    """
+    from segbench.stats.ranking import cd_cliques
+
+    order = sorted(avg_ranks, key=lambda m: (avg_ranks[m], m))
+    k = len(order)
+    lo_x, hi_x = 1.0, float(max(k, 2))
+    data: list[dict] = [
+        _line([lo_x, hi_x], [0, 0], "#333", 1),
+        {
+            "type": "scatter",
+            "x": list(range(1, k + 1)),
+            "y": [0] * k,
+            "mode": "markers+text",
+            "marker": {"symbol": "line-ns-open", "size": 10, "color": "#333"},
+            "text": [str(t) for t in range(1, k + 1)],
+            "textposition": "top center",
+            "hoverinfo": "skip",
+            "showlegend": False,
+        },
+    ]
+    notes = []
+    half = (k + 1) // 2
+    for i, m in enumerate(order):
+        left = i < half
+        depth = -(0.35 + 0.3 * (i if left else k - 1 - i))
+        x_end = lo_x - 0.3 if left else hi_x + 0.3
+        trace = _line([avg_ranks[m], avg_ranks[m], x_end], [0, depth, depth], colour.get(m, "#444"), 1.5)
+        trace.pop("hoverinfo")
+        trace["hovertemplate"] = f"{m}: average rank {avg_ranks[m]:.2f}<extra></extra>"
+        data.append(trace)
+        notes.append(
+            {
+                "x": x_end,
+                "y": depth,
+                "text": f"{m} ({avg_ranks[m]:.2f})",
+                "showarrow": False,
+                "xanchor": "right" if left else "left",
+                "font": {"size": 12},
+            }
         )
-    )
-    fig.update_layout(title=title, height=140 + 45 * len(models), width=260 + 70 * len(models), **_LAYOUT)
-    return fig
+    for j, group in enumerate(cd_cliques(avg_ranks, cd)):
+        y = -0.12 - 0.08 * j
+        bar = _line([avg_ranks[group[0]] - 0.03, avg_ranks[group[-1]] + 0.03], [y, y], "#000", 4)
+        bar.pop("hoverinfo")
+        bar["hovertemplate"] = "not significantly different: " + ", ".join(group) + "<extra></extra>"
+        data.append(bar)
+    if np.isfinite(cd):
+        bar = _line([lo_x, lo_x + cd], [0.45, 0.45], "#b00", 2)
+        bar.update(mode="lines+markers", marker={"symbol": "line-ns-open", "size": 8, "color": "#b00"})
+        data.append(bar)
+        notes.append(
+            {"x": lo_x + cd / 2, "y": 0.45, "yshift": 12, "text": f"CD = {cd:.2f}", "showarrow": False}
+        )
+    rows = max(half, k - half)
+    layout = {
+        "title": {"text": title, "x": 0.02, "xanchor": "left", "font": {"size": 13}},
+        "width": 620,
+        "xaxis": {"range": [lo_x - 1.8, hi_x + 1.8], "visible": False},
+        "yaxis": {"range": [-(0.35 + 0.3 * rows) - 0.2, 0.7], "visible": False},
+        "height": 190 + 38 * rows,
+        "annotations": notes,
+        **_PLAIN_LAYOUT,
+        "margin": {"l": 20, "r": 20, "t": 50, "b": 10},
+    }
+    return {"data": data, "layout": layout}
+
+
+def _line(x: list[float], y: list[float], colour: str, width: float) -> dict:
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "mode": "lines",
+        "line": {"color": colour, "width": width},
+        "hoverinfo": "skip",
+        "showlegend": False,
+    }
 
 
 def rank_blobs(freq: pd.DataFrame, title: str, colour: dict[str, str]) -> go.Figure:

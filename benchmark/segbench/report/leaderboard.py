@@ -232,7 +232,7 @@ def _columns(families: list[str]) -> list[tuple[str, str, str]]:
         ("params", "params", "trainable parameters"),
         ("time", "train s / job", "mean training time per job (seconds)"),
         ("memory", "peak MB", "peak memory of a job (MB)"),
-        ("cases", "cases (ID / OOD)", "independent test cases"),
+        ("cases", "cases (ID / OOD)", "independent test cases; k: seeds per model"),
     ]
     return cols
 
@@ -307,7 +307,7 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         "ood_low": "ood_low",
         "ood_high": "ood_high",
     }
-    b = b[[*_KEYS, *take, *(c for c in ("mce", "n_id", "n_ood") if c in b)]].assign(
+    b = b[[*_KEYS, *take, *(c for c in ("mce", "n_id", "n_ood", "n_seeds") if c in b)]].assign(
         id_dag=_marks(board, "mark", "significantly_worse"),
         ood_dag=_marks(board, "ood_mark", "ood_significantly_worse"),
         id_mixed=_mixed(board, "mark"),
@@ -380,7 +380,9 @@ def _rows(
             "time": _num_cell(c.get("train_seconds"), "{:.1f}"),
             "memory": _num_cell(c.get("peak_memory_mb"), "{:.0f}"),
             "cases": LeaderboardCell(
-                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}", float(_int(r.get("n_id")) or 0)
+                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}"
+                + (f" (k={_int(r.get('n_seeds'))})" if _int(r.get("n_seeds")) else ""),
+                float(_int(r.get("n_id")) or 0),
             ),
         }
         for key, cell in cells.items():

@@ -15,10 +15,19 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from segbench.core.metrics import metric
 from segbench.report import analysis3d, figures
 from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
-from segbench.report.tables import BOARD_GROUP, CONDITION, StatsSettings, SuiteTables, condition_label
+from segbench.report.tables import (
+    BOARD_GROUP,
+    CONDITION,
+    StatsSettings,
+    SuiteTables,
+    condition_label,
+    measured_complexity,
+)
+from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
 __all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
 
@@ -39,6 +48,7 @@ class Section:
     code: str | None = None
     code_title: str = "Suite definition"  # heading of the <pre> block
     grid: bool = False  # small fixed-size figures side by side; otherwise one full-width figure per row
+    folded: list[dict[str, Any]] = field(default_factory=list)  # {"title", "plots"} in <details>
 
 
 def page_sections(
@@ -48,12 +58,14 @@ def page_sections(
     cases, colour = tables.cases, figures.colours(tables.cases["model"].astype(str).unique())
     id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
     has_3d = analysis3d.has_3d_data(raw, jobs)
-    yield _significance_section(tables)
-    yield _complexity_section(id_cis, colour, baseline_model)
+    yield _inference_section(tables)
+    yield _complexity_section(id_cis, colour, tables, baseline_model)
     yield _severity_section(tables, colour)
+    yield _cd_section(tables, colour)
+    yield _significance_section(tables)
     yield _rank_section(tables, colour)
+    yield _variance_section(tables)
     yield _box_section(tables, colour)
-    yield _spread_section(tables)
     yield _cross_section(tables)
     if has_3d:
         yield _section_3d(raw, jobs, tables.settings)
@@ -76,6 +88,79 @@ def page_sections(
     )
 
 
+def _inference_section(t: SuiteTables) -> Section:
+    """What the sample supports: n independent cases and k seeds, and what cannot be inferred."""
+    sec = Section("inference", "Sample size and what it supports")
+    cis = t.condition_cis
+    if cis.empty:
+        sec.notes.append("No defined Dice values.")
+        return sec
+    n_lo, n_hi = int(cis["n"].min()), int(cis["n"].max())
+    k_lo, k_hi = int(cis["n_seeds"].min()), int(cis["n_seeds"].max())
+    n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
+    k_txt = f"{k_lo}" if k_lo == k_hi else f"{k_lo}–{k_hi}"
+    sec.notes.append(
+        f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
+        f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
+        "seeds averaged; intervals resample cases and seeds (two-level bootstrap)."
+    )
+    if k_lo < MIN_SEEDS:
+        sec.notes.append(
+            f"k = {k_lo} < {MIN_SEEDS} seeds: nothing is inferred about seed-to-seed variation. Variance "
+            "shares are point estimates without intervals, and the intervals below cover seed variation "
+            f"from only {k_lo} network(s) per model, which understates it; another seed could change "
+            "rankings that look stable here."
+        )
+    if n_lo < MIN_CASES:
+        small = cis.loc[cis["n"] < MIN_CASES, ["dataset"]].drop_duplicates()["dataset"].astype(str).tolist()
+        sec.notes.append(
+            f"Fewer than {MIN_CASES} test cases in some conditions ({', '.join(small)}): their intervals are "
+            'flagged "n too small" instead of printed, and their tests (if any) have little power; a '
+            "non-significant result there says nothing about equivalence."
+        )
+    return sec
+
+
+def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+    sec = Section("cd", "Critical-difference rankings", grid=True)
+    fr = t.friedman
+    if fr.empty or not fr["testable"].any():
+        reasons = sorted(set(fr["reason"])) if not fr.empty else ["no cases"]
+        sec.notes.append(f"Not shown: no Friedman test was possible ({'; '.join(reasons)}).")
+        return sec
+    sec.notes.append(
+        "Average rank of each model over the test cases (seeds averaged per case; rank 1 = best), "
+        f"Friedman test (Iman–Davenport F) and Nemenyi post-hoc at alpha {t.settings.alpha:g} (Demšar "
+        "2006): models joined by a bar are not significantly different; CD = critical difference. "
+        "In-domain diagrams first; per-perturbation diagrams (severities averaged per case) are folded."
+    )
+    ok = fr[fr["testable"]]
+    compact, folded = [], []
+    for i, r in enumerate(ok.to_dict("records")):
+        key = {c: r[c] for c in (*BOARD_GROUP, "scope")}
+        ranks = t.friedman_ranks[_match(t.friedman_ranks, key)]
+        avg = dict(zip(ranks["model"].astype(str), ranks["avg_rank"].astype(float), strict=True))
+        title = (
+            f"{_family_title(key)}, {key['scope']}<br>Friedman p={r['p_value']:.2g}, "
+            f"n={r['n_cases']} cases, k={r['n_seeds']} seeds"
+        )
+        div = _div(figures.cd_diagram(avg, float(r["cd"]), title, colour), f"cd-{i}")
+        (compact if key["scope"] == "in-domain" else folded).append(div)
+    sec.plots = compact[:MAX_FAMILY_PLOTS]
+    if folded:
+        sec.folded.append(
+            {"title": f"Per-perturbation CD diagrams ({len(folded)})", "plots": folded[:MAX_FAMILY_PLOTS]}
+        )
+    untestable = fr[~fr["testable"]]
+    if not untestable.empty:
+        sec.notes.append(
+            f"{len(untestable)} block(s) without a Friedman test: "
+            + "; ".join(sorted(set(untestable["reason"].astype(str))))
+            + "."
+        )
+    return sec
+
+
 def _significance_section(t: SuiteTables) -> Section:
     sec = Section("significance", "Significance maps", grid=True)
     testable = t.tests[t.tests["testable"]] if not t.tests.empty else t.tests
@@ -85,21 +170,37 @@ def _significance_section(t: SuiteTables) -> Section:
             f"{t.settings.min_pairs} paired cases per condition, a single model, or identical results)."
         )
         return sec
-    fams = list(testable.groupby(CONDITION, dropna=False, sort=True))
     sec.notes.append(
-        "Holm-adjusted p-values of the paired Wilcoxon test per model pair, one family per condition; "
-        "blank cells were not testable. All pairs with effect sizes and paired bootstrap CIs of their "
-        "differences: tests.csv."
+        "Signed paired effect of the row model over the column model: median per-case Dice difference "
+        "(seeds averaged) and Holm-adjusted Wilcoxon p, one family per condition. Blue: row better, red: "
+        f"row worse; the colour breaks at p = {t.settings.alpha:g}, every non-significant cell is grey. "
+        "One in-domain map per complexity level; per-condition maps are folded below. All pairs with "
+        "effect sizes, p-value method and two-level bootstrap CIs of the mean differences: tests.csv."
     )
-    if len(fams) > MAX_FAMILY_PLOTS:
-        sec.notes.append(f"Showing the first {MAX_FAMILY_PLOTS} of {len(fams)} families.")
-    for i, (key, fam) in enumerate(fams[:MAX_FAMILY_PLOTS]):
-        title = _family_title(dict(zip(CONDITION, key, strict=True)))
-        sec.plots.append(_div(figures.significance_map(fam, title), f"sig-{i}"))
+    fams = list(testable.groupby(CONDITION, dropna=False, sort=True))
+    compact, folded = [], []
+    for i, (key, fam) in enumerate(fams):
+        keyd = dict(zip(CONDITION, key, strict=True))
+        n, k = int(fam["n_cases"].max()), int(fam["n_seeds"].min())
+        title = f"{_family_title(keyd)}<br>n={n} cases, k={k} seeds"
+        div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
+        (compact if keyd["perturbation"] == "none" else folded).append(div)
+    sec.plots = compact[:MAX_FAMILY_PLOTS]
+    if folded:
+        sec.folded.append(
+            {
+                "title": f"Per-condition maps ({len(folded)} shifted conditions)",
+                "plots": folded[:MAX_FAMILY_PLOTS],
+            }
+        )
+    if len(compact) > MAX_FAMILY_PLOTS or len(folded) > MAX_FAMILY_PLOTS:
+        sec.notes.append(f"Showing at most {MAX_FAMILY_PLOTS} maps per group; all tests are in tests.csv.")
     return sec
 
 
-def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], reference: str) -> Section:
+def _complexity_section(
+    id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables, reference: str
+) -> Section:
     # ``reference``: the suite's ``baseline_model``, the model every gain and mCE is relative to.
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
@@ -107,8 +208,19 @@ def _complexity_section(id_cis: pd.DataFrame, colour: dict[str, str], reference:
     if not datasets:
         sec.notes.append("Not shown: the suite has fewer than two complexity levels per dataset.")
         return sec
+    axis = t.settings.complexity_axis
+    x_col, x_title = "complexity", "complexity (higher = harder)"
+    if axis != "alpha":
+        measured = measured_complexity(t.cases, axis)
+        if measured.empty:
+            sec.notes.append(f"No '{axis}' values recorded: the curves use the generator's complexity.")
+        else:
+            id_cis = id_cis.merge(measured[["dataset", "complexity", "measured"]], on=BOARD_GROUP, how="left")
+            x_col = "measured"
+            x_title = f"{metric(axis).title}, mean over each level's test cases (higher = easier)"
+            sec.notes.append(f"x axis: {metric(axis).title} per level (mean over its test cases).")
     for i, ds in enumerate(datasets):
-        sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour), f"cx-{i}"))
+        sec.plots.append(_div(figures.complexity_curves(id_cis, ds, colour, x_col, x_title), f"cx-{i}"))
         if reference in set(id_cis.loc[id_cis["dataset"] == ds, "model"]):
             sec.plots.append(_div(figures.relative_gain(id_cis, ds, reference, colour), f"gain-{i}"))
         else:
@@ -136,25 +248,35 @@ def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
         sec.notes.append("Not shown: ranking needs at least two models with shared in-domain cases.")
         return sec
     sec.notes.append(
-        f"In-domain ranks over {t.settings.rank_resamples:,} paired bootstrap resamples of the cases; "
-        "blob area = share of resamples giving the model that rank."
+        f"In-domain ranks over {t.settings.rank_resamples:,} two-level bootstrap resamples (cases, then "
+        "seeds; the same cases for every model); blob area = share of resamples giving the model that "
+        "rank. The table gives the share of resamples reproducing the full-data ranking exactly (Wilson "
+        "95% CI) and the median Kendall tau; the 5th percentile only with at least 2,000 resamples."
     )
     fams = list(t.rank_freq.groupby(BOARD_GROUP, dropna=False, sort=True))
     for i, (key, fam) in enumerate(fams[:MAX_FAMILY_PLOTS]):
         title = _family_title(dict(zip(BOARD_GROUP, key, strict=True)))
         sec.plots.append(_div(figures.rank_blobs(fam, f"Ranks: {title}", colour), f"rank-{i}"))
     tau = t.rank_tau.copy()
+    tau["same"] = [
+        f"{r.share_same_ranking:.3f} [{r.share_low:.3f}, {r.share_high:.3f}]"
+        if pd.notna(r.share_same_ranking)
+        else "–"
+        for r in tau.itertuples(index=False)
+    ]
     sec.tables.append(
         _table(
             tau,
             {
                 "dataset": "dataset",
                 "complexity": "complexity",
-                "n_cases": "cases",
+                "n_cases": "cases (n)",
+                "n_seeds": "seeds (k)",
                 "n_models": "models",
-                "tau_mean": "Kendall tau (mean)",
+                "same": "identical ranking [95% CI]",
+                "tau_median": "Kendall tau (median)",
                 "tau_p05": "tau 5th pct",
-                "share_same_ranking": "same ranking",
+                "small_n": "limits",
             },
             "rank-tau",
         )
@@ -172,33 +294,89 @@ def _box_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _spread_section(t: SuiteTables) -> Section:
-    sec = Section("spread", "Seed vs case spread")
-    if t.spread.empty:
+def _variance_section(t: SuiteTables) -> Section:
+    """Variance components: would another seed change the ranking?"""
+    sec = Section("variance", "Variance components: cases vs seeds")
+    pv, v = t.pair_variance, t.variance
+    if v.empty and pv.empty:
         sec.notes.append("No defined Dice values.")
         return sec
-    if t.spread["n_seeds"].max() < 2:
-        sec.notes.append("One seed per model: the between-seed SD is undefined (blank); only case SD shown.")
-    sec.notes.append("Between-seed SD: SD of per-seed means. Case SD: pooled within-seed SD of cases.")
-    sec.tables.append(
-        _table(
-            t.spread,
-            {
-                "model": "model",
-                "dataset": "dataset",
-                "complexity": "complexity",
-                "perturbation": "perturbation",
-                "severity": "severity",
-                "n_seeds": "seeds",
-                "n_cases": "cases",
-                "mean": "mean Dice",
-                "between_seed_sd": "between-seed SD",
-                "within_seed_case_sd": "case SD",
-            },
-            "spread",
-        )
+    sec.notes.append(
+        "ANOVA decomposition of a two-way crossed design (every seed's network sees every case): share of "
+        "variance from the case (image difficulty), the seed (a trained network shifting every case) and "
+        'their interaction. For a model pair, the seed share of the per-case difference answers "would '
+        'another seed change the ranking?": a high share means the comparison depends on the training run.'
     )
+    if int(v["n_seeds"].max() if not v.empty else 0) < MIN_SEEDS:
+        sec.notes.append(
+            f"Fewer than {MIN_SEEDS} seeds: point estimates only, no intervals; nothing is inferred "
+            "about seeds."
+        )
+    if not pv.empty:
+        pv = pv.assign(seed_ci=_share_ci(pv, "seed"))
+        sec.tables.append(
+            _table(
+                pv,
+                {
+                    "model": "in-domain pair (a − b)",
+                    "dataset": "dataset",
+                    "complexity": "complexity",
+                    "n_cases": "cases (n)",
+                    "n_seeds": "seeds (k)",
+                    "mean": "mean difference",
+                    "share_case": "case share",
+                    "seed_ci": "seed share [95% CI]",
+                    "share_resid": "seed x case share",
+                    "small_n": "limits",
+                },
+                "pair-variance",
+            )
+        )
+    in_dom = v[v["perturbation"] == "none"] if not v.empty else v
+    if not in_dom.empty:
+        in_dom = in_dom.assign(seed_ci=_share_ci(in_dom, "seed"))
+        sec.tables.append(
+            _table(
+                in_dom,
+                {
+                    "model": "model",
+                    "dataset": "dataset",
+                    "complexity": "complexity",
+                    "n_cases": "cases (n)",
+                    "n_seeds": "seeds (k)",
+                    "mean": "mean Dice",
+                    "share_case": "case share",
+                    "seed_ci": "seed share [95% CI]",
+                    "share_resid": "seed x case share",
+                    "seed_mean_min": "seed mean min",
+                    "seed_mean_max": "seed mean max",
+                },
+                "variance",
+            )
+        )
+        sec.notes.append("In-domain rows shown; every condition is in summary.csv.")
     return sec
+
+
+def _share_ci(df: pd.DataFrame, comp: str) -> list[str]:
+    out = []
+    for share, lo, hi in zip(
+        df[f"share_{comp}"], df[f"share_{comp}_low"], df[f"share_{comp}_high"], strict=True
+    ):
+        if pd.isna(share):
+            out.append("–")
+        elif pd.isna(lo):
+            out.append(f"{share:.3f}")
+        else:
+            out.append(f"{share:.3f} [{lo:.3f}, {hi:.3f}]")
+    return out
+
+
+def _match(df: pd.DataFrame, key: dict[str, Any]) -> pd.Series:
+    mask = pd.Series(True, index=df.index)
+    for col, value in key.items():
+        mask &= df[col].isna() if pd.isna(value) else df[col] == value
+    return mask
 
 
 def _cross_section(t: SuiteTables) -> Section:
@@ -218,6 +396,16 @@ def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Se
     sec = Section("analysis3d", "3D: context and foreground ratio")
     colour = figures.colours(cases["model"].astype(str).unique())
     pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
+    in_dom_all = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
+    pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
+    few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
+    if few.any():  # issue 9: a 3D run with 2 test volumes printed a "95% CI" with no warning
+        pcis.loc[few, ["low", "high"]] = float("nan")
+        sec.notes.append(
+            f"Fewer than {MIN_CASES} test volumes behind some patch-size means (n too small): their "
+            "intervals are not drawn, and nothing is inferred from those differences."
+        )
     for i, ds in enumerate(sorted(pcis["dataset"].unique())):
         if pcis.loc[pcis["dataset"] == ds, "patch"].nunique() > 1:
             sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))

@@ -24,18 +24,23 @@ import pandas as pd
 
 from segbench.presets import PRESETS
 from segbench.stats import (
-    group_cis,
-    pairwise_diff_cis,
+    friedman_tables,
+    hier_group_cis,
+    hier_pairwise_diff_cis,
+    hier_rank_stability,
+    pair_differences,
     pairwise_wilcoxon,
-    rank_stability,
+    pool_cases,
     robustness_summary,
     seed_case_spread,
     significantly_worse_than_best,
+    variance_components,
 )
 from segbench.stats.entries import with_entries
 
 __all__ = [
     "BOARD_GROUP",
+    "COMPLEXITY_AXES",
     "CONDITION",
     "StatsSettings",
     "SuiteTables",
@@ -45,12 +50,15 @@ __all__ = [
     "cross_complexity",
     "in_out_split",
     "leaderboard",
+    "measured_complexity",
     "with_entries",
 ]
 
 CONDITION: list[str] = ["dataset", "complexity", "perturbation", "severity"]
 #: one leaderboard block per (dataset, complexity)
 BOARD_GROUP: list[str] = ["dataset", "complexity"]
+#: what the complexity curves can put on their x axis
+COMPLEXITY_AXES: tuple[str, ...] = ("alpha", "complexity_jsd", "complexity_kl")
 
 
 def condition_label(perturbation: str, severity: int) -> str:
@@ -71,27 +79,42 @@ class StatsSettings:
     """Every knob of the statistics, so the methods paragraph can name what was actually used.
 
     Attributes:
-        n_resamples: bootstrap resamples for CIs. Defaults to 9999 (DESIGN.md §5).
-        rank_resamples: bootstrap resamples for rank stability. Defaults to 1000.
-        diff_resamples: bootstrap resamples for the paired CIs of every model difference in
-            ``tests.csv`` (secondary to the per-model CIs; one index matrix per condition). Defaults to 2000.
+        n_resamples: two-level (case, seed) bootstrap resamples for CIs of means. Defaults to 9999
+            (DESIGN.md §5).
+        rank_resamples: two-level bootstrap resamples for rank stability. Defaults to 2000 (the tau
+            5th percentile is only reported from 2,000 on).
+        diff_resamples: two-level bootstrap resamples for the paired CIs of every model difference in
+            ``tests.csv`` and of the median effect behind each leaderboard mark. Defaults to 2000.
+        vc_resamples: two-level bootstrap resamples for the variance-component CIs (only with >= 3
+            seeds). Defaults to 1000.
         confidence: two-sided CI level. Defaults to 0.95.
         alpha: family-wise error rate for the Holm-adjusted mark. Defaults to 0.05.
         zero_method: ``scipy.stats.wilcoxon`` zero handling. Defaults to ``"wilcox"``.
         min_pairs: fewest paired cases for a Wilcoxon test. Defaults to 6.
         seed: base seed of every bootstrap. Defaults to 0.
         severity_weight: ROOD-MRI severity weight base (``w_s = a ** s``). Defaults to 2/3.
+        complexity_axis: x axis of the Dice-vs-complexity curves: ``"alpha"`` (the generator's knob),
+            ``"complexity_jsd"`` (mean LBP Jensen-Shannon divergence of the level's test cases) or
+            ``"complexity_kl"`` (the study's LBP-KL). Defaults to ``"alpha"``.
     """
 
     n_resamples: int = 9999
-    rank_resamples: int = 1000
+    rank_resamples: int = 2000
     diff_resamples: int = 2000
+    vc_resamples: int = 1000
     confidence: float = 0.95
     alpha: float = 0.05
     zero_method: str = "wilcox"
     min_pairs: int = 6
     seed: int = 0
     severity_weight: float = 2 / 3
+    complexity_axis: str = "alpha"
+
+    def __post_init__(self) -> None:
+        if self.complexity_axis not in COMPLEXITY_AXES:
+            raise ValueError(
+                f"complexity_axis={self.complexity_axis!r} is not one of {', '.join(COMPLEXITY_AXES)}"
+            )
 
 
 @dataclass
@@ -110,6 +133,10 @@ class SuiteTables:
     boxes: pd.DataFrame
     cross: pd.DataFrame
     settings: StatsSettings = field(default_factory=StatsSettings)
+    variance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pair_variance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    friedman: pd.DataFrame = field(default_factory=pd.DataFrame)
+    friedman_ranks: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def in_out_split(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -125,11 +152,15 @@ def leaderboard(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Leaderboard per (dataset, complexity) with CIs, drop, corruption error and significance marks.
 
-    In-domain Dice CI: BCa over all in-domain cases of the entry (seeds x cases). OOD Dice: mean over
-    all OOD cases pooled across perturbations and severities, with its BCa CI. ``significantly_worse``
-    (in-domain) and ``ood_significantly_worse`` (pooled OOD, cases paired on perturbation, severity,
-    seed and case id) come from paired Wilcoxon tests against the best entry, Holm-adjusted within the
-    (dataset, complexity) block. ``mce`` is the mean corruption error against ``baseline_model``.
+    The test case is the unit (DESIGN.md §5). In-domain Dice: mean over cases of the per-case seed
+    means, with the two-level (cases, then seeds) BCa CI of :func:`segbench.stats.hier_group_cis`. OOD
+    Dice: every case's OOD conditions (perturbations x severities) are averaged first, so the pooled CI
+    resamples cases with their conditions together. Marks: paired Wilcoxon on per-case seed means
+    against the block's best entry, Holm-adjusted within the (dataset, complexity) block; ``mark`` is
+    ``"worse"`` only when the median per-case difference agrees with the test, ``"mixed"`` otherwise
+    (:func:`segbench.stats.significantly_worse_than_best`); the median and its two-level bootstrap CI
+    are in ``effect_vs_best``/``effect_low``/``effect_high``. ``mce`` is the mean corruption error
+    against ``baseline_model``.
 
     Args:
         cases: per-case table after :func:`with_entries`.
@@ -138,17 +169,19 @@ def leaderboard(
 
     Returns:
         ``(board, id_tests, ood_tests)``: the board (one row per dataset, complexity, model: ``rank``,
-        ``id_mean``, ``id_low``, ``id_high``, ``id_method``, ``n_id``, ``ood_mean``, ``ood_low``,
-        ``ood_high``, ``n_ood``, ``drop``, ``rel_drop``, ``mce``, ``mce_reason``, ``n_nan``,
-        ``significantly_worse``, ``p_holm_vs_best``, ``ood_significantly_worse``) and the two
-        pairwise test tables behind the marks.
+        ``id_mean``, ``id_low``, ``id_high``, ``id_method``, ``n_id`` (cases), ``n_seeds``, ``id_small_n``,
+        ``ood_mean``, ``ood_low``, ``ood_high``, ``n_ood`` (cases), ``ood_small_n``, ``drop``,
+        ``rel_drop``, ``mce``, ``mce_reason``, ``n_nan``, ``significantly_worse``, ``mark``,
+        ``mark_note``, ``p_holm_vs_best``, ``effect_vs_best``, ``effect_low``, ``effect_high``,
+        ``ood_significantly_worse``, ``ood_mark``) and the two pairwise test tables behind the marks.
     """
     s = settings or StatsSettings()
     in_domain, shifted = in_out_split(cases)
     keys = ["model", *BOARD_GROUP]
     id_ci = _cis(in_domain, keys, s, "id")
-    ood_ci = _cis(shifted, keys, s, "ood")
-    board = id_ci.merge(ood_ci, on=keys, how="outer")
+    pooled = pool_cases(shifted, keys) if not shifted.empty else shifted
+    ood_ci = _cis(pooled, keys, s, "ood").drop(columns="n_seeds_ood", errors="ignore")
+    board = id_ci.rename(columns={"n_seeds_id": "n_seeds"}).merge(ood_ci, on=keys, how="outer")
     nan = cases.assign(_nan=cases["dice"].isna()).groupby(keys, dropna=False)["_nan"].sum()
     board = board.merge(nan.rename("n_nan").reset_index(), on=keys, how="left")
     board["drop"] = board["id_mean"] - board["ood_mean"]
@@ -163,25 +196,20 @@ def leaderboard(
     board = board.merge(robust.by_model[[*keys, "mce", "mce_reason"]], on=keys, how="left")
 
     id_tests, id_worse = _tests_and_marks(in_domain, BOARD_GROUP, s)
-    pooled = shifted.assign(
-        case_id=shifted["perturbation"].astype(str)
-        + "/"
-        + shifted["severity"].astype(str)
-        + "/"
-        + shifted["case_id"].astype(str)
-    )
     ood_tests, ood_worse = _tests_and_marks(pooled, BOARD_GROUP, s)
-    board = board.merge(
-        id_worse[[*keys, "significantly_worse", "p_holm_vs_best"]], on=keys, how="left"
-    ).merge(
-        ood_worse[[*keys, "significantly_worse"]].rename(
-            columns={"significantly_worse": "ood_significantly_worse"}
+    id_cols = [*keys, "significantly_worse", "mark", "mark_note", "p_holm_vs_best", "effect_vs_best"]
+    board = board.merge(id_worse[id_cols], on=keys, how="left").merge(
+        ood_worse[[*keys, "significantly_worse", "mark"]].rename(
+            columns={"significantly_worse": "ood_significantly_worse", "mark": "ood_mark"}
         ),
         on=keys,
         how="left",
     )
+    board = board.merge(_effect_cis(in_domain, id_worse, s), on=keys, how="left")
     for col in ("significantly_worse", "ood_significantly_worse"):
         board[col] = board[col].astype("boolean").fillna(False).astype(bool)
+    for col in ("mark", "ood_mark", "mark_note", "id_small_n", "ood_small_n"):
+        board[col] = board[col].fillna("").astype(str)
     board["rank"] = board.groupby(BOARD_GROUP, dropna=False)["id_mean"].rank(ascending=False, method="min")
     board = board.sort_values([*BOARD_GROUP, "rank", "model"], na_position="last").reset_index(drop=True)
     cols = [*BOARD_GROUP, "rank", "model"]
@@ -208,6 +236,27 @@ def cross_complexity(cases: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     )
     out.columns = cols
     return out
+
+
+def measured_complexity(cases: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean measured complexity (``complexity_jsd`` or ``complexity_kl``) of each level's test cases.
+
+    Why per level: the per-image measure is noisy; the level mean over its test cases orders levels
+    (the test images are the same for every model and seed, so each case counts once).
+
+    Returns:
+        ``dataset``, ``complexity``, ``measured`` (mean over distinct in-domain cases), ``n_cases``;
+        empty when the column is absent or has no values.
+    """
+    cols = ["dataset", "complexity", "measured", "n_cases"]
+    if column not in cases.columns:
+        return pd.DataFrame(columns=cols)
+    in_domain, _ = in_out_split(cases)
+    d = in_domain.dropna(subset=[column, "complexity"]).drop_duplicates(["dataset", "complexity", "case_id"])
+    if d.empty:
+        return pd.DataFrame(columns=cols)
+    out = d.groupby(["dataset", "complexity"])[column].agg(measured="mean", n_cases="count").reset_index()
+    return out[cols]
 
 
 def box_stats(cases: pd.DataFrame, by: Sequence[str], metric: str = "dice") -> pd.DataFrame:
@@ -250,15 +299,26 @@ def compute_tables(
     board, _, _ = leaderboard(df, baseline_model, s)
     condition_cis = _cis(same_level, ["model", *CONDITION], s, "")
     tests = pairwise_wilcoxon(same_level, zero_method=s.zero_method, min_pairs=s.min_pairs)
-    diff_cis = pairwise_diff_cis(
-        same_level, n_resamples=s.diff_resamples, confidence=s.confidence, seed=s.seed
-    )
+    diff_cis = hier_pairwise_diff_cis(
+        same_level, CONDITION, n_resamples=s.diff_resamples, confidence=s.confidence, seed=s.seed
+    ).drop(columns="n_seeds")
     tests = tests.merge(diff_cis, on=[*CONDITION, "model_a", "model_b"], how="left")
     worse = significantly_worse_than_best(same_level, tests, alpha=s.alpha)
     robust = robustness_summary(same_level, baseline_model=baseline_model, alpha_weight=s.severity_weight)
-    rank_freq, rank_tau = rank_stability(in_domain, by=BOARD_GROUP, n_resamples=s.rank_resamples, seed=s.seed)
-    spread = seed_case_spread(same_level)
-    boxes = box_stats(same_level, ["model", *CONDITION])
+    rank_freq, rank_tau = hier_rank_stability(
+        in_domain, by=BOARD_GROUP, n_resamples=s.rank_resamples, seed=s.seed, confidence=s.confidence
+    )
+    variance = variance_components(
+        same_level, ["model", *CONDITION], n_resamples=s.vc_resamples, confidence=s.confidence, seed=s.seed
+    )
+    pair_variance = variance_components(
+        pair_differences(in_domain, BOARD_GROUP),
+        [*BOARD_GROUP, "model"],
+        n_resamples=s.vc_resamples,
+        confidence=s.confidence,
+        seed=s.seed,
+    )
+    friedman, friedman_ranks = _friedman(in_domain, shifted, s)
     return SuiteTables(
         cases=df,
         board=board,
@@ -268,25 +328,36 @@ def compute_tables(
         robustness_by_perturbation=robust.by_perturbation,
         rank_freq=rank_freq,
         rank_tau=rank_tau,
-        spread=spread,
-        boxes=boxes,
+        spread=seed_case_spread(same_level),
+        boxes=box_stats(same_level, ["model", *CONDITION]),
         cross=cross_complexity(df),
         settings=s,
+        variance=variance,
+        pair_variance=pair_variance,
+        friedman=friedman,
+        friedman_ranks=friedman_ranks,
     )
 
 
 def _cis(df: pd.DataFrame, keys: list[str], s: StatsSettings, prefix: str) -> pd.DataFrame:
-    """``group_cis`` with columns renamed ``<prefix>_mean/low/high/method`` and ``n_<prefix>``."""
-    ci = group_cis(df, keys, n_resamples=s.n_resamples, confidence=s.confidence, seed=s.seed)
+    """Two-level CIs, columns renamed ``<prefix>_mean/low/high/method/small_n``, ``n_<prefix>`` (cases).
+
+    Without a prefix: ``mean``, ``low``, ``high``, ``method``, ``n`` (cases), ``n_seeds``, ``n_rows``,
+    ``small_n``.
+    """
+    ci = hier_group_cis(df, keys, n_resamples=s.n_resamples, confidence=s.confidence, seed=s.seed)
+    ci = ci.rename(columns={"n": "n_rows"})
     if not prefix:
-        return ci.rename(columns={"estimate": "mean"})
-    return ci.rename(
+        return ci.rename(columns={"estimate": "mean", "n_cases": "n"})
+    return ci.drop(columns="n_rows").rename(
         columns={
             "estimate": f"{prefix}_mean",
             "low": f"{prefix}_low",
             "high": f"{prefix}_high",
             "method": f"{prefix}_method",
-            "n": f"n_{prefix}",
+            "n_cases": f"n_{prefix}",
+            "n_seeds": f"n_seeds_{prefix}",
+            "small_n": f"{prefix}_small_n",
         }
     )
 
@@ -294,9 +365,59 @@ def _cis(df: pd.DataFrame, keys: list[str], s: StatsSettings, prefix: str) -> pd
 def _tests_and_marks(
     df: pd.DataFrame, family: list[str], s: StatsSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairwise Wilcoxon (Holm within ``family``) and the worse-than-best marks; empty-safe."""
+    """Pairwise Wilcoxon on per-case seed means (Holm within ``family``) and the marks; empty-safe."""
     if df.empty:
-        empty = pd.DataFrame(columns=[*family, "model", "significantly_worse", "p_holm_vs_best"])
-        return pd.DataFrame(), empty
+        cols = [*family, "model", "significantly_worse", "mark", "mark_note", "p_holm_vs_best"]
+        return pd.DataFrame(), pd.DataFrame(columns=[*cols, "effect_vs_best", "best_model", "is_best"])
     tests = pairwise_wilcoxon(df, family=family, zero_method=s.zero_method, min_pairs=s.min_pairs)
     return tests, significantly_worse_than_best(df, tests, family=family, alpha=s.alpha)
+
+
+def _effect_cis(df: pd.DataFrame, worse: pd.DataFrame, s: StatsSettings) -> pd.DataFrame:
+    """Two-level bootstrap CI of the median per-case difference best - model behind each mark."""
+    keys = ["model", *BOARD_GROUP]
+    out_cols = [*keys, "effect_low", "effect_high"]
+    frames = []
+    others = (
+        worse[~worse["is_best"].astype("boolean").fillna(False).astype(bool)] if not worse.empty else worse
+    )
+    for key, block in others.groupby(BOARD_GROUP, dropna=False, sort=False):
+        sub = df[_block_mask(df, dict(zip(BOARD_GROUP, key, strict=True)))]
+        pairs = list(block[["best_model", "model"]].dropna().itertuples(index=False, name=None))
+        if sub.empty or not pairs:
+            continue
+        ci = hier_pairwise_diff_cis(
+            sub,
+            BOARD_GROUP,
+            n_resamples=s.diff_resamples,
+            confidence=s.confidence,
+            seed=s.seed,
+            pairs=pairs,
+            median=True,
+        )
+        frames.append(
+            ci.rename(columns={"model_b": "model", "median_low": "effect_low", "median_high": "effect_high"})
+        )
+    if not frames:
+        return pd.DataFrame(columns=out_cols)
+    return pd.concat(frames, ignore_index=True)[out_cols]
+
+
+def _block_mask(df: pd.DataFrame, keyd: dict[str, object]) -> pd.Series:
+    """Rows of one block; NaN keys (no complexity knob) match NaN."""
+    mask = pd.Series(True, index=df.index)
+    for col, value in keyd.items():
+        mask &= df[col].isna() if pd.isna(value) else df[col] == value
+    return mask
+
+
+def _friedman(
+    in_domain: pd.DataFrame, shifted: pd.DataFrame, s: StatsSettings
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Friedman + Nemenyi per (dataset, complexity): in-domain, and per perturbation (severities and
+    seeds averaged per case)."""
+    by = [*BOARD_GROUP, "scope"]
+    parts = [in_domain.assign(scope="in-domain")]
+    if not shifted.empty:
+        parts.append(shifted.assign(scope=shifted["perturbation"].astype(str)))
+    return friedman_tables(pd.concat(parts, ignore_index=True), by, alpha=s.alpha)

@@ -79,6 +79,7 @@ def evaluate_condition(
     for case, mask, sampled in zip(cases, masks, params, strict=True):
         values = case_metrics(mask, case)
         values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
+        values["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
         values["fbr"] = _float(case.meta.get("fbr"))
         rows.append(
             CaseRecord(

@@ -7,10 +7,12 @@ import time
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -34,9 +36,10 @@ class RichReporter:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # "[evaluate]", "unet [64x64]" are text
             BarColumn(),
             MofNCompleteColumn(),
+            _TrainColumn(),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
@@ -44,6 +47,7 @@ class RichReporter:
         )
         self.jobs_task: Any = None
         self.epoch_task: Any = None
+        self.best_val = float("nan")
 
     def start(self, total_jobs: int) -> None:
         self.progress.start()
@@ -51,13 +55,11 @@ class RichReporter:
         self.epoch_task = self.progress.add_task("", total=1, visible=False)
 
     def job_started(self, job: Any, n_conditions: int) -> None:
-        self.progress.update(
-            self.epoch_task,
-            description=f"  {job.describe()}",
-            completed=0,
-            total=job.train.epochs,
-            visible=True,
+        # reset (not update): a finished task keeps its stop time, which froze elapsed/ETA after job 1
+        self.progress.reset(
+            self.epoch_task, description=f"  {job.describe()}", total=job.train.epochs, visible=True, train=""
         )
+        self.best_val = float("nan")
 
     def status(self, stage: str) -> None:
         if stage == "evaluate":
@@ -65,19 +67,35 @@ class RichReporter:
             self.progress.update(
                 self.epoch_task,
                 completed=task.total,
-                description=task.description.split(" [")[0] + " [evaluate]",
+                description=task.description.removesuffix(" [evaluate]") + " [evaluate]",
             )
 
     def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None) -> None:
-        self.progress.update(self.epoch_task, completed=epoch)
+        self.progress.update(self.epoch_task, completed=epoch, train=self._train_text(loss, val_dice))
 
     def job_finished(self, job: Any, ok: bool, message: str = "") -> None:
         self.progress.advance(self.jobs_task)
         if not ok:
-            self.progress.console.print(f"[red]failed[/red] {job.describe()}: {message}")
+            self.progress.console.print(f"[red]failed[/red] {escape(job.describe())}: {escape(message)}")
 
     def close(self) -> None:
         self.progress.stop()
+
+    def _train_text(self, loss: float, val_dice: float | None) -> str:
+        """``loss 0.41 · best val Dice 0.83``: the current loss and the best validation Dice so far."""
+        if val_dice is not None and not val_dice <= self.best_val:  # NaN-safe "better or first"
+            self.best_val = val_dice
+        best = "" if self.best_val != self.best_val else f" · best val Dice {self.best_val:.3f}"
+        return f"loss {loss:.4f}{best}"
+
+
+class _TrainColumn(ProgressColumn):
+    """The job bar's training numbers (empty on bars without them, e.g. the jobs bar)."""
+
+    def render(self, task: Any) -> Any:
+        from rich.text import Text
+
+        return Text(str(task.fields.get("train", "")), style="cyan")
 
 
 class LogReporter:

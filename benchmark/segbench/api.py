@@ -17,6 +17,7 @@ from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 
 if TYPE_CHECKING:
+    from segbench.ensemble import EnsembleJob
     from segbench.execute import Executor, Task
     from segbench.plan import TrainJob
     from segbench.progress import Reporter
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PlanSummary",
     "RunSummary",
+    "advise_dataset",
     "export_suite",
     "import_predictions",
     "list_entries",
@@ -51,6 +53,7 @@ class PlanSummary:
     trained: set[str]
     done_conditions: set[str]
     warnings: list[str] = field(default_factory=list)
+    ensembles: list[EnsembleJob] = field(default_factory=list)
     missing_checkpoints: set[str] = field(default_factory=set)
 
     @property
@@ -82,6 +85,10 @@ class PlanSummary:
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
+        if self.ensembles:
+            from segbench.ensemble.api import ensemble_lines
+
+            out += ensemble_lines(self.ensembles, self.done_conditions)
         return out
 
 
@@ -131,6 +138,7 @@ def _plan(
     pending_trained: frozenset[str] | set[str] = frozenset(),
     pending_done: frozenset[str] | set[str] = frozenset(),
 ) -> PlanSummary:
+    from segbench.ensemble import expand_ensembles
     from segbench.execute import Task
     from segbench.plan import expand
     from segbench.worker.checkpoint import has_checkpoint
@@ -150,7 +158,16 @@ def _plan(
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
-    return PlanSummary(suite, jobs, tasks, trained, done, list(store.warnings), stored - trained)
+    return PlanSummary(
+        suite,
+        jobs,
+        tasks,
+        trained,
+        done,
+        list(store.warnings),
+        expand_ensembles(suite, jobs),
+        stored - trained,
+    )
 
 
 def run_suite(
@@ -222,7 +239,9 @@ def _run_locked(
     recovered = store.ingest_pending()
     suite = load_suite(path)
     plan = _plan(suite, store)
-    store.record_suite(plan.suite.name, Path(path).read_text(), str(path), plan.jobs, replace=replace)
+    store.record_suite(
+        plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
+    )
     summary = RunSummary(
         plan.suite.name,
         skipped=len({job.key for job in plan.jobs}) - len(plan.tasks),  # shared by two labels: once
@@ -230,7 +249,10 @@ def _run_locked(
         warnings=store.warnings,
     )
     if not plan.tasks:
-        return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
+        # finished suite: no executor, so no torch import (start-up in well under 1 s); ensembles
+        # import torch only when one of their conditions is pending
+        summary.failed += _run_ensembles(plan, store, Path(results), device)
+        return summary
     from segbench.execute import ExecutorOptions, make_executor, run_tasks
     from segbench.progress import make_reporter
 
@@ -259,9 +281,21 @@ def _run_locked(
                 lines = error.strip().splitlines()
                 summary.failed.append((job.describe(), lines[-1] if lines else "unknown error"))
             reporter.job_finished(job, not error, summary.failed[-1][1] if error else "")
+        # ensembles last: they need their members' checkpoints, trained above (no training here)
+        summary.failed += _run_ensembles(plan, store, Path(results), device)
     finally:
         reporter.close()
     return summary
+
+
+def _run_ensembles(
+    plan: PlanSummary, store: Store, results: Path, device: str | None
+) -> list[tuple[str, str]]:
+    if not plan.ensembles:
+        return []
+    from segbench.ensemble.api import run_pending_ensembles
+
+    return run_pending_ensembles(plan.ensembles, store, results, device)
 
 
 def rebuild_store(
@@ -345,3 +379,37 @@ def import_predictions(
 
     with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
         return import_(predictions, manifest, label, results)
+
+
+def advise_dataset(
+    reference: str,
+    params: dict[str, Any] | None = None,
+    results: str | Path = DEFAULT_RESULTS,
+    out: str | Path = Path("reports"),
+    suites: list[str] | None = None,
+    complexity: float | None = None,
+) -> tuple[Any, Path]:
+    """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
+    from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
+    from segbench.report.build import write_plotly_js
+    from segbench.store import Store
+
+    store = Store(results)
+    if not store.path.exists():
+        raise LookupError(f"no results store at {store.path}; run a suite first (e.g. suites/quick.yaml)")
+    cases = store.cases()
+    if suites:
+        cases = cases[cases["suite"].isin(suites)]
+    profile = measure_dataset(resolve_dataset(reference, params), complexity=complexity)
+    advice = advise(profile, cases)
+    folder = Path(out) / "advise"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = (
+        "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(reference).name).strip(".")
+        or "dataset"
+    )
+    write_plotly_js(Path(out))
+    page = folder / f"{stem}.html"
+    page.write_text(advice.html(plotly_src="../plotly.min.js"), encoding="utf-8")
+    (folder / f"{stem}.json").write_text(to_json(advice), encoding="utf-8")
+    return advice, page

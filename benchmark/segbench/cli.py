@@ -141,7 +141,10 @@ def run(
 @RESULTS_OPTION
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
-def report(results: Path, out: Path, suites: tuple[str, ...]) -> None:
+@click.option(
+    "--self-contained", is_flag=True, help="Also write <out>/<suite>/<suite>.html: one file, script inlined."
+)
+def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bool) -> None:
     """Render HTML leaderboards (and CSV exports) from the results store."""
     from segbench.report.build import build_reports
     from segbench.store import StoreError
@@ -150,7 +153,7 @@ def report(results: Path, out: Path, suites: tuple[str, ...]) -> None:
         _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
 
     try:
-        built = build_reports(results, out, list(suites) or None)
+        built = build_reports(results, out, list(suites) or None, self_contained=self_contained)
     except (LookupError, StoreError) as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -158,6 +161,71 @@ def report(results: Path, out: Path, suites: tuple[str, ...]) -> None:
     for item in built:
         note = f" (partial: {item.done}/{item.expected} evaluations)" if item.partial else ""
         click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows){note}")
+        if item.standalone:
+            click.echo(f"{item.suite}: {item.standalone} (self-contained)")
+
+
+@main.command()
+@RESULTS_OPTION
+@click.option("--suite", default=None, help="Only this suite's jobs.")
+@click.option("--lines", default=8, show_default=True, help="Traceback lines per failed job.")
+def failures(results: Path, suite: str | None, lines: int) -> None:
+    """Failed train jobs with the last lines of their tracebacks (exit 1 when there are any)."""
+    from segbench.report.failures import failures_text
+
+    try:
+        n, text = failures_text(results, suite, lines)
+    except LookupError as exc:
+        _fail(str(exc))
+    click.echo(text)
+    sys.exit(1 if n else 0)
+
+
+@main.command()
+@click.argument("a", type=click.Path(exists=True, path_type=Path))
+@click.argument("b", type=click.Path(exists=True, path_type=Path))
+@click.option("--suite", default=None, help="Suite to compare (when a folder holds several).")
+@click.option("--metric", default="dice", show_default=True, help="dice, hd95 or nsd.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the diff leaderboard as HTML here.",
+)
+def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | None) -> None:
+    """Diff leaderboard B − A (results folders or baseline JSON) with paired bootstrap CIs."""
+    from segbench.compare import compare_runs
+
+    try:
+        result = compare_runs(a, b, suite, metric)
+    except (LookupError, ValueError, KeyError) as exc:
+        _fail(str(exc).strip("'\""))
+    click.echo(result.text)
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(result.html, encoding="utf-8")
+        click.echo(f"html: {html_path}")
+
+
+@main.command()
+@click.argument("a", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("b", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="New results folder."
+)
+def merge(a: Path, b: Path, out: Path) -> None:
+    """Merge two results folders (e.g. from two machines) into OUT; refuses conflicting duplicates."""
+    from segbench.merge import merge_stores
+
+    try:
+        result = merge_stores(a, b, out)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        _fail(str(exc))
+    click.echo(
+        f"merged into {result.out}: {result.shards} shards, suites {', '.join(result.suites) or '-'}, "
+        f"{result.duplicates} identical duplicate cases, {result.checkpoints} checkpoints copied"
+    )
 
 
 @main.command()
@@ -189,13 +257,14 @@ def validate(suite_files: tuple[Path, ...]) -> None:
 )
 @click.option("--perturbation", "names", multiple=True, help="Only these perturbations (repeatable).")
 @click.option("--case", default=0, show_default=True, help="Index of the test case to show.")
-def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int) -> None:
-    """Gallery of one test case under every perturbation x severity (PNG + HTML)."""
+@click.option("--all", "show_all", is_flag=True, help="Every registered perturbation, not only the suite's.")
+def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show_all: bool) -> None:
+    """Gallery of one test case under the suite's perturbations x severities (PNG + HTML)."""
     from segbench.preview import preview_suite
     from segbench.suite.errors import SuiteError
 
     try:
-        result = preview_suite(suite_file, out, list(names) or None, case)
+        result = preview_suite(suite_file, out, list(names) or None, case, show_all=show_all)
     except (SuiteError, ValueError) as exc:
         _fail(str(exc))
     click.echo(f"{result.png} ({len(result.names)} perturbations x 5 severities, case {result.case_id})")
@@ -227,6 +296,34 @@ def check(baseline: Path, results: Path, suite: str, delta: float, update: bool)
     click.echo(outcome.text)
     if outcome.regressed and not update:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("dataset")
+@click.option("--params", default="{}", help="Dataset parameters as YAML/JSON, e.g. '{size: 64}'.")
+@click.option("--complexity", type=float, default=None, help="The dataset's complexity knob, if it has one.")
+@RESULTS_OPTION
+@click.option("--suite", "suites", multiple=True, help="Only these suites' results (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+)
+def advise(
+    dataset: str, params: str, complexity: float | None, results: Path, suites: tuple[str, ...], out: Path
+) -> None:
+    """Which architecture does the evidence favour for DATASET (registered name, datalist, nnU-Net folder)?"""
+    import yaml
+
+    from segbench import api
+
+    parsed = yaml.safe_load(params) or {}
+    if not isinstance(parsed, dict):
+        _fail(f"--params must be a mapping such as '{{size: 64}}', got {params!r}")
+    try:
+        advice, page = api.advise_dataset(dataset, parsed, results, out, list(suites) or None, complexity)
+    except (LookupError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    click.echo(advice.text())
+    click.echo(f"written: {page}")
 
 
 @main.group()

@@ -38,7 +38,7 @@ __all__ = [
 # Bump when the meaning of training/evaluation changes, so stored results are not reused.
 TRAIN_PROTOCOL = 1
 EVAL_PROTOCOL = 1
-_EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap"})
+_EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap", "tta"})
 # How a job is run, not what it computes: never part of a job or condition key.
 _RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every"})
 
@@ -88,7 +88,10 @@ class TrainJob:
 
     def condition_key(self, condition: EvalCondition) -> str:
         """Content key of one (job, condition) evaluation."""
-        eval_cfg = {f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS)}
+        # an empty TTA list is left out so that keys stored before TTA existed stay valid
+        eval_cfg = {
+            f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS) if f != "tta" or self.train.tta
+        }
         return _hash(
             {
                 "job": self.key,

@@ -27,21 +27,27 @@ class PreviewResult:
 
 
 def preview_suite(
-    suite_path: str | Path, out: str | Path = "reports", names: list[str] | None = None, case: int = 0
+    suite_path: str | Path,
+    out: str | Path = "reports",
+    names: list[str] | None = None,
+    case: int = 0,
+    show_all: bool = False,
 ) -> PreviewResult:
     """Write ``<out>/<suite>/gallery.png`` and ``gallery.html`` for one test case.
 
     Args:
         suite_path: the suite whose first dataset (at its first complexity level) is shown.
         out: reports folder. Defaults to "reports".
-        names: perturbations (rows); defaults to every registered one.
+        names: perturbations (rows); defaults to the suite's own (every registered one with ``show_all``).
         case: index of the test case to show. Defaults to 0.
+        show_all: show the whole perturbation catalogue. Defaults to False.
 
     Raises:
         ValueError: bad case index or perturbation name, a user dataset (``preview`` runs no
             user code: only ``segbench run`` does), or an output folder outside ``out``.
     """
-    from segbench.perturbations.gallery import save_gallery_png
+    from segbench.gallery_labels import save_labelled_gallery
+    from segbench.preview_caption import suite_gallery_names, write_caption
     from segbench.worker.job import load_dataset  # the dataset cache shared with the runner
 
     suite = load_suite(suite_path)
@@ -56,12 +62,13 @@ def preview_suite(
     if not 0 <= case < len(tests):
         raise ValueError(f"case must be in 0..{len(tests) - 1}, got {case}")
     chosen = tests[case]
-    names = names or PERTURBATIONS.names()
+    names = names or suite_gallery_names(Path(suite_path).read_text(encoding="utf-8"), show_all)
     unknown = sorted(set(names) - set(PERTURBATIONS.names()))
     if unknown:
         raise ValueError(f"unknown perturbation(s) {unknown}; registered: {', '.join(PERTURBATIONS.names())}")
     zoom = max(1, 128 // max(chosen.image.shape[-2:]))
-    png = save_gallery_png(folder / "gallery.png", chosen.image, chosen.label, names=names, zoom=zoom)
+    png = save_labelled_gallery(folder / "gallery.png", chosen.image, chosen.label, names=names, zoom=zoom)
+    write_caption(folder, suite, chosen.case_id, complexity, names)
     page = folder / "gallery.html"
     page.write_text(_gallery_html(suite.name, chosen.case_id, names), encoding="utf-8")
     return PreviewResult(png, page, chosen.case_id, list(names))

@@ -12,10 +12,12 @@ import time
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -39,44 +41,50 @@ class RichReporter:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # "[evaluate]", "unet [64x64]" are text
             BarColumn(),
             MofNCompleteColumn(),
+            _TrainColumn(),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=self.console,
         )
         self.jobs_task: Any = None
+        # One bar per running job (a fresh task each, so elapsed/ETA never freeze), and its best val Dice.
         self.epoch_tasks: dict[str, Any] = {}
+        self.best_val: dict[str, float] = {}
         self.last_key: str | None = None
 
     def start(self, total_jobs: int) -> None:
         self.progress.start()
         self.jobs_task = self.progress.add_task("jobs", total=total_jobs)
 
-    def _task(self, job: Any) -> Any:
-        key = job.key if job is not None else self.last_key
-        return self.epoch_tasks.get(key) if key is not None else None
+    def _key(self, job: Any) -> str | None:
+        return job.key if job is not None else self.last_key
 
     def job_started(self, job: Any, n_conditions: int) -> None:
         self.epoch_tasks[job.key] = self.progress.add_task(
-            f"  {job.describe()}", completed=0, total=job.train.epochs
+            f"  {job.describe()}", completed=0, total=job.train.epochs, train=""
         )
+        self.best_val[job.key] = float("nan")
         self.last_key = job.key
 
     def status(self, stage: str, job: Any = None) -> None:
-        task_id = self._task(job)
+        task_id = self.epoch_tasks.get(self._key(job) or "")
         if stage == "evaluate" and task_id is not None:
             task = next(t for t in self.progress.tasks if t.id == task_id)
             self.progress.update(
-                task_id, completed=task.total, description=task.description.split(" [")[0] + " [evaluate]"
+                task_id,
+                completed=task.total,
+                description=task.description.removesuffix(" [evaluate]") + " [evaluate]",
             )
 
     def epoch(self, epoch: int, total: int, loss: float, val_dice: float | None, job: Any = None) -> None:
-        task_id = self._task(job)
+        key = self._key(job) or ""
+        task_id = self.epoch_tasks.get(key)
         if task_id is not None:
-            self.progress.update(task_id, completed=epoch)
+            self.progress.update(task_id, completed=epoch, train=self._train_text(key, loss, val_dice))
 
     def job_finished(self, job: Any, ok: bool, message: str = "") -> None:
         self.progress.advance(self.jobs_task)
@@ -84,10 +92,27 @@ class RichReporter:
         if task_id is not None:
             self.progress.remove_task(task_id)
         if not ok:
-            self.progress.console.print(f"[red]failed[/red] {job.describe()}: {message}")
+            self.progress.console.print(f"[red]failed[/red] {escape(job.describe())}: {escape(message)}")
 
     def close(self) -> None:
         self.progress.stop()
+
+    def _train_text(self, key: str, loss: float, val_dice: float | None) -> str:
+        """``loss 0.41 · best val Dice 0.83``: the current loss and the best validation Dice so far."""
+        best_val = self.best_val.get(key, float("nan"))
+        if val_dice is not None and not val_dice <= best_val:  # NaN-safe "better or first"
+            best_val = self.best_val[key] = val_dice
+        best = "" if best_val != best_val else f" · best val Dice {best_val:.3f}"
+        return f"loss {loss:.4f}{best}"
+
+
+class _TrainColumn(ProgressColumn):
+    """The job bar's training numbers (empty on bars without them, e.g. the jobs bar)."""
+
+    def render(self, task: Any) -> Any:
+        from rich.text import Text
+
+        return Text(str(task.fields.get("train", "")), style="cyan")
 
 
 class LogReporter:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,8 +41,11 @@ def _chromium() -> str:
     pytest.skip(reason)
 
 
-def _open(page_path: Path, screenshot: Path) -> dict[str, object]:
-    """Load ``page_path`` over file://, wait for plotly, return what the page shows."""
+def _open(page_path: Path, screenshot: Path, act: Any = None) -> dict[str, object]:
+    """Load ``page_path`` over file://, wait for plotly, return what the page shows.
+
+    ``act(page)``, when given, runs after the plots are drawn; its return value is under ``"acted"``.
+    """
     playwright = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     errors: list[str] = []
@@ -65,8 +69,9 @@ def _open(page_path: Path, screenshot: Path) -> dict[str, object]:
                 "Array.from(document.querySelectorAll('div.plotly-graph-div'))"
                 ".filter(d => !d.querySelector('.main-svg')).map(d => d.id)"
             )
-            models = page.locator("#leaderboard tbody tr td.model").all_inner_texts()
+            models = page.locator("#leaderboard-0 tbody[data-metric=dice] tr td.model").all_inner_texts()
             page.screenshot(path=str(screenshot), full_page=True)
+            acted = act(page) if act else None
         finally:
             browser.close()
     return {
@@ -75,6 +80,7 @@ def _open(page_path: Path, screenshot: Path) -> dict[str, object]:
         "plots": n_plots,
         "unrendered": unrendered,
         "models": models,
+        "acted": acted,
     }
 
 
@@ -101,3 +107,67 @@ def test_script_names_do_not_run(ci_results: Path, tmp_path: Path) -> None:
     seen = _open(result.index, tmp_path / "evil.png")
     assert seen["dialogs"] == [] and seen["errors"] == [] and seen["unrendered"] == []
     assert evil in seen["models"]  # shown as text
+
+
+_VISIBLE_COLUMN = (
+    "col => Array.from(document.querySelectorAll('#leaderboard-0 tbody:not([hidden]) tr'))"
+    ".map(r => r.cells[col].textContent.trim())"
+)
+
+
+def _sort_and_switch(page: Any) -> dict[str, Any]:
+    """Click the in-domain header twice, then switch the metric to HD95; what the table shows."""
+    seen: dict[str, Any] = {"before": page.evaluate(_VISIBLE_COLUMN, 2)}
+    header = page.locator("#leaderboard-0 thead th", has_text="in-domain")
+    header.click()
+    seen["asc"] = page.evaluate(_VISIBLE_COLUMN, 3)
+    seen["asc_models"] = page.evaluate(_VISIBLE_COLUMN, 2)
+    header.click()
+    seen["desc"] = page.evaluate(_VISIBLE_COLUMN, 3)
+    seen["dice_id"] = sorted(seen["desc"])
+    page.select_option("#metric-switch", "hd95")
+    seen["hd95_id"] = sorted(page.evaluate(_VISIBLE_COLUMN, 3))
+    seen["headline"] = page.locator("#headline").inner_text()
+    seen["best_02"] = page.evaluate(
+        "Array.from(document.querySelectorAll('#leaderboard-0 tbody[data-metric=dice] tr'))"
+        ".filter(r => r.cells[0].textContent.trim() === '0.2' && r.cells[1].textContent.trim() === '1')"
+        ".map(r => r.cells[2].textContent.trim())"
+    )
+    return seen
+
+
+def _mean(cell: str) -> float:
+    return float(cell.split()[0])
+
+
+def test_leaderboard_sorts_switches_metric_and_headline_names_the_best(
+    ci_results: Path, tmp_path: Path
+) -> None:
+    (result,) = build_reports(ci_results, tmp_path / "reports")
+    seen = _open(result.index, tmp_path / "sorted.png", _sort_and_switch)
+    assert seen["errors"] == []
+    acted = seen["acted"]
+    asc = [_mean(c) for c in acted["asc"]]
+    assert asc == sorted(asc) and len(asc) == 6  # rows reordered by the clicked column
+    assert acted["asc_models"] != acted["before"]  # rank order was descending Dice
+    desc = [_mean(c) for c in acted["desc"]]
+    assert desc == sorted(desc, reverse=True)
+    assert acted["hd95_id"] != acted["dice_id"]  # the metric switch changed the values shown
+    assert all(_mean(c) > 1 for c in acted["hd95_id"])  # HD95 in mm, Dice in [0, 1]
+    (best,) = acted["best_02"]
+    assert f"Most accurate in-domain: {best} (Dice" in acted["headline"].split("complexity 0.8")[0]
+
+
+def test_copied_folder_and_self_contained_file_render_alone(ci_results: Path, tmp_path: Path) -> None:
+    (result,) = build_reports(ci_results, tmp_path / "reports", self_contained=True)
+    copied = tmp_path / "elsewhere" / "deep" / "ci-copy"
+    shutil.copytree(result.index.parent, copied)  # without the reports folder above it
+    seen = _open(copied / "index.html", tmp_path / "copied.png")
+    assert seen["errors"] == [] and seen["plots"] >= 10 and seen["unrendered"] == []
+    alone = tmp_path / "mail" / "ci.html"
+    alone.parent.mkdir()
+    shutil.copy(result.standalone, alone)  # the one file, nothing beside it
+    assert sorted(p.name for p in alone.parent.iterdir()) == ["ci.html"]
+    seen = _open(alone, tmp_path / "alone.png")
+    assert seen["errors"] == [] and seen["plots"] >= 10 and seen["unrendered"] == []
+    assert "plotly.min.js" not in alone.read_text(encoding="utf-8")[:5000]  # script inlined, not linked

@@ -70,8 +70,8 @@ def test_tiny_run_beats_chance_stores_provenance_and_reports(tiny_suite: Path, t
     out = tmp_path / "reports"
     (built,) = build_reports(results, out)
     page = built.index.read_text()
-    assert "unet" in page and "noskip_unet" in page and 'id="leaderboard"' in page
-    assert (out / "plotly.min.js").stat().st_size > 1_000_000
+    assert "unet" in page and "noskip_unet" in page and 'id="leaderboard-0"' in page
+    assert (out / "tiny" / "plotly.min.js").stat().st_size > 1_000_000  # beside the page
     header = (out / "tiny" / "cases.csv").read_text().splitlines()[0].split(",")
     for column in ["model", "dataset", "complexity", "perturbation", "severity", "seed", "case_id", "dice"]:
         assert column in header

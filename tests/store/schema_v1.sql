@@ -70,6 +70,9 @@ CREATE TABLE IF NOT EXISTS cases (
     n_pred               INTEGER,
     complexity_kl        REAL,
     fbr                  REAL,
+    entropy              REAL,
+    disagreement         REAL,
+    tta_variance         REAL,
     meta                 TEXT,
     perturbation_params  TEXT,
     PRIMARY KEY (cond_key, case_id)

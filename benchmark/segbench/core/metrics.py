@@ -44,6 +44,10 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("fn", "integer", None, "voxels", "false negatives"),
     MetricSpec("n_ref", "integer", None, "voxels", "reference size"),
     MetricSpec("n_pred", "integer", None, "voxels", "prediction size"),
+    # per-case uncertainty of the prediction (segbench.metrics.uncertainty); NULL when not measured
+    MetricSpec("entropy", "real", None, "bits", "predictive entropy"),
+    MetricSpec("disagreement", "real", None, "", "ensemble disagreement"),
+    MetricSpec("tta_variance", "real", None, "", "TTA variance"),
 )
 
 CASE_META_FIELDS: Final[tuple[MetricSpec, ...]] = (

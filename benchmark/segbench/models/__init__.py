@@ -5,7 +5,7 @@ where it asks for it) from the runner; every other keyword is a suite ``params:`
 using MONAI's own argument names.
 """
 
-from segbench.models import attention_unet, noskip_unet, unet, unetr
+from segbench.models import attention_unet, gated_unet, noskip_unet, unet, unetr
 from segbench.models.build import build_model, count_parameters
 
-__all__ = ["attention_unet", "build_model", "count_parameters", "noskip_unet", "unet", "unetr"]
+__all__ = ["attention_unet", "build_model", "count_parameters", "gated_unet", "noskip_unet", "unet", "unetr"]

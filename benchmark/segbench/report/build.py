@@ -1,7 +1,8 @@
 """Render ``<out>/<suite>/index.html`` (plus exports) for every suite in a store, and ``<out>/index.html``.
 
-Why plotly.js is written once beside the pages (``<out>/plotly.min.js``) rather than embedded: the
-pages stay small (a 3.5 MB library per page otherwise) and still work offline from ``file://``.
+Why plotly.js is written beside each page (``<out>/<suite>/plotly.min.js``) rather than embedded: the
+pages stay small (a 3.5 MB library per page otherwise), work offline from ``file://``, and a copied suite
+folder keeps working; ``self_contained=True`` also writes one file with it inlined (:mod:`.portable`).
 
 The page is assembled from *sections* (title, note, plots, tables, paragraphs); a section appears only
 when the data supports it, otherwise a one-line note says why it is absent. All statistics come from
@@ -22,7 +23,12 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
+from segbench.report.board_export import write_board_exports
 from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
+from segbench.report.headline import page_top
+from segbench.report.leaderboard import order_conditions
+from segbench.report.portable import extra_sections, write_standalone
+from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
     BOARD_GROUP,
@@ -62,6 +68,7 @@ class ReportResult:
     expected: int
     done: int
     seconds: float = 0.0
+    standalone: Path | None = None  # the --self-contained single file, when written
 
     @property
     def partial(self) -> bool:
@@ -70,7 +77,7 @@ class ReportResult:
 
 
 def write_plotly_js(out: Path) -> Path:
-    """Copy plotly.min.js from the installed plotly package once per reports folder."""
+    """Copy plotly.min.js from the installed plotly package into ``out`` (once; each suite folder)."""
     from plotly.offline import get_plotlyjs
 
     target = out / "plotly.min.js"
@@ -81,7 +88,7 @@ def write_plotly_js(out: Path) -> Path:
 
 
 def build_reports(
-    results: str | Path, out: str | Path, suites: list[str] | None = None
+    results: str | Path, out: str | Path, suites: list[str] | None = None, self_contained: bool = False
 ) -> list[ReportResult]:
     """One report per suite in the store (or those named), plus the cross-suite index page.
 
@@ -89,6 +96,7 @@ def build_reports(
         results: results folder (holds ``segbench.sqlite``).
         out: reports folder; each suite gets ``<out>/<suite>/``.
         suites: only these suites. Defaults to every stored suite.
+        self_contained: also write ``<out>/<suite>/<suite>.html`` with plotly.js and images inlined.
 
     Returns:
         One :class:`ReportResult` per rendered suite.
@@ -106,13 +114,19 @@ def build_reports(
     unknown = sorted(set(suites or []) - set(names))
     if unknown:
         raise LookupError(f"no results for suite(s) {unknown}; stored suites: {names}")
-    write_plotly_js(out)
     built = []
     for name in suites or names:
         start = time.perf_counter()
         expected, done = store.expected_counts(name)
         result = render_suite(
-            name, store.cases(name), store.jobs(name), store.suite_yaml(name) or "", expected, done, out
+            name,
+            store.cases(name),
+            store.jobs(name),
+            store.suite_yaml(name) or "",
+            expected,
+            done,
+            out,
+            self_contained=self_contained,
         )
         result.seconds = time.perf_counter() - start
         built.append(result)
@@ -129,6 +143,7 @@ def render_suite(
     done: int,
     out: Path,
     settings: StatsSettings | None = None,
+    self_contained: bool = False,
 ) -> ReportResult:
     """Compute the statistics of one suite and write its page and exports under ``out/<suite>/``.
 
@@ -144,6 +159,7 @@ def render_suite(
         done: evaluation conditions present.
         out: reports folder.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
+        self_contained: also write one file with plotly.js and images inlined (see :mod:`.portable`).
 
     Returns:
         A :class:`ReportResult`.
@@ -151,9 +167,11 @@ def render_suite(
     settings = settings or StatsSettings()
     folder = out / _safe_name(suite)
     folder.mkdir(parents=True, exist_ok=True)
+    write_plotly_js(folder)  # beside index.html: a copied suite folder still works
     baseline_model = _baseline_model(suite_yaml)
     sections: list[Section] = []
     blocks: list[dict[str, Any]] = []
+    top: dict[str, Any] | None = None
     missing = max(expected - done, 0)
     failed = _failed_jobs(jobs)
     if cases.empty:
@@ -162,12 +180,19 @@ def render_suite(
         cases = with_entries(cases).assign(model=cases["model"])  # numeric dtypes, raw model labels
         tables = compute_tables(cases, baseline_model, settings)
         blocks = _board_blocks(tables.board)
+        tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
+        top = page_top(
+            cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed
+        )
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
+        sections += beyond_sections(cases, jobs, folder)
         write_exports(folder, cases, tables.board, _summary(tables))
+        write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")
+    sections += extra_sections(jobs, cases, suite_yaml, folder)
     sections.append(provenance_section(jobs, cap_text(suite_yaml), cases))
-    env = _env()
-    page = env.get_template("suite.html.j2").render(
+    context = dict(
+        top=top if blocks else None,
         suite=suite,
         description=_description(suite_yaml),
         blocks=blocks,
@@ -180,9 +205,13 @@ def render_suite(
         baseline_model=baseline_model,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
+    template = _env().get_template("suite.html.j2")
     index = folder / "index.html"
-    index.write_text(page, encoding="utf-8")
-    return ReportResult(suite, index, len(cases), expected, done)
+    index.write_text(template.render(**context), encoding="utf-8")
+    result = ReportResult(suite, index, len(cases), expected, done)
+    if self_contained:
+        result.standalone = write_standalone(template, context, sections, folder, _safe_name(suite))
+    return result
 
 
 # -- sections ---------------------------------------------------------------------------------------------

@@ -391,6 +391,8 @@ def box_figure(boxes: pd.DataFrame, title: str, colour: dict[str, str]) -> go.Fi
                 boxpoints=False,
             )
         )
+    order = list(dict.fromkeys(b["cond"]))  # the caller's row order (in-domain first, suite order)
+    fig.update_xaxes(categoryorder="array", categoryarray=order)
     fig.update_layout(
         title=title,
         boxmode="group",

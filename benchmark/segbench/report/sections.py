@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from segbench.core.metrics import metric
 from segbench.report import analysis3d, figures
+from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
 from segbench.report.tables import (
     BOARD_GROUP,
@@ -45,6 +46,7 @@ class Section:
     paragraphs: list[str] = field(default_factory=list)
     image: str | None = None
     code: str | None = None
+    code_title: str = "Suite definition"  # heading of the <pre> block
     grid: bool = False  # small fixed-size figures side by side; otherwise one full-width figure per row
     folded: list[dict[str, Any]] = field(default_factory=list)  # {"title", "plots"} in <details>
 
@@ -73,7 +75,8 @@ def page_sections(
             "gallery",
             "Shift gallery",
             notes=[
-                "One case under every perturbation and severity of the suite (written by segbench preview)."
+                gallery_caption(folder)
+                or "One case under every perturbation and severity of the suite (segbench preview)."
             ],
             image="gallery.png",
         )

@@ -16,8 +16,18 @@ from segbench.store.schema import CASE_TEXT_COLUMNS, case_columns
 
 __all__ = ["write_shard_rows"]
 
-# "split" (case ids per split) and "dataset_fingerprint": a real dataset's split, exported with the job.
-_TRAIN_INFO_KEYS = ("history", "crop_fbr", "patch_size", "n_train", "n_val", "split", "dataset_fingerprint")
+# "split" (case ids per split) and "dataset_fingerprint": a real dataset's split, exported with the job;
+# "gates": gated_unet's learned skip gates per level (the report plots them against complexity).
+_TRAIN_INFO_KEYS = (
+    "history",
+    "crop_fbr",
+    "patch_size",
+    "n_train",
+    "n_val",
+    "split",
+    "dataset_fingerprint",
+    "gates",
+)
 _TRAIN_COLUMNS = ("n_params", "best_epoch", "best_val_dice", "train_seconds", "peak_memory_mb")
 
 

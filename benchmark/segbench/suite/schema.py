@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "DatasetShift",
     "DatasetSpec",
+    "EnsembleMembers",
+    "EnsembleSpec",
     "ExecutorConfig",
     "ModelSpec",
     "PatchBudget",
@@ -104,6 +106,33 @@ class DatasetShift(_Strict):
         return self
 
 
+class EnsembleMembers(_Strict):
+    """One model's runs over several training seeds (a deep ensemble): ``{model: unet, seeds: all}``."""
+
+    model: str = Field(min_length=1, description="a model label of this suite")
+    seeds: Literal["all"] | list[int] = Field(
+        default="all", description="'all' or a list of the suite's seeds"
+    )
+
+
+class EnsembleSpec(_Strict):
+    """Average the members' probabilities from their stored checkpoints; no training.
+
+    ``members`` is either :class:`EnsembleMembers` (one model over seeds: one ensemble per training
+    condition) or a list of model labels (across architectures: one ensemble per seed).
+    """
+
+    label: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    members: EnsembleMembers | list[str]
+
+    @field_validator("members", mode="after")
+    @classmethod
+    def _nonempty(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or len(set(value)) != len(value)):
+            raise ValueError(f"members must be distinct model labels, at least one, got {value}")
+        return value
+
+
 class PatchBudget(_Strict):
     """3D training patches: explicit ``size`` or a ``voxels`` budget giving a cubic size."""
 
@@ -139,6 +168,10 @@ class TrainConfig(_Strict):
     amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
     deterministic: bool = True
     sw_overlap: float = Field(default=0.25, ge=0, lt=1, description="sliding-window overlap (3D)")
+    tta: list[Literal["flip", "rot90"]] = Field(
+        default_factory=list,
+        description="test-time augmentations for the TTA-variance uncertainty (eval only)",
+    )
     # Run-time only (not in the job key): how long a job may take, how often it saves its state.
     timeout_min: float | None = Field(default=None, gt=0, description="stop a job after this many minutes")
     checkpoint_every: int = Field(default=5, ge=0, description="epochs between resumable states (0: never)")
@@ -185,6 +218,7 @@ class Suite(_Strict):
     dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
     baseline_model: str = "unet"
+    ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
 
     @field_validator("name")
@@ -212,4 +246,28 @@ class Suite(_Strict):
             raise ValueError(f"models listed twice: {dupes}; give each variant a distinct 'label'")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        return self
+
+    @model_validator(mode="after")
+    def _ensemble_members_exist(self) -> Suite:
+        labels = [m.display for m in self.models]
+        names = [e.label for e in self.ensembles]
+        for e in self.ensembles:
+            if e.label in labels or names.count(e.label) > 1:
+                raise ValueError(
+                    f"ensemble label {e.label!r} is already used; give each model and ensemble its own"
+                )
+            wanted = [e.members.model] if isinstance(e.members, EnsembleMembers) else e.members
+            unknown = [w for w in wanted if w not in labels]
+            if unknown:
+                raise ValueError(
+                    f"ensemble {e.label!r}: unknown member(s) {unknown}; the suite's models are {labels}"
+                )
+            if isinstance(e.members, EnsembleMembers) and e.members.seeds != "all":
+                extra = sorted(set(e.members.seeds) - set(self.seeds))
+                if extra or not e.members.seeds:
+                    raise ValueError(
+                        f"ensemble {e.label!r}: seeds {e.members.seeds} must be a non-empty subset "
+                        f"of the suite's seeds {self.seeds}"
+                    )
         return self

@@ -255,6 +255,7 @@ def _check_suite_rules(data: dict[str, Any], issue: Issue) -> None:
                 "give each variant a distinct 'label'",
             )
         labels.setdefault(display, i)
+    _check_ensembles(data, labels, issue)
     baseline = data.get("baseline_model")
     if (
         "baseline_model" in data
@@ -269,6 +270,50 @@ def _check_suite_rules(data: dict[str, Any], issue: Issue) -> None:
             f"is not one of this suite's models{hint}; use one of {', '.join(choices)}",
             value=baseline,
         )
+
+
+def _check_ensembles(data: dict[str, Any], labels: dict[str, int], issue: Issue) -> None:
+    """Ensemble labels are new names; members are this suite's model labels and seeds."""
+    seeds = data.get("seeds") if isinstance(data.get("seeds"), list) else [1]
+    seen: dict[str, int] = {}
+    for i, spec in _specs(data.get("ensembles")):
+        label, members = spec.get("label"), spec.get("members")
+        if isinstance(label, str) and (label in labels or label in seen):
+            other = f"models.{labels[label]}" if label in labels else f"ensembles.{seen[label]}"
+            issue(
+                ("ensembles", i, "label"), f"{show(label)} is already used by {other}; give it its own label"
+            )
+        if isinstance(label, str):
+            seen.setdefault(label, i)
+        wanted = (
+            [members.get("model")]
+            if isinstance(members, dict)
+            else members
+            if isinstance(members, list)
+            else []
+        )
+        for j, member in enumerate(wanted):
+            if isinstance(member, str) and member not in labels:
+                loc = (
+                    ("ensembles", i, "members", "model")
+                    if isinstance(members, dict)
+                    else ("ensembles", i, "members", j)
+                )
+                hint = _did_you_mean(member, sorted(labels))
+                issue(
+                    loc,
+                    f"is not one of this suite's models{hint}; use one of {', '.join(sorted(labels))}",
+                    value=member,
+                )
+        chosen = members.get("seeds") if isinstance(members, dict) else None
+        if isinstance(chosen, list):
+            extra = [s for s in chosen if s not in seeds]
+            if extra or not chosen:
+                issue(
+                    ("ensembles", i, "members", "seeds"),
+                    f"must be a non-empty subset of the suite's seeds {seeds}",
+                    value=chosen,
+                )
 
 
 def _check_perturbation(

@@ -17,7 +17,7 @@ from segbench.plan import EvalCondition
 from segbench.suite.validate import IN_DOMAIN
 from segbench.worker.infer import Predictor
 
-__all__ = ["case_metrics", "evaluate_condition", "perturb_cases"]
+__all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
 
 RngFor = Callable[[Case], np.random.Generator]
 
@@ -71,13 +71,26 @@ def evaluate_condition(
     cases: Sequence[Case],
     condition: EvalCondition,
     rng_for: RngFor,
+    tta: Sequence[str] = (),
 ) -> list[CaseRecord]:
-    """One row per test case: metrics, the case's meta, and the perturbation parameters."""
+    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
+    from segbench.ensemble.infer import predict_with_uncertainty
+
     images, params = perturb_cases(cases, condition, rng_for)
-    masks = predictor.predict(model, images)
+    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta)
+    return score_cases(cases, masks, params, uncertainty)
+
+
+def score_cases(
+    cases: Sequence[Case],
+    masks: Sequence[np.ndarray],
+    params: Sequence[dict[str, Any]],
+    uncertainty: Sequence[dict[str, Any]],
+) -> list[CaseRecord]:
+    """Rows for predicted ``masks`` (shared by single models and ensembles)."""
     rows = []
-    for case, mask, sampled in zip(cases, masks, params, strict=True):
-        values = case_metrics(mask, case)
+    for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
+        values = {**case_metrics(mask, case), **unc}
         values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
         values["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
         values["fbr"] = _float(case.meta.get("fbr"))

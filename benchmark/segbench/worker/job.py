@@ -25,6 +25,7 @@ import torch
 from segbench.cases import Case, DatasetSplits, perturb_channels
 from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
+from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
@@ -51,6 +52,7 @@ __all__ = [
     "INTERRUPTED",
     "STOP_REQUESTED",
     "checkpoint_path",
+    "condition_test_set",
     "load_dataset",
     "make_augmenter",
     "run_job",
@@ -176,25 +178,9 @@ def _run(
     identity = dataset_identity(job.dataset)
     for condition in conditions:
         started = time.perf_counter()
-        test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
-        test_spec = job.dataset
-        if condition.test_params:
-            params = {**job.dataset.params, **json.loads(condition.test_params)}
-            test_spec = job.dataset.model_copy(update={"params": params})
-        # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
-        if condition.test_dataset:
-            cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
-        else:
-            cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
-
-        def rng_for(
-            case: Case, c: EvalCondition = condition, tc: float | None = test_complexity
-        ) -> np.random.Generator:
-            # Same perturbed image for every model and training seed: pairs stay paired.
-            return perturbation_rng(job.data_seed, identity, tc, c.perturbation, c.severity, case.case_id)
-
+        cases, rng_for = condition_test_set(job, condition, data, identity)
         try:
-            rows = evaluate_condition(model, predictor, cases, condition, rng_for)
+            rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta)
         except NonFiniteOutputError as exc:
             # Not a score: the condition stays unevaluated (retried next run) and the job fails.
             failures.append(f"condition {condition.describe()}: {exc}")
@@ -238,6 +224,34 @@ def _load_checkpoint(
         on_status(f"retrain: {exc}")
         return None
     return saved
+
+
+def condition_test_set(
+    job: TrainJob, condition: EvalCondition, data: DatasetSplits, identity: str
+) -> tuple[list[Case], Callable[[Case], np.random.Generator]]:
+    """The test cases of ``condition`` and each case's perturbation generator.
+
+    One function for every model of a suite (and for ensembles, which re-evaluate stored members), so
+    the same case under the same condition is the same image everywhere: pairs stay paired.
+    """
+    test_complexity = job.complexity if condition.test_complexity is None else condition.test_complexity
+    test_spec = job.dataset
+    if condition.test_params:
+        params = {**job.dataset.params, **json.loads(condition.test_params)}
+        test_spec = job.dataset.model_copy(update={"params": params})
+    # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
+    if condition.test_dataset:
+        cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
+    else:
+        cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
+
+    def rng_for(case: Case) -> np.random.Generator:
+        # Same perturbed image for every model and training seed: pairs stay paired.
+        return perturbation_rng(
+            job.data_seed, identity, test_complexity, condition.perturbation, condition.severity, case.case_id
+        )
+
+    return cases, rng_for
 
 
 def _train(
@@ -288,6 +302,7 @@ def _train(
         "n_val": len(data.val),
         "split": data.split_ids(),
         "dataset_fingerprint": data.fingerprint or None,
+        "gates": gate_values(model),
     }
 
 

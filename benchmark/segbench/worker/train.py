@@ -109,6 +109,9 @@ def train_model(
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                 loss = loss_fn(model(x), y)
+                extra = getattr(model, "regularization_loss", None)  # e.g. gated_unet's gate L1
+                if callable(extra):
+                    loss = loss + extra()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}")
             scaler.scale(loss).backward()

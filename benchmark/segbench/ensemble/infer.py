@@ -1,0 +1,148 @@
+"""Foreground probabilities, masks and per-case uncertainty from one model or an ensemble (torch).
+
+Why beside :class:`segbench.worker.infer.Predictor` rather than inside it: the predictor returns masks
+only; uncertainty needs the probabilities behind them, and an ensemble needs its members' probabilities
+averaged. Both use the predictor's settings (device, activation, sliding window, batch size, AMP) and
+the same mask rule, so a model's masks are identical whichever path produced them.
+
+The foreground logit ``x`` is the sigmoid logit, or ``l1 - l0`` for two-class softmax; the probability
+is ``sigmoid(x) = 0.5 + 0.5 tanh(x / 2)``. Masks compare the *centred* probability ``0.5 tanh(x / 2)``
+(or its ensemble mean) with 0 in float64, which keeps its sign exactly: an ensemble of one member
+reproduces the member's masks bit for bit (``sigmoid(x) > 0.5`` in float32 would not for tiny ``x``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+import torch
+
+from segbench.metrics.uncertainty import case_uncertainty
+from segbench.worker.data import stack_images
+from segbench.worker.infer import Predictor
+
+__all__ = ["TTA_CHOICES", "ensemble_predict", "predict_with_uncertainty"]
+
+#: test-time augmentations: ``flip`` (each spatial axis), ``rot90`` (90/180/270 degrees in the last two axes)
+TTA_CHOICES = ("flip", "rot90")
+
+Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+
+
+def predict_with_uncertainty(
+    predictor: Predictor, model: torch.nn.Module, images: Sequence[np.ndarray], tta: Sequence[str] = ()
+) -> tuple[list[np.ndarray], list[dict[str, float | None]]]:
+    """Masks (as ``predictor.predict``) plus each case's uncertainty fields.
+
+    Args:
+        predictor: the job's predictor.
+        model: a trained model.
+        images: raw test images (min-max scaled here, as in training).
+        tta: test-time augmentations for the TTA variance (see ``TTA_CHOICES``); the mask itself is
+            always the plain prediction.
+
+    Returns:
+        ``(masks, uncertainty)``: uint8 masks and ``{"entropy", "disagreement", "tta_variance"}`` dicts.
+    """
+    masks, fields = [], []
+    for centred, views in _centred_cases(predictor, [model], images, tta):
+        masks.append((centred[0] > 0).astype(np.uint8))
+        fields.append(case_uncertainty(0.5 + centred[0], tta=[0.5 + v for v in views]))
+    return masks, fields
+
+
+def ensemble_predict(
+    predictor: Predictor, models: Sequence[torch.nn.Module], images: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[dict[str, float | None]]]:
+    """Masks of the members' mean foreground probability, with entropy and member disagreement.
+
+    Args:
+        predictor: predictor settings shared by the members (same activation and patch size).
+        models: trained member models.
+        images: raw test images.
+
+    Returns:
+        ``(masks, uncertainty)`` as :func:`predict_with_uncertainty`.
+    """
+    if not models:
+        raise ValueError("ensemble_predict: an ensemble needs at least one member model")
+    masks, fields = [], []
+    for centred, _ in _centred_cases(predictor, models, images, ()):
+        mean = centred.mean(axis=0)
+        masks.append((mean > 0).astype(np.uint8))
+        members = [0.5 + c for c in centred] if len(models) > 1 else []
+        fields.append(case_uncertainty(0.5 + mean, members=members))
+    return masks, fields
+
+
+def _centred_cases(
+    predictor: Predictor, models: Sequence[torch.nn.Module], images: Sequence[np.ndarray], tta: Sequence[str]
+) -> Iterator[tuple[np.ndarray, list[np.ndarray]]]:
+    """Per case: centred probabilities ``(M, *spatial)`` of each model, and per TTA view those of
+    model 0 (mapped back to the original orientation); batch padding cropped as the predictor does."""
+    unknown = sorted(set(tta) - set(TTA_CHOICES))
+    if unknown:
+        raise ValueError(f"unknown test-time augmentation(s) {unknown}; choose from {list(TTA_CHOICES)}")
+    for m in models:
+        m.eval()
+    step = predictor.batch_size if predictor.roi_size is None else 1
+    with torch.no_grad():
+        for start in range(0, len(images), step):
+            chunk = images[start : start + step]
+            batch = stack_images(chunk, predictor.fmt).to(predictor.device)
+            centred = np.stack([_centred(_logits(predictor, m, batch)) for m in models])  # (M, B, ...)
+            views = [
+                _centred(inverse(_logits(predictor, models[0], forward(batch))))
+                for forward, inverse in _transforms(tta, batch)
+            ]
+            for i, image in enumerate(chunk):
+                crop = tuple(slice(0, n) for n in image.shape[-(centred.ndim - 2) :])
+                yield centred[(slice(None), i, *crop)], [v[(i, *crop)] for v in views]
+
+
+def _logits(predictor: Predictor, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Model output as the predictor computes it (whole image, or Gaussian-blended sliding windows)."""
+    autocast: Any = torch.autocast("cuda", dtype=torch.float16) if predictor.amp else nullcontext()
+    with autocast:
+        if predictor.roi_size is None:
+            return model(batch).float()
+        from monai.inferers import sliding_window_inference
+
+        out = sliding_window_inference(
+            batch, predictor.roi_size, predictor.batch_size, model, overlap=predictor.overlap, mode="gaussian"
+        )
+    return torch.as_tensor(out).float()
+
+
+def _centred(logits: torch.Tensor) -> np.ndarray:
+    """``sigmoid(x) - 0.5`` in float64, ``(B, *spatial)``; its sign is exactly the mask rule."""
+    x = logits.detach().cpu().numpy().astype(np.float64)
+    if x.shape[1] == 1:
+        fg = x[:, 0]
+    elif x.shape[1] == 2:
+        fg = x[:, 1] - x[:, 0]  # argmax picks 1 exactly when l1 > l0
+    else:
+        raise ValueError(f"uncertainty needs a binary model (1 or 2 output channels), got {x.shape[1]}")
+    return 0.5 * np.tanh(fg / 2.0)
+
+
+def _transforms(tta: Sequence[str], batch: torch.Tensor) -> list[Transform]:
+    """(forward, inverse) pairs on ``(N, C, *spatial)`` tensors."""
+    spatial = list(range(2, batch.dim()))
+    out: list[Transform] = []
+    if "flip" in tta:
+        for axis in spatial:
+            out.append((lambda t, a=axis: torch.flip(t, (a,)), lambda t, a=axis: torch.flip(t, (a,))))
+    if "rot90" in tta:
+        square = batch.shape[-1] == batch.shape[-2]
+        for k in (1, 2, 3) if square else (2,):
+            out.append(
+                (
+                    lambda t, k=k: torch.rot90(t, k, dims=(-2, -1)),
+                    lambda t, k=k: torch.rot90(t, -k, dims=(-2, -1)),
+                )
+            )
+    return out

@@ -1,0 +1,133 @@
+"""Training curves: loss and validation Dice per epoch, mean ± SD band over seeds, per model.
+
+Why: a leaderboard number says nothing about whether a model had finished learning; the worker
+already records ``{"epoch", "loss", "val_dice"}`` per epoch in ``train_info.history`` (the store keeps
+it per job), so the report can show whether curves flattened and how much seeds disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["curves_section", "history_table"]
+
+_MAX_FIGURES = 24
+
+
+def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Long table of every trained job's history.
+
+    Args:
+        jobs: ``Store.jobs(suite)``; only trained jobs count.
+
+    Returns:
+        Columns ``model``, ``dataset``, ``complexity``, ``seed``, ``epoch``, ``loss``, ``val_dice``
+        (NaN on epochs without validation); empty when no job recorded a history.
+    """
+    cols = ["model", "dataset", "complexity", "seed", "epoch", "loss", "val_dice"]
+    rows: list[dict[str, Any]] = []
+    if jobs.empty or "train_info" not in jobs:
+        return pd.DataFrame(columns=cols)
+    for r in jobs.to_dict("records"):
+        if r.get("status", "trained") != "trained":
+            continue  # a failed retry keeps an earlier attempt's history; the curves show trained jobs
+        try:
+            info = json.loads(r.get("train_info") or "{}")
+        except (TypeError, ValueError):
+            continue
+        for h in (info or {}).get("history") or []:
+            rows.append(
+                {
+                    "model": str(r["model"]),
+                    "dataset": r["dataset"],
+                    "complexity": r["complexity"],
+                    "seed": r["seed"],
+                    "epoch": h.get("epoch"),
+                    "loss": h.get("loss"),
+                    "val_dice": h.get("val_dice"),
+                }
+            )
+    out = pd.DataFrame(rows, columns=cols)
+    for col in ("complexity", "epoch", "loss", "val_dice"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    return out
+
+
+def curves_section(jobs: pd.DataFrame, colour: dict[str, str]) -> Any:
+    """The report section "Training curves" (one figure per dataset x complexity)."""
+    from segbench.report.sections import Section, _div
+
+    sec = Section("curves", "Training curves")
+    hist = history_table(jobs)
+    if hist.empty:
+        sec.notes.append("No training histories stored (jobs trained before histories were recorded).")
+        return sec
+    n_seeds = int(hist.groupby(["model", "dataset", "complexity"], dropna=False)["seed"].nunique().max())
+    sec.notes.append(
+        "Mean training loss and validation Dice per epoch over seeds; band: ± 1 SD across seeds"
+        + (" (one seed: no band)." if n_seeds < 2 else ".")
+    )
+    blocks = list(hist.groupby(["dataset", "complexity"], dropna=False, sort=True))
+    if len(blocks) > _MAX_FIGURES:
+        sec.notes.append(f"Showing the first {_MAX_FIGURES} of {len(blocks)} dataset x complexity blocks.")
+    for i, ((ds, cx), block) in enumerate(blocks[:_MAX_FIGURES]):
+        title = f"{ds}" + ("" if pd.isna(cx) else f", complexity {cx:g}")
+        sec.plots.append(_div(_figure(block, title, colour), f"curves-{i}"))
+    return sec
+
+
+def _figure(block: pd.DataFrame, title: str, colour: dict[str, str]) -> Any:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from segbench.report.figures import _alpha
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss", "validation Dice"])
+    for model, g in block.groupby("model", sort=True):
+        c = colour.get(model, "#444")
+        for col_i, metric in enumerate(("loss", "val_dice"), start=1):
+            agg = g.dropna(subset=[metric]).groupby("epoch")[metric].agg(["mean", "std"]).reset_index()
+            if agg.empty:
+                continue
+            x = agg["epoch"].tolist()
+            if agg["std"].notna().any():
+                sd = agg["std"].fillna(0)
+                fig.add_trace(
+                    go.Scatter(
+                        x=x + x[::-1],
+                        y=(agg["mean"] + sd).tolist() + (agg["mean"] - sd).tolist()[::-1],
+                        fill="toself",
+                        mode="lines",
+                        line={"width": 0},
+                        fillcolor=_alpha(c, 0.18),
+                        hoverinfo="skip",
+                        showlegend=False,
+                        legendgroup=model,
+                    ),
+                    row=1,
+                    col=col_i,
+                )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=agg["mean"],
+                    mode="lines+markers",
+                    name=model,
+                    legendgroup=model,
+                    showlegend=col_i == 1,
+                    line={"color": c},
+                ),
+                row=1,
+                col=col_i,
+            )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(
+        title=f"Training curves: {title}",
+        height=340,
+        template="plotly_white",
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+    )
+    return fig

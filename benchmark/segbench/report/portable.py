@@ -1,0 +1,58 @@
+"""Portable reports: the extra sections (curves, failures) and the single-file page.
+
+Why: a suite folder copied elsewhere must keep working (its own ``plotly.min.js`` beside
+``index.html``, written by :func:`segbench.report.build.write_plotly_js`), and ``segbench report
+--self-contained`` writes one HTML file with plotly.js and the gallery image inlined, for e-mail or a
+paper's supplement.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+__all__ = ["extra_sections", "write_standalone"]
+
+
+def extra_sections(jobs: pd.DataFrame, cases: pd.DataFrame, suite_yaml: str, folder: Path) -> list[Any]:
+    """Sections placed after the statistics: training curves and failed jobs."""
+    from segbench.report import figures
+    from segbench.report.curves import curves_section
+    from segbench.report.failures import failures_section
+
+    models = cases["model"].astype(str).unique() if not cases.empty else []
+    labels = jobs["model"].astype(str).unique() if not jobs.empty else []
+    colour = figures.colours([*models, *labels])
+    return [curves_section(jobs, colour), failures_section(jobs)]
+
+
+def write_standalone(
+    template: Any, context: dict[str, Any], sections: list[Any], folder: Path, name: str
+) -> Path:
+    """Render the page once more with plotly.js and images inlined; returns ``folder/<name>.html``.
+
+    Why a second render rather than post-processing ``index.html``: the template decides where the
+    script goes, and images become ``data:`` URIs without touching HTML text.
+    """
+    from plotly.offline import get_plotlyjs
+
+    inlined = []
+    for sec in sections:
+        if getattr(sec, "image", None) and (folder / sec.image).is_file():
+            data = base64.b64encode((folder / sec.image).read_bytes()).decode("ascii")
+            sec = _copy(sec, image=f"data:image/png;base64,{data}")
+        inlined.append(sec)
+    page = template.render(**{**context, "sections": inlined, "plotly_inline": Markup(get_plotlyjs())})
+    path = folder / f"{name}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _copy(section: Any, **changes: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(section, **changes)

@@ -1,0 +1,153 @@
+"""Ensembles without retraining: planning, validation, and real runs from stored checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from segbench import api
+from segbench.ensemble import ENSEMBLE_MODEL, expand_ensembles
+from segbench.ensemble.plan import POOLED_SEED
+from segbench.plan import expand
+from segbench.store import Store
+from segbench.suite.schema import Suite
+
+TINY = {"channels": [4, 8], "strides": [2]}
+BASE = {
+    "name": "ens",
+    "seeds": [1, 2],
+    "train": {"epochs": 1, "batch_size": 4, "lr": 0.01, "val_every": 1},
+    "models": [{"name": "unet", "params": TINY}, {"name": "noskip_unet", "params": TINY}],
+    "datasets": [{"name": "textures2d", "params": {"size": 32, "n_images": 15}}],
+    "complexity": [0.2],
+    "perturbations": ["none", {"name": "gaussian_noise", "severity": 3}],
+}
+
+
+def _suite(**extra: object) -> Suite:
+    return Suite.model_validate({**BASE, **extra})
+
+
+def test_expand_seed_pool_and_cross_architecture() -> None:
+    suite = _suite(
+        complexity=[0.2, 0.5],
+        ensembles=[
+            {"label": "unet_x2", "members": {"model": "unet", "seeds": "all"}},
+            {"label": "mixed", "members": ["unet", "noskip_unet"]},
+        ],
+    )
+    jobs = expand(suite)
+    ens = expand_ensembles(suite, jobs)
+    pooled = [e for e in ens if e.label == "unet_x2"]
+    mixed = [e for e in ens if e.label == "mixed"]
+    assert len(pooled) == 2 and len(mixed) == 4  # per complexity; mixed also per seed
+    assert all(e.seed == POOLED_SEED and {m.seed for m in e.members} == {1, 2} for e in pooled)
+    assert all({m.model.display for m in e.members} == {"unet", "noskip_unet"} for e in mixed)
+    assert all(len({m.seed for m in e.members}) == 1 and e.seed == e.members[0].seed for e in mixed)
+    assert all(len({m.complexity for m in e.members}) == 1 for e in ens)
+    assert len({e.key for e in ens}) == len(ens)
+    # keys hash member job keys, not labels; conditions are the members' with keys of their own
+    renamed = expand_ensembles(
+        _suite(complexity=[0.2, 0.5], ensembles=[{"label": "other", "members": {"model": "unet"}}]), jobs
+    )
+    assert {e.key for e in renamed} == {e.key for e in pooled}
+    member_keys = {j.condition_key(c) for j in jobs for c in j.conditions}
+    assert not member_keys & {e.condition_key(c) for e in ens for c in e.conditions}
+    assert all(e.model.name == ENSEMBLE_MODEL and e.model.display == e.label for e in ens)
+
+
+@pytest.mark.parametrize(
+    ("ensembles", "message"),
+    [
+        ([{"label": "x", "members": ["unet", "attention_unet"]}], "unknown member"),
+        ([{"label": "unet", "members": ["unet"]}], "already used"),
+        ([{"label": "x", "members": {"model": "unet", "seeds": [3]}}], "subset of the suite's seeds"),
+        ([{"label": "x", "members": []}], "at least one"),
+    ],
+)
+def test_bad_ensembles_are_refused(ensembles: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _suite(ensembles=ensembles)
+
+
+def _write(path: Path, **extra: object) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({**BASE, **extra}, sort_keys=False))
+    return path
+
+
+@pytest.mark.slow
+def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    solo = {"label": "solo", "members": {"model": "unet", "seeds": [1]}}
+    # 1) members train, then the one-member ensemble runs in the same `run`
+    first = api.run_suite(_write(tmp_path / "a.yaml", ensembles=[solo]), results, quiet=True)
+    assert first.ok, first.failed
+    cases = Store(results).cases("ens")
+    member = cases[(cases["model"] == "unet") & (cases["seed"] == 1)].set_index(["perturbation", "case_id"])
+    alone = cases[cases["model"] == "solo"].set_index(["perturbation", "case_id"])
+    assert len(alone) == len(member) > 0 and set(alone.index) == set(member.index)
+    for col in ("dice", "hd95", "nsd", "tp", "fp", "fn", "n_pred", "entropy"):
+        np.testing.assert_array_equal(
+            alone.loc[member.index, col].to_numpy(), member[col].to_numpy(), err_msg=col
+        )
+    assert alone["disagreement"].isna().all()  # one member: nothing to disagree with
+    assert (alone["model_name"] == ENSEMBLE_MODEL).all() and (alone["seed"] == POOLED_SEED).all()
+
+    # 2) the suite edited in place, with new ensembles: computed from checkpoints, no training step
+    more = [
+        solo,
+        {"label": "unet_x2", "members": {"model": "unet"}},
+        {"label": "mixed", "members": ["unet", "noskip_unet"]},
+    ]
+    with mock.patch("segbench.worker.job._train", side_effect=AssertionError("trained")) as train:
+        second = api.run_suite(_write(tmp_path / "a.yaml", ensembles=more), results, quiet=True)
+    assert second.ok, second.failed
+    assert train.call_count == 0 and second.ran == 0
+    cases = Store(results).cases("ens")
+    x2 = cases[cases["model"] == "unet_x2"]
+    assert len(x2) == len(member) and x2["dice"].notna().any()
+    assert (x2["disagreement"] >= 0).all() and x2["disagreement"].gt(0).any()
+    assert sorted(cases.loc[cases["model"] == "mixed", "seed"].unique()) == [1, 2]
+    # the ensemble is a leaderboard row like a model
+    from segbench.report.tables import StatsSettings, compute_tables, with_entries
+
+    tables = compute_tables(
+        with_entries(cases), "unet", StatsSettings(n_resamples=200, rank_resamples=50, diff_resamples=50)
+    )
+    assert {"solo", "unet_x2", "mixed", "unet", "noskip_unet"} <= set(tables.board["model"])
+    # dry run lists every ensemble as done
+    lines = api.plan_suite(tmp_path / "a.yaml", results).lines()
+    assert sum("ensemble of" in line and line.endswith("done") for line in lines) == 4
+
+
+def test_tta_changes_condition_keys_only_when_set() -> None:
+    plain, with_tta = expand(_suite()), expand(_suite(train={**BASE["train"], "tta": ["flip", "rot90"]}))
+    assert [j.key for j in plain] == [j.key for j in with_tta]  # evaluation-only: nothing retrains
+    plain_keys = [j.condition_key(c) for j in plain for c in j.conditions]
+    tta_keys = [j.condition_key(c) for j in with_tta for c in j.conditions]
+    assert not set(plain_keys) & set(tta_keys)  # TTA evaluations are new evaluations
+    with pytest.raises(ValueError, match="flip"):
+        _suite(train={**BASE["train"], "tta": ["zoom"]})
+
+
+def test_validate_names_the_line_of_each_bad_ensemble(tmp_path: Path) -> None:
+    from segbench.suite.errors import SuiteError
+    from segbench.suite.load import load_suite
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: x\nseeds: [1, 2]\nmodels: [unet]\ndatasets: [textures2d]\ncomplexity: [0.2]\nensembles:\n"
+        "  - {label: e, members: [unet, unte]}\n"
+        "  - {label: unet, members: {model: unet, seeds: [3]}}\n"
+    )
+    with pytest.raises(SuiteError) as err:
+        load_suite(path)
+    text = str(err.value)
+    assert "bad.yaml:7: ensembles.0.members.1" in text and "did you mean 'unet'" in text
+    assert "bad.yaml:8: ensembles.1.label" in text and "already used by models.0" in text
+    assert "ensembles.1.members.seeds" in text and "(got [3])" in text

@@ -1,0 +1,35 @@
+"""``segbench preview``: the suite's own perturbations by default, and the labelled mosaic's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from segbench.gallery_labels import save_labelled_gallery
+from segbench.preview_caption import suite_gallery_names
+from segbench.registry import PERTURBATIONS
+
+
+def test_default_rows_are_the_suites_perturbations_in_suite_order() -> None:
+    text = "name: t\nperturbations: [none, easier, {name: speckle, severity: [1, 3]}, hardest]\n"
+    assert suite_gallery_names(text) == ["blur_background", "speckle"]  # presets resolved, once each
+    assert suite_gallery_names(text, show_all=True) == PERTURBATIONS.names()
+    only_shift = "name: t\nperturbations: [none, {name: other_site}]\n"  # a dataset shift, no transform
+    assert suite_gallery_names(only_shift) == PERTURBATIONS.names()
+
+
+def test_labelled_gallery_layout(tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = np.linspace(0, 1, 16 * 16, dtype=np.float32).reshape(16, 16)
+    label = np.zeros((16, 16), np.uint8)
+    label[4:12, 4:12] = 1
+    path = save_labelled_gallery(tmp_path / "g.png", image, label, ["speckle", "gaussian_blur"], zoom=2)
+    with Image.open(path) as im:
+        # 130 px of row names + 6 columns of (32 px tile + 4 px gap); 16 px header + 2 rows of
+        # (32 px tile + 4 px gap + 12 px parameter caption)
+        assert im.size == (130 + 6 * 36, 16 + 2 * 48)
+        pixels = np.asarray(im)
+    assert pixels[:, :130].min() < 128  # row names drawn (dark text on white)
+    assert pixels[16 + 32 : 16 + 32 + 12, 130 + 36 :].min() < 128  # severity-1.. parameter captions

@@ -22,7 +22,7 @@ import torch
 
 from segbench.metrics.uncertainty import case_uncertainty
 from segbench.worker.data import stack_images
-from segbench.worker.infer import Predictor
+from segbench.worker.infer import Predictor, check_finite
 
 __all__ = ["TTA_CHOICES", "ensemble_predict", "predict_with_uncertainty"]
 
@@ -108,13 +108,13 @@ def _logits(predictor: Predictor, model: torch.nn.Module, batch: torch.Tensor) -
     autocast: Any = torch.autocast("cuda", dtype=torch.float16) if predictor.amp else nullcontext()
     with autocast:
         if predictor.roi_size is None:
-            return model(batch).float()
+            return check_finite(model(batch).float())  # NaN logits: a recorded failure, not Dice 0
         from monai.inferers import sliding_window_inference
 
         out = sliding_window_inference(
             batch, predictor.roi_size, predictor.batch_size, model, overlap=predictor.overlap, mode="gaussian"
         )
-    return torch.as_tensor(out).float()
+    return check_finite(torch.as_tensor(out).float())
 
 
 def _centred(logits: torch.Tensor) -> np.ndarray:

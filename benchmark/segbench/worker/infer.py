@@ -11,11 +11,25 @@ from monai.inferers import sliding_window_inference
 
 from segbench.worker.data import InputFormat, stack_images
 
-__all__ = ["NonFiniteOutputError", "Predictor"]
+__all__ = ["NonFiniteOutputError", "Predictor", "check_finite"]
 
 
 class NonFiniteOutputError(FloatingPointError):
     """The model produced NaN/inf logits: a failure to record, never a (zero) score."""
+
+
+def check_finite(logits: torch.Tensor) -> torch.Tensor:
+    """``logits`` unchanged, or ``NonFiniteOutputError`` when any value is NaN/inf.
+
+    Every prediction path (plain, TTA, ensembles) calls this before thresholding: a NaN
+    compared with 0 is False, so NaN logits would otherwise become an empty mask scored as Dice 0.
+    """
+    bad = int((~torch.isfinite(logits)).sum().item())
+    if bad:
+        raise NonFiniteOutputError(
+            f"model output has {bad} non-finite values of {logits.numel()} (NaN/inf logits)"
+        )
+    return logits
 
 
 class Predictor:
@@ -55,11 +69,7 @@ class Predictor:
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
 
     def _to_mask(self, logits: torch.Tensor) -> np.ndarray:
-        bad = (~torch.isfinite(logits)).sum().item()
-        if bad:
-            raise NonFiniteOutputError(
-                f"model output has {bad} non-finite values of {logits.numel()} (NaN/inf logits)"
-            )
+        check_finite(logits)
         if self.activation == "softmax":
             return logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
         return (logits[:, 0] > 0).to(torch.uint8).cpu().numpy()  # sigmoid(x) > 0.5  <=>  x > 0

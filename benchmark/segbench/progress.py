@@ -60,6 +60,12 @@ class RichReporter:
         self.progress.start()
         self.jobs_task = self.progress.add_task("jobs", total=total_jobs)
 
+    @property
+    def epoch_task(self) -> int | None:
+        """Index in ``progress.tasks`` of the bar of the job started last (None when none runs)."""
+        task_id = self.epoch_tasks.get(self.last_key or "")
+        return next((i for i, t in enumerate(self.progress.tasks) if t.id == task_id), None)
+
     def _key(self, job: Any) -> str | None:
         return job.key if job is not None else self.last_key
 

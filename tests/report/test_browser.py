@@ -115,16 +115,21 @@ _VISIBLE_COLUMN = (
 )
 
 
+def _rows(page: Any) -> list[tuple[str, str]]:
+    """The visible rows as (complexity, model): a row's identity, whatever the sort."""
+    return list(zip(page.evaluate(_VISIBLE_COLUMN, 0), page.evaluate(_VISIBLE_COLUMN, 2), strict=True))
+
+
 def _sort_and_switch(page: Any) -> dict[str, Any]:
     """Click the in-domain header twice, then switch the metric to HD95; what the table shows."""
     seen: dict[str, Any] = {"before": page.evaluate(_VISIBLE_COLUMN, 2)}
     header = page.locator("#leaderboard-0 thead th", has_text="in-domain")
     header.click()
     seen["asc"] = page.evaluate(_VISIBLE_COLUMN, 3)
-    seen["asc_models"] = list(zip(page.evaluate(_VISIBLE_COLUMN, 0), page.evaluate(_VISIBLE_COLUMN, 2), strict=True))
+    seen["asc_models"] = _rows(page)
     header.click()
     seen["desc"] = page.evaluate(_VISIBLE_COLUMN, 3)
-    seen["desc_models"] = list(zip(page.evaluate(_VISIBLE_COLUMN, 0), page.evaluate(_VISIBLE_COLUMN, 2), strict=True))
+    seen["desc_models"] = _rows(page)
     seen["dice_id"] = sorted(seen["desc"])
     page.select_option("#metric-switch", "hd95")
     seen["hd95_id"] = sorted(page.evaluate(_VISIBLE_COLUMN, 3))

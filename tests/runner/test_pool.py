@@ -58,8 +58,17 @@ def test_local_executor_refuses_pool_options(tiny_suite: Path, tmp_path: Path) -
 
 @pytest.mark.slow
 def test_pool_of_two_matches_sequential_per_case(tiny_suite: Path, tmp_path: Path) -> None:
+    import torch
+
     sequential, pooled = tmp_path / "seq", tmp_path / "pool"
-    assert api.run_suite(tiny_suite, sequential, device="cpu", quiet=True).ok
+    # CPU float results depend on the intra-op thread count (oneDNN splits reductions by thread), so
+    # "identical" means: the same threads per job.  Each of the pool's 2 workers gets cores // 2.
+    threads, before = plan_slots(2, "cpu")[0].threads, torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        assert api.run_suite(tiny_suite, sequential, device="cpu", quiet=True).ok
+    finally:
+        torch.set_num_threads(before)
     args = ["--executor", "pool", "--workers", "2", "--device", "cpu", "--quiet"]
     result = CliRunner().invoke(main, ["run", str(tiny_suite), "--results", str(pooled), *args])
     assert result.exit_code == 0, result.output

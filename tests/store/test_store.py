@@ -48,11 +48,14 @@ def test_failure_then_success_counts_attempts_and_keeps_the_traceback(shards, re
     assert store.trained_jobs() == {"jobA"} and store.done_conditions() == {"jobA:none"}
 
 
-def test_later_failure_does_not_untrain_a_trained_job(shards, results: Path) -> None:
+def test_later_failure_is_visible_and_keeps_earlier_results(shards, results: Path) -> None:
+    # Issue 14 item 4: a failure after training (evaluation, checkpoint) must show as a failure;
+    # the rerun reuses the checkpoint file if it exists, and earlier evaluations stay stored.
     store = Store(results)
     store.ingest(shards.write(results))
     store.ingest(shards.write(results, status="failed", trained=False))
-    assert _rows(store, "SELECT status, attempts FROM jobs") == [("trained", 2)]
+    assert _rows(store, "SELECT status, attempts FROM jobs") == [("failed", 2)]
+    assert store.done_conditions() == {"jobA:none"}
 
 
 def test_two_labels_of_one_job_report_under_both(shards, results: Path, fake_jobs) -> None:

@@ -91,7 +91,7 @@ CORPUS = [
         TEXTURES + "      direction: sideways\n",
         6,
         "datasets.0.params.direction",
-        ["foreground, background", "got 'sideways'"],
+        ["'foreground' or 'background'", "got 'sideways'"],
     ),
     Bad(
         "unknown texture",

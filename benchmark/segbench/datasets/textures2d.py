@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def build(
     n_images: int = 100,
     fg_texture: str = "grass",
     bg_texture: str = "gravel",
-    direction: str = "foreground",
+    direction: Literal["foreground", "background"] = "foreground",
     texture_dir: str | None = None,
     split: tuple[float, float, float] = (0.7, 0.1, 0.2),
     test_fg_texture: str | None = None,

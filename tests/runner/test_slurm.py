@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -114,7 +113,7 @@ def test_job_killed_without_a_shard_is_stored_failed_with_its_log_tail(
     write_suite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.syspath_prepend(str(_RELIABILITY))
-    monkeypatch.setenv("PYTHONPATH", str(_RELIABILITY) + ":" + ":".join(sys.path))
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # the job must get the path from the executor
     suite = write_suite(tiny_with_models(["faulty_models:crashes", "unet"], "crash"), "crash")
     results = tmp_path / "results"
     summary = api.run_suite(
@@ -135,6 +134,7 @@ def test_job_killed_without_a_shard_is_stored_failed_with_its_log_tail(
 
 def test_hung_slurm_job_is_cancelled_at_the_timeout(write_suite, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(_RELIABILITY))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     suite = write_suite(tiny_with_models(["faulty_models:hangs"], "hangs"), "hangs")
     results = tmp_path / "results"
     started = time.monotonic()

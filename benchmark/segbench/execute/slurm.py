@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,9 +46,18 @@ class WorkerCall:
     ``checkpoint`` (called by submitit on preemption/time-out) tells the running job to
     stop without recording a failure and requeues the same call; training then resumes
     from its last saved epoch.
+
+    ``paths`` is the submitting process's ``sys.path``: a suite's ``module:callable``
+    model must import in the job exactly as it did when the suite was validated, whatever
+    the job's working directory or environment (the pool executor passes it as PYTHONPATH).
     """
 
+    def __init__(self, paths: Sequence[str] = ()) -> None:
+        self.paths = tuple(paths)
+
     def __call__(self, task_json: str) -> str:
+        missing = [p for p in getattr(self, "paths", ()) if p and p not in sys.path]
+        sys.path[:0] = missing
         from segbench.worker.__main__ import run_task_json
 
         return str(run_task_json(task_json))
@@ -58,7 +68,7 @@ class WorkerCall:
         from segbench.worker.job import STOP_REQUESTED
 
         STOP_REQUESTED.set()
-        return submitit.helpers.DelayedSubmission(WorkerCall(), task_json)
+        return submitit.helpers.DelayedSubmission(WorkerCall(getattr(self, "paths", ())), task_json)
 
 
 @dataclass
@@ -149,7 +159,7 @@ class SlurmExecutor:
                 fresh.append(task)
         if fresh:
             payloads = [t.to_json(self.options.results, self.options.device) for t in fresh]
-            jobs = self.executor.map_array(WorkerCall(), payloads)
+            jobs = self.executor.map_array(WorkerCall(sys.path), payloads)
             for task, job in zip(fresh, jobs, strict=True):
                 self._watched.append(_Watched(task, job, str(job.job_id)))
                 registry[task.job.key] = {

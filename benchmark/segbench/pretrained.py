@@ -255,7 +255,7 @@ def _build_shapes(suite: Suite) -> list[tuple[int, tuple[int, ...] | None]]:
     for spec in suite.datasets:
         if spec.name not in DATASETS:
             continue
-        dims = int(DATASETS.get(spec.name).meta.get("dims", 2))
+        dims = DATASETS.get(spec.name).spatial_dims(spec.params) or 2
         patch = next((b for b in suite.patch_budget if b != "full"), None)
         size = spec.params.get("size")
         if patch is not None:

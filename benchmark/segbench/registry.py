@@ -95,6 +95,17 @@ class Entry:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in RUNNER_ARGS
         }
 
+    def spatial_dims(self, params: dict[str, Any] | None = None) -> int | None:
+        """2 or 3 for a dataset: read from its files when it has a ``spatial_dims`` hook.
+
+        Why: a datalist or nnU-Net folder holds PNGs or NIfTI volumes, so only its files can
+        say; synthetic datasets declare ``dims=`` instead. None when neither knows.
+        """
+        hook = self.hooks.get("spatial_dims") or self.meta.get("spatial_dims")
+        found = hook(dict(params or {})) if callable(hook) else None
+        dims = found or self.meta.get("dims")
+        return int(dims) if dims is not None else None
+
     def load(self) -> Callable[..., Any]:
         """The real callable, importing a user module now (``segbench run`` only).
 

@@ -151,3 +151,20 @@ def test_msd2d_keeps_foreground_slices_and_splits_by_patient(tmp_path: Path) -> 
     assert [len(patients[s]) for s in ("train", "val", "test")] == [3, 1, 1]
     assert not (patients["train"] & patients["test"]) and not (patients["train"] & patients["val"])
     assert splits.train[0].image.shape == (8, 8) and splits.train[0].meta["fbr"] == pytest.approx(0.25)
+
+
+def test_file_backed_datasets_take_their_dims_from_the_files(tmp_path: Path) -> None:
+    """datalist/nnunet hold PNGs or volumes: no fixed ``dims``; validation, weights checks and
+    ``advise`` ask the files (a 3D nnU-Net folder was taken for 2D before)."""
+    from segbench.registry import DATASETS
+
+    volumes = _nnunet_3d(tmp_path / "Dataset002_Liver")
+    site = write_fundus_site(tmp_path, "drive", [21, 22, 23], shape=(20, 20))
+    pngs = write_nnunet_copy(site, tmp_path / "Dataset004_Drive")
+    nn, dl = DATASETS.get("nnunet"), DATASETS.get("datalist")
+    assert "dims" not in nn.meta and "dims" not in dl.meta
+    assert nn.spatial_dims({"root": str(volumes)}) == 3
+    assert nn.spatial_dims({"root": str(pngs)}) == 2
+    assert dl.spatial_dims({"path": str(site)}) == 2
+    assert nn.spatial_dims({"root": str(tmp_path / "missing")}) is None  # validation reports the path
+    assert DATASETS.get("spheres3d").spatial_dims() == 3

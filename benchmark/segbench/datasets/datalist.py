@@ -69,7 +69,7 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
     return Listing("datalist", file.parent, pairs, (file,), official_test=official_test)
 
 
-@register_dataset("datalist", dims=2, **registry_hooks("datalist", discover))
+@register_dataset("datalist", **registry_hooks("datalist", discover))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

@@ -59,7 +59,7 @@ def discover(root: str, foreground: Sequence[str | int] | None = None) -> Listin
     return Listing("nnunet", folder, pairs + test, (manifest,), rule, official_test=bool(test))
 
 
-@register_dataset("nnunet", dims=2, **registry_hooks("nnunet", discover))
+@register_dataset("nnunet", **registry_hooks("nnunet", discover))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

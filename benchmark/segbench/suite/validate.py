@@ -199,9 +199,7 @@ def _check_shift_dataset(
 
 def _dims(entry: Entry, params: dict[str, Any]) -> int:
     """2 or 3: from the files for real data (its ``spatial_dims`` hook), else the entry's ``dims``."""
-    hook = getattr(entry, "hooks", {}).get("spatial_dims") or entry.meta.get("spatial_dims")
-    found = hook(dict(params)) if callable(hook) else None
-    return int(found or entry.meta.get("dims", 2))
+    return entry.spatial_dims(params) or 2
 
 
 def _check_patch_budget(

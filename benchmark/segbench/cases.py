@@ -75,6 +75,16 @@ class DatasetSplits:
     def in_channels(self) -> int:
         return (self.train[0] if self.train else self.test[0]).in_channels
 
+    @property
+    def common_size(self) -> tuple[int, ...] | None:
+        """The one image size every case shares, or None when sizes differ (``size: null``).
+
+        Why: a model built for a fixed input (UNETR's ``img_size``) must not get the first
+        image's size when the others differ.
+        """
+        shapes = {c.label.shape for c in (*self.train, *self.val, *self.test)}
+        return tuple(int(s) for s in shapes.pop()) if len(shapes) == 1 else None
+
     def split_ids(self) -> dict[str, list[str]]:
         """Case ids per split (stored with the job so the split can be exported)."""
         return {name: [c.case_id for c in getattr(self, name)] for name in ("train", "val", "test")}

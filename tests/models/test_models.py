@@ -132,3 +132,24 @@ def test_cuda_forward_matches_cpu(name: str) -> None:
         cpu = model(x)
         gpu = model.cuda()(x.cuda()).cpu()
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+
+
+def test_fixed_size_model_on_images_of_different_sizes_names_the_fix() -> None:
+    """UNETR on native-size images (``size: null``, patch 'full') used to get the first image's
+    size and fail on the second; now the job fails at build time saying what to set."""
+    import numpy as np
+
+    from segbench.cases import Case, DatasetSplits
+
+    def case(i: int, side: int) -> Case:
+        return Case(f"c{i}", np.zeros((side, side), np.float32), np.zeros((side, side), np.uint8), ())
+
+    mixed = DatasetSplits([case(0, 32), case(1, 48)], [case(2, 32)], [case(3, 32)])
+    same = DatasetSplits([case(0, 32), case(1, 32)], [case(2, 32)], [case(3, 32)])
+    assert mixed.common_size is None and same.common_size == (32, 32)
+    with pytest.raises(ValueError, match=r"'unetr' needs a fixed input size .*size:.*patch_budget"):
+        build_model("unetr", {}, spatial_dims=2, img_size=mixed.common_size)
+    tiny = {"hidden_size": 32, "mlp_dim": 32, "num_heads": 2, "feature_size": 8}
+    model = build_model("unetr", tiny, spatial_dims=2, img_size=same.common_size)
+    assert model(torch.zeros(1, 1, 32, 32)).shape == (1, 1, 32, 32)
+    assert build_model("unet", {}, spatial_dims=2, img_size=None) is not None  # no img_size: unaffected

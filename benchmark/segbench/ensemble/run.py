@@ -75,7 +75,7 @@ def _run(
     first = ensemble.members[0]
     data = load_dataset(first.dataset, first.complexity, first.data_seed)
     roi = patch_size(first.patch, data.spatial_dims) if first.patch else None
-    img_size = roi or tuple(data.train[0].label.shape)
+    img_size = roi or data.common_size
     loaded = [_load_member(m, ensemble, data, img_size, results, device) for m in ensemble.members]
     models = [model for model, _ in loaded]
     cfg = first.train
@@ -118,7 +118,7 @@ def _load_member(
     job: TrainJob,
     ensemble: EnsembleJob,
     data: DatasetSplits,
-    img_size: tuple[int, ...],
+    img_size: tuple[int, ...] | None,
     results: Path,
     device: torch.device,
 ) -> tuple[torch.nn.Module, dict[str, Any]]:

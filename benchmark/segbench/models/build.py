@@ -53,6 +53,13 @@ def build_model(
     injected = injected_arguments(spatial_dims, in_channels, out_channels, img_size)
     kwargs = {k: v for k, v in injected.items() if v is not None and (k in accepted or takes_kwargs)}
     kwargs.update(params)
+    size_param = accepted.get("img_size")
+    if size_param is not None and size_param.default is size_param.empty and "img_size" not in kwargs:
+        raise ValueError(
+            f"model {name!r} needs a fixed input size (img_size), but the dataset's images differ in "
+            "size and the patch budget is 'full': set the dataset's size: (resize every image) or a "
+            "patch_budget with a size"
+        )
     model = factory(**kwargs)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model {name!r} returned {type(model).__name__}, expected a torch.nn.Module")

@@ -138,7 +138,7 @@ def _run(
     dims = data.spatial_dims
     fmt = input_format(data, job.model.params)
     roi = patch_size(job.patch, dims) if job.patch else None
-    img_size = roi or tuple(data.train[0].label.shape)
+    img_size = roi or data.common_size
     out_channels = 1 if job.train.activation == "sigmoid" else 2
     model = build_model(
         job.model.name,

@@ -33,3 +33,35 @@ def test_labelled_gallery_layout(tmp_path: Path) -> None:
         pixels = np.asarray(im)
     assert pixels[:, :130].min() < 128  # row names drawn (dark text on white)
     assert pixels[16 + 32 : 16 + 32 + 12, 130 + 36 :].min() < 128  # severity-1.. parameter captions
+
+
+def test_preview_of_rgb_and_multimodal_data(tmp_path: Path) -> None:
+    """Real RGB images load channel-first; preview failed on them ('gallery needs an (H, W) ...')."""
+    from PIL import Image
+
+    from segbench.datasets.examples import write_fundus_site
+    from segbench.perturbations.gallery import gallery_grid
+    from segbench.preview import preview_suite
+
+    site = write_fundus_site(tmp_path, "drive", [21, 22, 23, 24, 25, 26], shape=(40, 40))
+    suite = tmp_path / "rgb.yaml"
+    suite.write_text(
+        "name: rgb\nmodels: [unet]\nseeds: [1]\n"
+        f"datasets: [{{name: datalist, params: {{path: {site}, channels: rgb, size: 32}}}}]\n"
+        "perturbations: [{name: gaussian_noise, severity: [1, 3]}]\n"
+    )
+    result = preview_suite(suite, tmp_path / "out")
+    with Image.open(result.png) as im:
+        pixels = np.asarray(im.convert("RGB")).astype(int)
+    spread = np.abs(pixels[..., 0] - pixels[..., 2])
+    assert spread.max() > 60  # colour tiles, not grey ones (the fundus is orange, the gutters white)
+
+    # Two modalities of a volume: perturbed per channel as the runner does, shown by the first.
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (2, 6, 16, 16)).astype(np.float32)
+    label = np.zeros((6, 16, 16), np.uint8)
+    label[:, 4:12, 4:12] = 1
+    mosaic, rows, columns = gallery_grid(image, label, ["gaussian_noise"], severities=(1, 5))
+    assert mosaic.shape == (16, 3 * 18 - 2, 3) and rows == ["gaussian_noise"] and columns == [0, 1, 5]
+    with np.testing.assert_raises_regex(ValueError, r"label of its spatial shape"):
+        gallery_grid(image, label[:, :8])

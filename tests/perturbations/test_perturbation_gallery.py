@@ -38,7 +38,7 @@ def test_grid_defaults_to_every_entry_and_is_seeded_3d() -> None:
 
 def test_grid_rejects_bad_input() -> None:
     image, label = textured_case((16, 16))
-    with pytest.raises(ValueError, match="same shape"):
+    with pytest.raises(ValueError, match="spatial shape"):
         gallery_grid(image, label[:8])
     with pytest.raises(ValueError, match="severity"):
         gallery_grid(image, label, names=["gamma"], severities=(7,))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from skimage.segmentation import find_boundaries
 
+from segbench.cases import perturb_channels
 from segbench.perturbations.base import SEVERITIES, apply_perturbation
 from segbench.registry import PERTURBATIONS
 
@@ -35,11 +36,14 @@ def gallery_grid(
     min-max scales its inputs), so a global intensity change shows only through its shape.  Every
     tile of a row uses a fresh ``np.random.default_rng(seed)``, so a row shows the same noise
     field growing with severity.  For 3D images the middle slice (axis 0) of the perturbed
-    volume is shown.  The clean tile carries the label outline in red.
+    volume is shown.  The clean tile carries the label outline in red.  A channel-first image
+    (``image.ndim == label.ndim + 1``, as real RGB or multi-modal data loads) is perturbed per
+    channel exactly as the runner does it (:func:`segbench.cases.perturb_channels`); three
+    channels are shown in colour, any other count by its first channel.
 
     Args:
-        image: float32 ``(H, W)`` or ``(D, H, W)``.
-        label: uint8 0/1 of the same shape (read only).
+        image: float32 ``(H, W)`` or ``(D, H, W)``, or channel-first ``(C, H, W)`` / ``(C, D, H, W)``.
+        label: uint8 0/1 of the image's spatial shape (read only).
         names: perturbations to show; defaults to every registered one, sorted.
         severities: columns after the clean one. Defaults to ``(1, 2, 3, 4, 5)``.
         seed: seed of the per-tile generators.
@@ -54,24 +58,32 @@ def gallery_grid(
     """
     image = np.asarray(image, dtype=np.float32)
     label = np.asarray(label)
-    if image.ndim not in (2, 3) or label.shape != image.shape:
+    channels = image.ndim == label.ndim + 1
+    if label.ndim not in (2, 3) or image.shape[channels:] != label.shape:
         raise ValueError(
-            f"gallery needs an (H, W) or (D, H, W) image and a label of the same shape, got "
-            f"{image.shape} and {label.shape}"
+            f"gallery needs an (H, W) or (D, H, W) image, optionally channel-first, and a label of its "
+            f"spatial shape, got {image.shape} and {label.shape}"
         )
     rows = list(PERTURBATIONS.names() if names is None else names)
     if not rows:
         raise ValueError("gallery needs at least one perturbation name")
     columns = [0, *(int(s) for s in severities)]
-    clean = _with_outline(_to_gray_rgb(_middle(image)), _middle(label))
+    clean = _with_outline(_to_rgb(_middle(image, channels), channels), _middle(label, False))
     tiles = []
     for name in rows:
         row = [clean]
         for severity in columns[1:]:
-            out, _ = apply_perturbation(name, image, label, severity, np.random.default_rng(seed))
-            row.append(_to_gray_rgb(_middle(out)))
+            rng = np.random.default_rng(seed)
+            out, _ = perturb_channels(_apply, name, image, label, severity=severity, rng=rng)
+            row.append(_to_rgb(_middle(out, channels), channels))
         tiles.append(row)
     return _assemble(tiles), rows, columns
+
+
+def _apply(
+    name: str, image: np.ndarray, label: np.ndarray, *, severity: int, rng: np.random.Generator
+) -> tuple[np.ndarray, dict]:
+    return apply_perturbation(name, image, label, severity, rng)
 
 
 def save_gallery_png(
@@ -106,16 +118,23 @@ def save_gallery_png(
     return path
 
 
-def _middle(array: np.ndarray) -> np.ndarray:
-    return array[array.shape[0] // 2] if array.ndim == 3 else array
+def _middle(array: np.ndarray, channels: bool) -> np.ndarray:
+    """The 2D view shown: the middle slice (spatial axis 0) of a volume, channels kept first."""
+    spatial = array.ndim - channels
+    if spatial != 3:
+        return array
+    return array[:, array.shape[1] // 2] if channels else array[array.shape[0] // 2]
 
 
-def _to_gray_rgb(tile: np.ndarray) -> np.ndarray:
+def _to_rgb(tile: np.ndarray, channels: bool) -> np.ndarray:
+    """uint8 ``(H, W, 3)``: min-max scaled over the whole tile (all channels together)."""
     tile = tile.astype(np.float64)
+    if channels:
+        tile = np.moveaxis(tile, 0, -1) if tile.shape[0] == 3 else tile[0]
     low, high = float(tile.min()), float(tile.max())
     scaled = (tile - low) / (high - low) if high > low else np.zeros_like(tile)
-    gray = np.round(scaled * 255).astype(np.uint8)
-    return np.repeat(gray[..., None], 3, axis=-1)
+    pixels = np.round(scaled * 255).astype(np.uint8)
+    return pixels if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=-1)
 
 
 def _with_outline(rgb: np.ndarray, label: np.ndarray) -> np.ndarray:

@@ -210,6 +210,8 @@ class Advice:
             return ""
         import plotly.graph_objects as go
 
+        from segbench.report.figures import style
+
         p, (lo, hi) = self.profile, self.measured_range
         fig = go.Figure()
         for model, g in self.curves.groupby("model", sort=True):
@@ -241,11 +243,11 @@ class Advice:
             annotation_text="measured range",
             annotation_position="bottom left",
         )
-        fig.update_layout(
+        style(
+            fig,
             title=f"measured in-domain Dice vs {MEASURES[p.spatial_dims][1]} (bars: 95% CI over cases)",
             xaxis_title=MEASURES[p.spatial_dims][1],
             yaxis_title="mean Dice",
-            template="plotly_white",
             height=420,
         )
         div = fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})

@@ -83,7 +83,7 @@ def _figure(block: pd.DataFrame, title: str, colour: dict[str, str]) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from segbench.report.figures import _alpha
+    from segbench.report.figures import _alpha, style
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss", "validation Dice"])
     for model, g in block.groupby("model", sort=True):
@@ -124,10 +124,10 @@ def _figure(block: pd.DataFrame, title: str, colour: dict[str, str]) -> Any:
                 col=col_i,
             )
     fig.update_xaxes(title_text="epoch")
-    fig.update_layout(
+    style(
+        fig,
         title=f"Training curves: {title}",
         height=340,
-        template="plotly_white",
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
     )
     return fig

@@ -87,13 +87,13 @@ def gates_section(jobs: pd.DataFrame) -> Section | None:
                     },
                 )
             )
-        fig.update_layout(
+        figures.style(
+            fig,
             title=f"{model} on {ds}: learned gate vs task complexity",
             xaxis_title="complexity (higher = harder)",
             yaxis_title="gate value",
             yaxis_range=[0, 1.02],
             height=380,
-            template="plotly_white",
         )
         sec.plots.append(Markup(figures.to_div(fig, f"gates-{i}")))
     cols = {c: c.replace("_", " ") for c in table.columns}

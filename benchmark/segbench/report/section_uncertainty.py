@@ -136,10 +136,10 @@ def _risk_coverage_figure(
                 col=col,
             )
     title = f"{dataset}" + ("" if pd.isna(complexity) else f", complexity {complexity:g}")
-    fig.update_layout(
+    figures.style(
+        fig,
         title=f"{title}: risk-coverage by {_TITLES[field]} (lower is better)",
         height=380,
-        template="plotly_white",
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
     )
     fig.update_xaxes(title_text="coverage (most certain cases first)")

@@ -141,3 +141,47 @@ def test_itk_formats_say_what_is_missing(tmp_path: Path) -> None:
     (tmp_path / "l.json").write_text(json.dumps({"training": [{"image": "a.mha", "label": "a_seg.mha"}]}))
     (problem,) = DATASETS.get("datalist").meta["check"]({"path": str(tmp_path / "l.json")})
     assert re.search(r"a\.mha: reading \.mha files needs ITK.*pip install itk", problem)
+
+
+def test_nrrd_volumes_load_as_their_nifti_copies(tmp_path: Path) -> None:
+    """NRRD through pynrrd: the same voxels, axis order and spacing as NIfTI; with and without
+    ``space directions`` (MONAI's NrrdReader raises KeyError on files that lack it)."""
+    import nrrd
+
+    rng = np.random.default_rng(0)
+    entries: dict[str, list[dict[str, str]]] = {"nii": [], "nrrd": [], "bare": []}
+    for k in range(4):
+        vol = rng.uniform(0, 1, (14, 12, 6)).astype(np.float32)
+        lab = np.zeros((14, 12, 6), np.uint8)
+        lab[3 : 9 + k, 2:8, 1:5] = 1
+        affine = np.diag([0.8, 0.8, 2.0, 1.0])
+        nib.save(nib.Nifti1Image(vol, affine), str(tmp_path / f"v{k}.nii.gz"))
+        nib.save(nib.Nifti1Image(lab, affine), str(tmp_path / f"v{k}_seg.nii.gz"))
+        spatial = {"space": "left-posterior-superior", "space directions": np.diag([0.8, 0.8, 2.0])}
+        nrrd.write(str(tmp_path / f"v{k}.nrrd"), vol, spatial, index_order="F")
+        nrrd.write(str(tmp_path / f"v{k}_seg.nrrd"), lab, spatial, index_order="F")
+        nrrd.write(str(tmp_path / f"b{k}.nrrd"), vol, index_order="F")
+        nrrd.write(str(tmp_path / f"b{k}_seg.nrrd"), lab, index_order="F")
+        entries["nii"].append({"image": f"v{k}.nii.gz", "label": f"v{k}_seg.nii.gz"})
+        entries["nrrd"].append({"image": f"v{k}.nrrd", "label": f"v{k}_seg.nrrd"})
+        entries["bare"].append({"image": f"b{k}.nrrd", "label": f"b{k}_seg.nrrd"})
+    built = {}
+    for name, training in entries.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"training": training}))
+        assert DATASETS.get("datalist").meta["check"]({"path": str(path)}) == []
+        assert DATASETS.get("datalist").spatial_dims({"path": str(path)}) == 3
+        built[name] = datalist.build(_rng(), path=str(path))
+    nii, nrd, bare = (
+        sorted([*b.train, *b.val, *b.test], key=lambda c: c.case_id[1:]) for b in built.values()
+    )
+    for a, b, c in zip(nii, nrd, bare, strict=True):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.label, b.label)
+        np.testing.assert_array_equal(a.image, c.image)
+        assert a.spacing == pytest.approx(b.spacing) == (0.8, 0.8, 2.0) and c.spacing == (1.0, 1.0, 1.0)
+    broken = tmp_path / "broken.json"
+    (tmp_path / "x.nrrd").write_bytes(b"NRRD0004\ntype: float\n")
+    broken.write_text(json.dumps({"training": [{"image": "x.nrrd", "label": "v0_seg.nrrd"}]}))
+    (problem,) = DATASETS.get("datalist").meta["check"]({"path": str(broken)})
+    assert "x.nrrd: cannot be read as NRRD" in problem

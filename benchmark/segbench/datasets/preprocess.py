@@ -30,7 +30,7 @@ import numpy as np
 from segbench.cases import Case
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import LabelRule, Pair
-from segbench.datasets.readers import EXTENSIONS_2D, decode, extension
+from segbench.datasets.readers import EXTENSIONS_2D, decode, extension, nrrd_spacing
 
 __all__ = ["CHANNELS", "PREPROCESSING", "Preprocess", "binarize", "parse_preprocess", "preprocess_pair"]
 
@@ -166,6 +166,8 @@ def _select_channels(array: np.ndarray, channels: str, dims: int, path: Path) ->
 def _spacing(path: Path, dims: int) -> tuple[float, ...]:
     if extension(path) in EXTENSIONS_2D:
         return (1.0,) * dims
+    if extension(path) == ".nrrd":
+        return nrrd_spacing(path, dims) or (1.0,) * dims
     try:
         import nibabel as nib
 

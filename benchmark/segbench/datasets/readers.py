@@ -3,8 +3,10 @@
 Why two paths: ``segbench validate`` must check thousands of files in a second or two
 without importing torch, so the checks read headers with PIL / nibabel directly; the
 runner decodes through MONAI ``LoadImage`` (PIL and nibabel readers), as a MONAI user's
-pipeline would.  NRRD and MHA need ITK (``pip install itk``), which is not a dependency:
-without it such files fail with a one-line message saying so, before anything runs.
+pipeline would.  NRRD is read with pynrrd directly, not MONAI's ``NrrdReader``: that reader
+raises ``KeyError: 'space directions'`` on the many NRRD files without spatial fields.  MHA/MHD
+need ITK (``pip install itk``, ~300 MB, not a dependency): without it such files fail with a
+one-line message saying so, before anything runs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ __all__ = [
     "decode",
     "header_shape",
     "is_image",
+    "nrrd_header",
+    "nrrd_spacing",
     "read_label_array",
     "stem",
 ]
@@ -32,7 +36,8 @@ EXTENSIONS_2D = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 EXTENSIONS_3D = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd")
 IMAGE_EXTENSIONS = EXTENSIONS_2D + EXTENSIONS_3D
 _NIFTI = (".nii.gz", ".nii")
-_ITK = (".nrrd", ".mha", ".mhd")
+_NRRD = (".nrrd",)
+_ITK = (".mha", ".mhd")
 # PIL modes whose pixel values are not intensities (palette) or carry alpha: converted first.
 _TO_RGB = {"P", "PA", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "LA", "1"}
 
@@ -87,10 +92,41 @@ def header_shape(path: Path) -> tuple[int, ...]:
         except Exception as exc:  # nibabel raises several types for broken files
             raise DataError(f"{path}: cannot be read as NIfTI ({exc}); re-export it or remove it") from None
         return _drop_trailing_ones(shape)
+    if ext in _NRRD:
+        return _drop_trailing_ones(tuple(int(s) for s in nrrd_header(path)["sizes"]))
     if ext in _ITK:
         _require_itk(path)
         return tuple(int(s) for s in np.asarray(decode(path)).shape)
     raise DataError(f"{path}: unsupported file type {ext!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+
+
+def nrrd_header(path: Path) -> dict[str, Any]:
+    """An NRRD file's header (pynrrd), or a one-line DataError naming the file."""
+    import nrrd
+
+    try:
+        header = dict(nrrd.read_header(str(path)))
+        missing = [field for field in ("type", "dimension", "sizes") if field not in header]
+        if missing:
+            raise ValueError(f"header lacks the required field(s) {', '.join(missing)}")
+    except Exception as exc:  # pynrrd raises NRRDError, ValueError, OSError for broken headers
+        raise DataError(f"{path}: cannot be read as NRRD ({exc}); re-export it or remove it") from None
+    return header
+
+
+def nrrd_spacing(path: Path, dims: int) -> tuple[float, ...] | None:
+    """Voxel size per axis from ``space directions`` (column norms) or ``spacings``; None if absent."""
+    header = nrrd_header(path)
+    directions = header.get("space directions")
+    if directions is not None:
+        rows = [np.asarray(d, dtype=float) for d in directions]
+        norms = [float(np.linalg.norm(r)) for r in rows if np.all(np.isfinite(r))]  # NaN row: a channel axis
+        if len(norms) >= dims:
+            return tuple(norms[:dims])
+    spacings = header.get("spacings")
+    if spacings is not None and len(spacings) >= dims and np.all(np.isfinite(spacings[:dims])):
+        return tuple(float(s) for s in spacings[:dims])
+    return None
 
 
 def decode(path: Path, *, gray: bool = False) -> np.ndarray:
@@ -106,6 +142,8 @@ def decode(path: Path, *, gray: bool = False) -> np.ndarray:
     """
     _check_nonempty(path)
     ext = extension(path)
+    if ext in _NRRD:
+        return _decode_nrrd(path)
     try:
         loader = _loader(ext, gray)
         array = np.asarray(loader(str(path)))
@@ -158,6 +196,18 @@ def _loader(ext: str, gray: bool) -> Any:
         _require_itk(Path("file" + ext))
         return LoadImage(reader="ITKReader", image_only=True)
     raise DataError(f"unsupported file type {ext!r}; use one of {', '.join(IMAGE_EXTENSIONS)}")
+
+
+def _decode_nrrd(path: Path) -> np.ndarray:
+    """Voxels in (X, Y, Z) order, as nibabel gives NIfTI (pynrrd's Fortran index order)."""
+    import nrrd
+
+    try:
+        array, _ = nrrd.read(str(path), index_order="F")
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be decoded as NRRD ({exc}); re-export it or remove it") from None
+    array = np.asarray(array)
+    return array.reshape(_drop_trailing_ones(array.shape))
 
 
 def _to_rgb_if_needed(img: Any) -> Any:

@@ -229,7 +229,8 @@ def bootstrap_means(values: np.ndarray, n_resamples: int, rng: np.random.Generat
         else:
             flat = idx.astype(np.intp) + (np.arange(m, dtype=np.intp) * n)[:, None]
             counts = np.bincount(flat.ravel(), minlength=m * n).reshape(m, n).astype(float)
-            sums[rows] = counts @ x0
+            with np.errstate(invalid="ignore"):  # an infinite value (0 * inf) makes that mean NaN
+                sums[rows] = counts @ x0
             if has_nan.any():
                 dens[rows, :] = np.where(has_nan, counts @ w, float(n))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -614,7 +615,8 @@ def _quantile_sorted(srt: np.ndarray, q: np.ndarray, b_valid: np.ndarray) -> np.
     hi = np.minimum(lo + 1, last)
     frac = pos - lo
     cols = np.arange(srt.shape[1])
-    val = srt[lo, cols] * (1.0 - frac) + srt[hi, cols] * frac
+    with np.errstate(invalid="ignore"):  # inf * 0 where a column holds infinite values
+        val = srt[lo, cols] * (1.0 - frac) + srt[hi, cols] * frac
     return np.where(ok, val, np.nan)
 
 

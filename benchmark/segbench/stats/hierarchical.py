@@ -489,16 +489,17 @@ def hier_rank_stability(
         same = int((ranks == full_rank).all(axis=1).sum())
         lo, hi = wilson_ci(same, n_resamples, confidence)
         taus = _kendall_per_ranking(full_rank, ranks)
+        taus_ok = bool(np.isfinite(taus).any())  # tau is undefined when every rank ties (one model)
         tau_rows.append(
             {
                 **base,
                 "share_same_ranking": same / n_resamples,
                 "share_low": lo,
                 "share_high": hi,
-                "tau_median": float(np.nanmedian(taus)),
-                "tau_mean": float(np.nanmean(taus)),
+                "tau_median": float(np.nanmedian(taus)) if taus_ok else np.nan,
+                "tau_mean": float(np.nanmean(taus)) if taus_ok else np.nan,
                 "tau_p05": float(np.nanquantile(taus, 0.05))
-                if n_resamples >= min_quantile_resamples
+                if taus_ok and n_resamples >= min_quantile_resamples
                 else np.nan,
                 "small_n": small_n_flag(n_cases, k),
             }

@@ -306,9 +306,15 @@ def rebuild_store(
     Returns:
         (where the old database was moved, shards ingested, suites restored, warnings).
     """
-    from segbench.store import ResultsLock, Store
+    from segbench.store import ResultsLock, Store, StoreError
 
-    with ResultsLock(Path(results), wait=wait):
+    folder = Path(results)
+    if not (folder / "segbench.sqlite").exists() and not (folder / "shards").is_dir():
+        # Not a results folder (a typo): creating an empty store there would only hide the mistake.
+        raise StoreError(
+            f"{folder} holds no segbench.sqlite and no shards/; nothing to rebuild (check --results)"
+        )
+    with ResultsLock(folder, wait=wait):
         store = Store(results)
         aside, shards, suites = store.rebuild()
         return aside, shards, suites, store.warnings

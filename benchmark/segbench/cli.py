@@ -48,7 +48,7 @@ def _warn(lines: list[str]) -> None:
         click.secho(f"warning: {line}", fg="yellow", err=True)
 
 
-def _os_error(exc: OSError) -> str:
+def _os_error(exc: OSError, verb: str = "write") -> str:
     """One line for a filesystem error: what, where, and the usual fix."""
     where = f" {exc.filename}" if exc.filename else ""
     reason = exc.strerror or str(exc)
@@ -59,7 +59,7 @@ def _os_error(exc: OSError) -> str:
         17: "; a file is in the way: remove it or choose another folder",
         20: "; a file is in the way: remove it or choose another folder",
     }
-    return f"cannot write{where}: {reason}{hint.get(exc.errno or 0, '')}"
+    return f"cannot {verb}{where}: {reason}{hint.get(exc.errno or 0, '')}"
 
 
 @click.group()
@@ -388,6 +388,8 @@ def export_command(suite_file: Path, out: Path, fmt: str) -> None:
         summary = api.export_suite(suite_file, out, fmt)
     except ValueError as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
     click.echo(f"{summary.n_images} images in {summary.n_test_sets} folders; manifest: {summary.manifest}")
     click.echo(
         "predict each folder into PRED/<folder>/, then: "
@@ -409,6 +411,8 @@ def import_command(predictions: Path, manifest: Path, label: str, results: Path)
         summary = api.import_predictions(predictions, manifest, label, results)
     except (ValueError, LockHeld, StoreError) as exc:
         _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc, "read or write"))
     click.echo(
         f"{summary.label}: {summary.n_cases} cases in {summary.n_test_sets} conditions stored with suite "
         f"{summary.suite} (mean Dice {summary.mean_dice:.3f}); `segbench report` shows it"

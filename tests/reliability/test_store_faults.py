@@ -129,6 +129,19 @@ def test_missing_database_reads_as_empty_and_creates_nothing(tmp_path: Path) -> 
     assert not results.exists()
 
 
+def test_rebuild_of_a_folder_that_is_not_a_results_folder_creates_nothing(tmp_path: Path) -> None:
+    results = tmp_path / "typo"
+    _one_line_error(_invoke("store", "rebuild", "--results", results), str(results), "nothing to rebuild")
+    assert not results.exists()
+
+
+def test_export_into_a_file_is_one_line(tmp_path: Path, write_suite) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the export folder goes")
+    suite = write_suite(TINY, "faults")
+    _one_line_error(_invoke("export", suite, "--out", blocker / "x", "--format", "png"), "in the way")
+
+
 def test_report_output_conflict_is_one_line(tmp_path: Path) -> None:
     results, out_dir = tmp_path / "results", tmp_path / "out"
     seed_store(results)

@@ -227,6 +227,15 @@ CORPUS = [
     ),
     # --- schema
     Bad("boolean as a seed", HEAD + "seeds: [1, true]\n", 5, "seeds.1", ["valid integer", "got True"]),
+    Bad("negative seed", HEAD + "seeds: [-1]\n", 5, "seeds.0", ["greater than or equal to 0", "got -1"]),
+    Bad(  # numpy cannot seed with it and SQLite cannot store it (the store crashed on ingest)
+        "seed beyond 2**32",
+        HEAD + "seeds: [1, 99999999999999999999999]\n",
+        5,
+        "seeds.1",
+        ["less than or equal to 4294967295"],
+    ),
+    Bad("negative data_seed", HEAD + "data_seed: -5\n", 5, "data_seed", ["greater than or equal to 0"]),
     Bad("quoted integer", HEAD + "train: {batch_size: '8'}\n", 5, "train.batch_size", ["valid integer"]),
     Bad("string as a boolean", HEAD + "train: {amp: 'yes'}\n", 5, "train.amp", ["valid boolean"]),
     Bad("infinite learning rate", HEAD + "train: {lr: .inf}\n", 5, "train.lr", ["finite number"]),

@@ -8,7 +8,7 @@ dataset and perturbation names, factory parameters) live in ``suite.validate``.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 Severity = int
+
+
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""A seed: numpy's and SQLite's range (0 .. 2**32 - 1); a larger one crashed the store on ingest."""
 
 
 class _Strict(BaseModel):
@@ -110,7 +114,7 @@ class EnsembleMembers(_Strict):
     """One model's runs over several training seeds (a deep ensemble): ``{model: unet, seeds: all}``."""
 
     model: str = Field(min_length=1, description="a model label of this suite")
-    seeds: Literal["all"] | list[int] = Field(
+    seeds: Literal["all"] | list[Seed] = Field(
         default="all", description="'all' or a list of the suite's seeds"
     )
 
@@ -207,8 +211,8 @@ class Suite(_Strict):
         pattern=r"^[A-Za-z0-9_.-]+$", max_length=100, description="letters, digits, '_', '-', '.'"
     )
     description: str = Field(default="", max_length=20_000)
-    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
-    data_seed: int = Field(default=0, description="fixes the data (identical cases across models/seeds)")
+    seeds: list[Seed] = Field(default_factory=lambda: [1], min_length=1)
+    data_seed: Seed = Field(default=0, description="fixes the data (identical cases across models/seeds)")
     train: TrainConfig = Field(default_factory=TrainConfig)
     models: list[ModelSpec] = Field(min_length=1)
     datasets: list[DatasetSpec] = Field(min_length=1)

@@ -155,6 +155,7 @@ def test_bad_preprocessing_values_are_named(tmp_path: Path) -> None:
         ({"group": "("}, r"group='\(' is not a valid regular expression"),
         ({"group": "^zz"}, r"group='\^zz' does not match case 's_000'"),
         ({"split": [0.5, 0.5]}, r"split=\[0.5, 0.5\] must be three non-negative fractions"),
+        ({"size": 300_000}, r"cases resized to size=300000 \(2D\) need about .* GB in memory.*lower size"),
     ):
         with pytest.raises(ValueError, match=pattern):
             _check("datalist", path=str(path), **params)

@@ -227,6 +227,20 @@ CORPUS = [
     ),
     # --- schema
     Bad("boolean as a seed", HEAD + "seeds: [1, true]\n", 5, "seeds.1", ["valid integer", "got True"]),
+    Bad(  # validated fine before, then the OOM killer ended the whole run with SIGKILL
+        "synthetic images larger than memory",
+        HEAD.replace("size: 32", "size: 100000"),
+        4,
+        "datasets.0.params",
+        ["100 images of 100000x100000 need about", "GB in memory", "lower size or n_images"],
+    ),
+    Bad(
+        "synthetic volumes larger than memory",
+        "name: x\nmodels: [unet]\ndatasets:\n  - {name: spheres3d, params: {size: 20000}}\n",
+        4,
+        "datasets.0.params",
+        ["volumes of 20000^3 need about", "lower size or the case counts"],
+    ),
     Bad("negative seed", HEAD + "seeds: [-1]\n", 5, "seeds.0", ["greater than or equal to 0", "got -1"]),
     Bad(  # numpy cannot seed with it and SQLite cannot store it (the store crashed on ingest)
         "seed beyond 2**32",

@@ -21,6 +21,7 @@ from segbench.datasets.cache import CACHE_VERSION, cached_cases
 from segbench.datasets.checks import check_listing
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import Listing, fingerprint
+from segbench.datasets.memory import memory_problem
 from segbench.datasets.preprocess import PREPROCESSING, Preprocess, parse_preprocess, preprocess_pair
 from segbench.datasets.readers import EXTENSIONS_2D, extension, header_shape
 from segbench.datasets.split import check_group, check_split, group_of, split_cases
@@ -136,6 +137,14 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
         pattern = check_group(full.get("group"))
         listing = listing_of(full)
         check_listing(listing, prep)
+        if prep.size is not None and listing.pairs:
+            first = listing.pairs[0].images[0]
+            dims = 2 if extension(first) in EXTENSIONS_2D else 3
+            n = len(listing.pairs)
+            what = f"{n} cases resized to size={prep.size} ({dims}D)"
+            too_big = memory_problem(n, (prep.size,) * dims, what, "lower size")
+            if too_big:
+                raise ValueError(too_big)
         # The split on placeholders: too few subjects for a split is found before any decoding.
         empty = np.zeros(0, np.float32)
         placeholders = [Case(p.case_id, empty, empty, ()) for p in listing.pairs]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from segbench.cases import Case, DatasetSplits
+from segbench.datasets.memory import memory_problem
 from segbench.metrics.complexity import foreground_ratio
 from segbench.registry import register_dataset
 
@@ -119,7 +120,9 @@ def _check(params: dict[str, Any]) -> list[str]:
             _check_radius(param, params[param], size)
         except ValueError as exc:
             problems.append(f"{param}: {exc}")
-    return problems
+    n = params["n_train"] + params["n_val"] + params["n_test"]
+    too_big = memory_problem(n, (size,) * 3, f"{n} volumes of {size}^3", "lower size or the case counts")
+    return [*problems, too_big] if too_big else problems
 
 
 def _check_radius(param: str, value: Sequence[float], size: int) -> tuple[float, float]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from segbench.cases import Case, DatasetSplits
 from segbench.datasets.blobs import bezier_blob_mask
+from segbench.datasets.memory import memory_problem
 from segbench.datasets.textures import texture_crop, validate_texture
 from segbench.metrics.complexity import foreground_ratio, lbp_jsd, lbp_kl
 from segbench.registry import register_dataset
@@ -212,6 +213,11 @@ def _check(params: dict[str, Any]) -> list[str]:
             rule()
         except ValueError as exc:
             problems.append(f"{param}: {exc}")
+    if not problems:
+        n, size = params["n_images"], params["size"]
+        what = f"{n} images of {size}x{size}"
+        too_big = memory_problem(n, (size, size), what, "lower size or n_images")
+        problems += [too_big] if too_big else []
     return problems
 
 

@@ -271,13 +271,14 @@ def _build_shapes(suite: Suite) -> list[tuple[int, tuple[int, ...] | None]]:
 
 def _try_build(spec: ModelSpec, dims: int, activation: str, img_size: tuple[int, ...] | None) -> Any:
     from segbench.models.build import build_model
+    from segbench.models.contract import out_channels_for
 
     try:
         return build_model(
             spec.name,
             spec.params,
             spatial_dims=dims,
-            out_channels=1 if activation == "sigmoid" else 2,
+            out_channels=out_channels_for(activation),
             img_size=img_size,
         )
     except Exception:  # unbuildable here (other checks report bad names/params); the worker checks again

@@ -25,7 +25,14 @@ from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REFUSED_PACKAGES", "UserFactory", "UserRefError", "find_module", "resolve_reference"]
+__all__ = [
+    "REFUSED_PACKAGES",
+    "UserFactory",
+    "UserRefError",
+    "add_user_folder",
+    "find_module",
+    "resolve_reference",
+]
 
 REFUSED_PACKAGES: frozenset[str] = frozenset(sys.stdlib_module_names) | {
     "builtins",
@@ -35,6 +42,9 @@ REFUSED_PACKAGES: frozenset[str] = frozenset(sys.stdlib_module_names) | {
     "__future__",
 }
 """Top-level packages whose callables a suite may never name (standard library and builtins)."""
+
+_USER_FOLDERS: list[str] = []
+"""Folders searched for a suite's own top-level module after ``sys.path`` (see :func:`add_user_folder`)."""
 
 _UNKNOWN_SIGNATURE = inspect.Signature(
     [
@@ -178,8 +188,9 @@ def resolve_reference(
     spec = find_module(module)
     if spec is None:
         raise UserRefError(
-            f"{kind} {reference!r}: cannot import module {module!r}: not found on the Python path "
-            f"(install it, or run from the folder that contains it / set PYTHONPATH)"
+            f"{kind} {reference!r}: cannot import module {module!r}: not found on the Python path, "
+            f"beside the suite file or in the working directory (install it, put it beside the suite, "
+            f"or set PYTHONPATH)"
         )
     origin = spec.origin if spec.origin and spec.has_location else None
     signature, doc = _unknown(), None
@@ -192,6 +203,33 @@ def resolve_reference(
     elif spec.submodule_search_locations is not None and origin is None:
         raise UserRefError(f"{kind} {reference!r}: {module!r} is a namespace package, not a module")
     return UserFactory(reference, kind, module, attr, origin, signature, doc)
+
+
+def add_user_folder(folder: str | Path) -> None:
+    """Also look for a suite's own modules in ``folder`` (the suite file's folder, the working directory).
+
+    Why: the ``segbench`` console script, unlike ``python -c``, does not put the working directory
+    on ``sys.path``, so ``my_models.py`` beside the suite was "not found".  A folder is only searched
+    for a top-level name that ``sys.path`` does not have, and is then *appended* to ``sys.path`` (so
+    workers inherit it): it can never shadow an installed package.  Nothing is imported here.
+    """
+    resolved = str(Path(folder).resolve())
+    if resolved not in _USER_FOLDERS:
+        _USER_FOLDERS.append(resolved)
+
+
+def _find_top_level(name: str) -> ModuleSpec | None:
+    spec = importlib.util.find_spec(name)
+    if spec is not None:
+        return spec
+    for folder in _USER_FOLDERS:
+        spec = PathFinder.find_spec(name, [folder])
+        if spec is not None:
+            if folder not in sys.path:
+                sys.path.append(folder)
+                importlib.invalidate_caches()
+            return spec
+    return None
 
 
 def find_module(name: str) -> ModuleSpec | None:
@@ -210,7 +248,7 @@ def find_module(name: str) -> ModuleSpec | None:
     for depth in range(len(parts)):
         try:
             if depth == 0:
-                spec = importlib.util.find_spec(parts[0])
+                spec = _find_top_level(parts[0])
             else:
                 spec = PathFinder.find_spec(".".join(parts[: depth + 1]), search)
         except (ImportError, ValueError):

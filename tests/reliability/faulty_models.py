@@ -14,7 +14,17 @@ import time
 import torch
 from torch import nn
 
-__all__ = ["base_exception", "crashes", "exits", "hangs", "nan_at_test", "raises"]
+__all__ = [
+    "base_exception",
+    "crashes",
+    "downsamples",
+    "exits",
+    "hangs",
+    "nan_at_test",
+    "no_parameters",
+    "raises",
+    "returns_tuple",
+]
 
 
 class QuietAbort(BaseException):
@@ -40,6 +50,10 @@ class _Tiny(nn.Module):
         if self.fault == "hangs":
             time.sleep(3600)
         out = self.conv(x)
+        if self.fault == "returns_tuple":
+            return out, out  # deep supervision
+        if self.fault == "downsamples":
+            return out[..., ::2, ::2]
         if self.fault == "nan_at_test" and not self.training and x.shape[0] > self.threshold:
             # Validation batches are small (<= threshold), test batches larger: NaN only at test time.
             return out * float("nan")
@@ -74,3 +88,20 @@ def nan_at_test(spatial_dims: int = 2, out_channels: int = 1, threshold: int = 4
 def crashes(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
     """Kills its own process with SIGKILL in the forward pass (a hard crash: no shard)."""
     return _Tiny("crashes")
+
+
+def returns_tuple(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Returns ``(logits, logits)``, as a deep-supervision net does."""
+    return _Tiny("returns_tuple")
+
+
+def downsamples(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Returns logits at half the input's resolution."""
+    return _Tiny("downsamples")
+
+
+def no_parameters(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """A net with nothing to train (frozen)."""
+    model = _Tiny("none")
+    model.requires_grad_(False)
+    return model

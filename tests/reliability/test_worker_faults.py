@@ -26,6 +26,12 @@ def _invoke(suite: Path, results: Path, *extra: str):
         ("faulty_models:exits", "SystemExit: 3"),
         ("faulty_models:base_exception", "QuietAbort: faulty model: a bare BaseException"),
         ("faulty_models:raises", "RuntimeError: faulty model: forward always raises"),
+        ("faulty_models:returns_tuple", "ModelOutputError: the model returned a tuple, not a tensor"),
+        (
+            "faulty_models:downsamples",
+            "ModelOutputError: the model returned shape (4, 1, 16, 16) for an input of shape (4, 1, 32, 32)",
+        ),
+        ("faulty_models:no_parameters", "ModelOutputError: the model has no trainable parameters"),
     ],
 )
 def test_exit_or_base_exception_in_user_code_is_a_recorded_failure(

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from segbench.metrics.uncertainty import case_uncertainty
+from segbench.models.contract import checked_logits
 from segbench.worker.data import stack_images
 from segbench.worker.infer import Predictor, check_finite
 
@@ -108,11 +109,17 @@ def _logits(predictor: Predictor, model: torch.nn.Module, batch: torch.Tensor) -
     autocast: Any = torch.autocast("cuda", dtype=torch.float16) if predictor.amp else nullcontext()
     with autocast:
         if predictor.roi_size is None:
-            return check_finite(model(batch).float())  # NaN logits: a recorded failure, not Dice 0
+            logits = checked_logits(model(batch), batch, predictor.out_channels)
+            return check_finite(logits.float())  # NaN logits: a recorded failure, not Dice 0
         from monai.inferers import sliding_window_inference
 
         out = sliding_window_inference(
-            batch, predictor.roi_size, predictor.batch_size, model, overlap=predictor.overlap, mode="gaussian"
+            batch,
+            predictor.roi_size,
+            predictor.batch_size,
+            predictor.checked(model),
+            overlap=predictor.overlap,
+            mode="gaussian",
         )
     return check_finite(torch.as_tensor(out).float())
 

@@ -25,6 +25,7 @@ from segbench.core.records import ShardRecord
 from segbench.ensemble.infer import ensemble_predict
 from segbench.ensemble.plan import EnsembleJob
 from segbench.models.build import build_model, count_parameters
+from segbench.models.contract import out_channels_for
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
 from segbench.worker.device import pick_device
@@ -134,7 +135,7 @@ def _load_member(
         job.model.params,
         spatial_dims=data.spatial_dims,
         in_channels=data.in_channels,
-        out_channels=1 if job.train.activation == "sigmoid" else 2,
+        out_channels=out_channels_for(job.train.activation),
         img_size=img_size,
     )
     saved = torch.load(ckpt, map_location="cpu", weights_only=True)

@@ -70,7 +70,11 @@ def load_suite(path: str | Path, environ: Mapping[str, str] | None = None) -> Su
     Raises:
         SuiteError: every problem found, each with file, line, field path and value.
     """
+    from segbench.userref import add_user_folder
+
     path = Path(path)
+    add_user_folder(path.parent)  # a suite's own modules may sit beside it ...
+    add_user_folder(Path.cwd())  # ... or in the working directory, as with `python -c`
     try:
         return parse_suite(decode(read_bytes(path), str(path)), str(path), environ)
     except (MemoryError, RecursionError) as exc:

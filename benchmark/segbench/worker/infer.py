@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
 import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
+from segbench.models.contract import checked_logits, out_channels_for
 from segbench.worker.data import InputFormat, stack_images
 
 __all__ = ["NonFiniteOutputError", "Predictor", "check_finite"]
@@ -65,6 +66,14 @@ class Predictor:
         self.batch_size = batch_size
         self.amp = amp and device.type == "cuda"
 
+    @property
+    def out_channels(self) -> int:
+        return out_channels_for(self.activation)
+
+    def checked(self, model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+        """``model`` whose every window's output is checked to be logits for that window."""
+        return lambda window: checked_logits(model(window), window, self.out_channels)
+
     def _autocast(self):  # type: ignore[no-untyped-def]
         return torch.autocast("cuda", dtype=torch.float16) if self.amp else nullcontext()
 
@@ -84,7 +93,7 @@ class Predictor:
                 chunk = images[start : start + self.batch_size]
                 batch = stack_images(chunk, self.fmt).to(self.device)
                 with self._autocast():
-                    logits = model(batch)
+                    logits = checked_logits(model(batch), batch, self.out_channels)
                 for image, mask in zip(chunk, self._to_mask(logits.float()), strict=True):
                     spatial = image.shape[-mask.ndim :]
                     masks.append(mask[tuple(slice(0, n) for n in spatial)])
@@ -93,7 +102,12 @@ class Predictor:
             volume = stack_images([image], self.fmt).to(self.device)
             with self._autocast():
                 logits = sliding_window_inference(
-                    volume, self.roi_size, self.batch_size, model, overlap=self.overlap, mode="gaussian"
+                    volume,
+                    self.roi_size,
+                    self.batch_size,
+                    self.checked(model),
+                    overlap=self.overlap,
+                    mode="gaussian",
                 )
             mask = self._to_mask(torch.as_tensor(logits).float())[0]
             masks.append(mask[tuple(slice(0, n) for n in image.shape[-mask.ndim :])])

@@ -25,6 +25,7 @@ import torch
 from segbench.cases import Case, DatasetSplits, perturb_channels
 from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
+from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.pretrained import apply_pretrained, is_pretrained
@@ -139,7 +140,7 @@ def _run(
     fmt = input_format(data, job.model.params)
     roi = patch_size(job.patch, dims) if job.patch else None
     img_size = roi or data.common_size
-    out_channels = 1 if job.train.activation == "sigmoid" else 2
+    out_channels = out_channels_for(job.train.activation)
     model = build_model(
         job.model.name,
         job.model.params,

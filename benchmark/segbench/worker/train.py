@@ -21,6 +21,7 @@ from monai.losses import DiceCELoss, DiceLoss
 
 from segbench.cases import Case
 from segbench.metrics.overlap import dice
+from segbench.models.contract import ModelOutputError, checked_logits, out_channels_for
 from segbench.suite.schema import TrainConfig
 from segbench.worker.infer import Predictor
 
@@ -77,6 +78,11 @@ def train_model(
     start = time.perf_counter()
     model.to(device)
     loss_fn = make_loss(cfg)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ModelOutputError(
+            "the model has no trainable parameters; to evaluate a model that is already trained, "
+            "give the suite entry 'weights:' or 'pretrained: true'"
+        )
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     scheduler = (
         torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.epochs)
@@ -101,6 +107,7 @@ def train_model(
         history, seconds_before = saved["history"], saved["seconds"]
         first_epoch = saved["epoch"] + 1
         restore_rng(saved["rng"], batches)
+    out_channels = out_channels_for(cfg.activation)
     for epoch in range(first_epoch, cfg.epochs + 1):
         model.train()
         losses = []
@@ -108,7 +115,7 @@ def train_model(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                loss = loss_fn(model(x), y)
+                loss = loss_fn(checked_logits(model(x), x, out_channels), y)
                 extra = getattr(model, "regularization_loss", None)  # e.g. gated_unet's gate L1
                 if callable(extra):
                     loss = loss + extra()

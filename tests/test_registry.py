@@ -177,3 +177,34 @@ def test_editable_install_found_through_meta_path_without_running_init(tmp_path:
     entry = MODELS.get("editpkg.nets:build")
     assert list(entry.parameters())[:3] == ["spatial_dims", "out_channels", "width"]
     assert not marker.exists() and "editpkg" not in sys.modules
+
+
+def test_module_beside_the_suite_file_is_found_without_running_it(tmp_path: Path, monkeypatch) -> None:
+    """The ``segbench`` script does not put the working directory on sys.path (``python -m`` does):
+    a module beside the suite, or in the working directory, is found, still without importing it,
+    and the folder is appended to sys.path (so it never shadows an installed package)."""
+    import segbench.userref as userref
+    from segbench.models.build import build_model
+    from segbench.suite.load import load_suite
+
+    monkeypatch.setattr(userref, "_USER_FOLDERS", [])
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
+    monkeypatch.chdir(tmp_path)  # the working directory holds nothing
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = tmp_path / "imported.txt"
+    (project / "besidenets.py").write_text(MODULE.format(marker=str(marker)))
+    suite = project / "s.yaml"
+    suite.write_text(SUITE.format(model="besidenets:build", params="{width: 5}"))
+    try:
+        load_suite(suite)
+        assert not marker.exists()  # found and checked, not imported
+        assert sys.path[-1] == str(project.resolve())
+        model = build_model("besidenets:build", {"width": 5}, spatial_dims=2, out_channels=1)
+        assert marker.read_text() == "imported" and model.kernel_size == (5, 5)
+    finally:
+        sys.modules.pop("besidenets", None)
+    missing = project / "t.yaml"
+    missing.write_text(SUITE.format(model="nowhere_nets:build", params="{}"))
+    with pytest.raises(SuiteError, match="not found on the Python path, beside the suite file or in the"):
+        load_suite(missing)

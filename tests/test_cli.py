@@ -193,3 +193,30 @@ def test_system_exit_when_run_imports_a_user_model_is_a_failed_job(write_suite, 
     code, out = invoke("run", str(suite), "--results", str(tmp_path / "r"), "--quiet")
     assert code == 1, out
     assert "1 FAILED" in out and "SystemExit(2)" in out, out
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout-min", "-1"),  # every job "timed out" at once before
+        ("--timeout-min", "nan"),  # silently meant no timeout before
+        ("--timeout-min", "inf"),
+        ("--mem-gb", "0"),
+        ("--workers", "0"),
+        ("--jobs-per-gpu", "0"),
+        ("--array-parallelism", "-2"),
+    ],
+)
+def test_run_refuses_nonsense_limits_before_touching_the_results(
+    tiny_suite: Path, tmp_path: Path, option: str, value: str
+) -> None:
+    results = tmp_path / "results"
+    out = CliRunner().invoke(main, ["run", str(tiny_suite), "--results", str(results), option, value])
+    assert out.exit_code == 2 and f"Invalid value for '{option}'" in out.output, out.output
+    assert not results.exists()
+    from segbench import api
+
+    if option == "--timeout-min":
+        with pytest.raises(ValueError, match="timeout_min must be a finite number of minutes > 0"):
+            api.run_suite(tiny_suite, results, device="cpu", quiet=True, timeout_min=float(value))
+        assert not results.exists()

@@ -7,6 +7,7 @@ to ``cli.py``.
 from __future__ import annotations
 
 import inspect
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,6 +199,7 @@ def run_suite(
     Raises:
         SuiteError: the suite file has problems (all of them listed).
         DeviceError: ``device`` is misspelt or not available on this machine.
+        ValueError: ``timeout_min`` is not a finite number > 0.
         LockHeld: another process is writing to ``results`` (and ``wait`` is False).
         StoreError: the database is damaged, full or read-only (one line naming it).
     """
@@ -205,6 +207,8 @@ def run_suite(
     from segbench.suite.device import check_device
 
     check_device(device)  # one upfront error, not one failed job per cell
+    if timeout_min is not None and not (math.isfinite(timeout_min) and timeout_min > 0):
+        raise ValueError(f"timeout_min must be a finite number of minutes > 0, got {timeout_min!r}")
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):

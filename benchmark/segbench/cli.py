@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,24 @@ def _os_error(exc: OSError, verb: str = "write") -> str:
     return f"cannot {verb}{where}: {reason}{hint.get(exc.errno or 0, '')}"
 
 
+class _PositiveNumber(click.ParamType):
+    """A finite number > 0 (click's FloatRange lets nan and inf through)."""
+
+    name = "number"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} must be a finite number > 0", param, ctx)
+        return number
+
+
+POSITIVE = _PositiveNumber()
+
+
 @click.group()
 @click.version_option(__version__, prog_name="segbench")
 def main() -> None:
@@ -82,15 +101,31 @@ def main() -> None:
     default=None,
     help="Where jobs run (default: the suite's executor: section, else local).",
 )
-@click.option("--workers", type=int, default=None, help="pool: worker processes (default 2, or per GPU).")
-@click.option("--jobs-per-gpu", type=int, default=None, help="pool: concurrent jobs on one GPU.")
-@click.option("--timeout-min", type=float, default=None, help="Stop and fail a job after this many minutes.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="pool: worker processes (default 2, or per GPU).",
+)
+@click.option(
+    "--jobs-per-gpu", type=click.IntRange(min=1), default=None, help="pool: concurrent jobs on one GPU."
+)
+@click.option(
+    "--timeout-min", type=POSITIVE, default=None, help="Stop and fail a job after this many minutes."
+)
 @click.option("--partition", default=None, help="slurm: partition.")
-@click.option("--gpus-per-task", type=int, default=None, help="slurm: GPUs per job.")
-@click.option("--cpus-per-task", type=int, default=None, help="slurm: CPUs per job.")
-@click.option("--mem-gb", type=float, default=None, help="slurm: memory per job (GB).")
-@click.option("--slurm-timeout-min", type=int, default=None, help="slurm: wall time per job (requeued).")
-@click.option("--array-parallelism", type=int, default=None, help="slurm: array jobs running at once.")
+@click.option("--gpus-per-task", type=click.IntRange(min=0), default=None, help="slurm: GPUs per job.")
+@click.option("--cpus-per-task", type=click.IntRange(min=1), default=None, help="slurm: CPUs per job.")
+@click.option("--mem-gb", type=POSITIVE, default=None, help="slurm: memory per job (GB).")
+@click.option(
+    "--slurm-timeout-min",
+    type=click.IntRange(min=1),
+    default=None,
+    help="slurm: wall time per job (requeued).",
+)
+@click.option(
+    "--array-parallelism", type=click.IntRange(min=1), default=None, help="slurm: array jobs running at once."
+)
 @click.option(
     "--slurm-cluster",
     type=click.Choice(["slurm", "local", "debug"]),

@@ -138,3 +138,34 @@ def test_pool_worker_that_dies_fails_its_job_and_is_replaced(write_suite, tmp_pa
     assert jobs.loc["faulty_models:crashes", "status"] == "failed"
     assert "--- log tail" in jobs.loc["faulty_models:crashes", "error"]
     assert jobs.loc["unet", "status"] == "trained"  # a fresh worker took the next job
+
+
+def test_worker_that_dies_before_the_poll_notices_still_fails_its_job(write_suite, tmp_path: Path) -> None:
+    """The race behind an intermittent hang: a busy worker died, and the next dispatch saw the dead
+    process before ``_poll`` did. It replaced the worker as if idle, so the crashed job was never
+    failed nor done and the run waited for it forever. Here the race is forced: dispatch runs
+    again only once the worker is certainly dead."""
+    import io
+    import json
+
+    from segbench.execute import ExecutorOptions, Task
+    from segbench.execute.pool import PoolExecutor
+    from segbench.plan import expand
+    from segbench.progress import LogReporter
+    from segbench.suite.load import load_suite
+
+    text = tiny_with_models(["faulty_models:crashes", "unet"], "race").replace("epochs: 10", "epochs: 1")
+    jobs = expand(load_suite(write_suite(text, "race")))
+    crash = next(j for j in jobs if j.model.name == "faulty_models:crashes")
+    other = next(j for j in jobs if j is not crash)
+    options = ExecutorOptions(tmp_path / "results", "cpu")
+    pool = PoolExecutor(options, LogReporter(stream=io.StringIO()), workers=1)
+    pool.submit([Task(crash, crash.conditions), Task(other, other.conditions)])
+    pool._dispatch()
+    (worker,) = pool._workers.values()
+    worker.proc.wait(timeout=300)  # it kills itself in the first forward pass
+    pool._dispatch()  # sees the dead process first
+    assert pool._workers[0] is worker, "the dead busy worker was replaced and its job lost"
+    shards = [json.loads(p.read_text()) for p in pool.as_completed()]
+    by_key = {s["job_key"]: s["status"] for s in shards}
+    assert by_key == {crash.key: "failed", other.key: "done"}

@@ -166,6 +166,10 @@ class PoolExecutor:
             if not self._queue.pending:
                 return
             worker = self._workers.get(slot.index)
+            if worker is not None and worker.task is not None and worker.proc.poll() is not None:
+                # Died mid-job and _poll has not recorded it yet: replacing the worker here lost the
+                # job (never failed, never done), and the run waited for it forever.
+                continue
             if worker is None or worker.proc.poll() is not None:
                 if worker is not None:
                     self._stop(worker, kill=False)  # an idle worker that exited: release its pipe

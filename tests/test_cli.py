@@ -220,3 +220,19 @@ def test_run_refuses_nonsense_limits_before_touching_the_results(
         with pytest.raises(ValueError, match="timeout_min must be a finite number of minutes > 0"):
             api.run_suite(tiny_suite, results, device="cpu", quiet=True, timeout_min=float(value))
         assert not results.exists()
+
+
+def test_advise_params_are_parsed_bounded_and_errors_are_one_line(tmp_path: Path) -> None:
+    """--params went through yaml.safe_load: a typo printed a traceback, an alias bomb had no bound."""
+    bomb = (
+        "{a0: &a0 [x, x, x, x, x, x, x, x, x, x], "
+        + ", ".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9))
+        + "}"
+    )
+    for params, needle in (("{size: 64", "--params"), (bomb, "more than 5,000 values")):
+        out = CliRunner().invoke(
+            main, ["advise", "textures2d", "--params", params, "--results", str(tmp_path)]
+        )
+        assert out.exit_code == 2, out.output
+        assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
+        assert needle in out.output and "Traceback" not in out.output, out.output

@@ -366,11 +366,14 @@ def advise(
     dataset: str, params: str, complexity: float | None, results: Path, suites: tuple[str, ...], out: Path
 ) -> None:
     """Which architecture does the evidence favour for DATASET (registered name, datalist, nnU-Net folder)?"""
-    import yaml
-
     from segbench import api
+    from segbench.suite.errors import SuiteError
+    from segbench.suite.yaml_safe import yaml_data
 
-    parsed = yaml.safe_load(params) or {}
+    try:
+        parsed = yaml_data(params, "--params") or {}
+    except SuiteError as exc:
+        _fail(str(exc))
     if not isinstance(parsed, dict):
         _fail(f"--params must be a mapping such as '{{size: 64}}', got {params!r}")
     try:

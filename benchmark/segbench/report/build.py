@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
@@ -39,6 +38,8 @@ from segbench.report.tables import (
     with_entries,
 )
 from segbench.store import Store
+from segbench.suite.errors import SuiteError
+from segbench.suite.yaml_safe import yaml_data
 
 __all__ = [
     "MAX_FAMILY_PLOTS",
@@ -272,16 +273,16 @@ def _failed_jobs(jobs: pd.DataFrame) -> list[dict[str, str]]:
 def _baseline_model(suite_yaml: str) -> str:
     """The suite's ``baseline_model`` (default ``"unet"``), read from the stored YAML."""
     try:
-        data = yaml.safe_load(suite_yaml) or {}
-    except yaml.YAMLError:
+        data = yaml_data(suite_yaml, "stored suite") or {}
+    except SuiteError:
         return "unet"
     return str(data.get("baseline_model", "unet")) if isinstance(data, dict) else "unet"
 
 
 def _description(suite_yaml: str) -> str:
     try:
-        data = yaml.safe_load(suite_yaml) or {}
-    except yaml.YAMLError:
+        data = yaml_data(suite_yaml, "stored suite") or {}
+    except SuiteError:
         return ""
     return cap_text(str(data.get("description", "")).strip()) if isinstance(data, dict) else ""
 

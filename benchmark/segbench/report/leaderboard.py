@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
 from segbench.presets import PRESETS
+from segbench.suite.errors import SuiteError
+from segbench.suite.yaml_safe import yaml_data
 
 __all__ = [
     "BoardTable",
@@ -85,8 +86,8 @@ class BoardTable:
 def suite_perturbation_order(suite_yaml: str) -> list[str]:
     """Perturbation names in the order the suite lists them (presets resolved to their perturbation)."""
     try:
-        data = yaml.safe_load(suite_yaml or "") or {}
-    except yaml.YAMLError:
+        data = yaml_data(suite_yaml or "", "stored suite") or {}
+    except SuiteError:
         return []
     entries = data.get("perturbations", []) if isinstance(data, dict) else []
     out: list[str] = []

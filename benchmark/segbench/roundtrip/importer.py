@@ -163,16 +163,15 @@ def _check_same_data(man: Manifest, store: Any) -> None:
     Why: the rows would carry the same case ids and condition names but describe other images,
     and the paired statistics would silently pair unrelated cases.
     """
-    import yaml
-
     from segbench.plan import dataset_identity
     from segbench.suite.schema import Suite
+    from segbench.suite.yaml_safe import yaml_data
 
     text = store.suite_yaml(man.suite) if store.path.exists() else None
     if text is None:
         return
     try:
-        current = Suite.model_validate(yaml.safe_load(text))
+        current = Suite.model_validate(yaml_data(text, str(store.path)))
     except Exception:  # an unreadable stored definition is the loader's problem, not the import's
         return
     identities = {dataset_identity(d) for d in current.datasets}
@@ -185,11 +184,14 @@ def _check_same_data(man: Manifest, store: Any) -> None:
 
 
 def _suite_labels(yaml_text: str) -> set[str]:
-    import yaml
+    from segbench.suite.errors import SuiteError
+    from segbench.suite.yaml_safe import yaml_data
 
     try:
-        data = yaml.safe_load(yaml_text) or {}
-    except yaml.YAMLError:
+        data = yaml_data(yaml_text, "the manifest's suite_yaml") or {}
+    except SuiteError:
+        return set()
+    if not isinstance(data, dict):
         return set()
     labels = set()
     for model in data.get("models") or []:

@@ -52,7 +52,16 @@ from yaml.resolver import Resolver
 
 from segbench.suite.errors import SuiteError, SuiteIssue, show
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_VALUES", "Document", "decode", "load_document", "read_bytes"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "Document",
+    "decode",
+    "load_document",
+    "read_bytes",
+    "yaml_data",
+]
 
 MAX_BYTES = 1 << 20
 MAX_DEPTH = 50
@@ -182,6 +191,18 @@ def load_document(text: str, filename: str, environ: Mapping[str, str] | None = 
         return Document(None)
     data = builder.build(root, ())
     return Document(data, builder.lines, builder.key_lines, builder.issues, builder.bad_paths)
+
+
+def yaml_data(text: str, label: str) -> Any:
+    """The data of YAML text that is not a suite file being validated, under the same limits.
+
+    For a suite stored in the results or carried in an export manifest, and CLI options such as
+    ``--params``: ``yaml.safe_load`` on them would expand an alias bomb without bound.
+
+    Raises:
+        SuiteError: invalid YAML or a limit exceeded (one issue, labelled ``label``).
+    """
+    return load_document(text, label).data
 
 
 # --------------------------------------------------------------------------- composing

@@ -144,7 +144,7 @@ def compare_runs(
 def _from_baseline(path: Path, metric: str) -> tuple[pd.DataFrame, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise ValueError(f"{path} is not a readable baseline JSON ({exc})") from None
     if not isinstance(data, dict) or "entries" not in data:
         raise ValueError(f"{path} is not a segbench baseline (written by 'segbench check --update')")

@@ -119,18 +119,22 @@ class _Source:
         for path in paths:
             try:
                 shard = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                finished = float(shard.get("finished_at") or path.stat().st_mtime)
+                attempt = str(shard["attempt_id"])
+                rows = [
+                    ((str(cond["cond_key"]), str(row["case_id"])), tuple(row.get(m.name) for m in METRICS))
+                    for cond in shard.get("conditions") or []
+                    for row in cond.get("cases") or []
+                ]
+            except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
                 raise FileNotFoundError(
-                    f"{path} is not a readable result shard ({exc}); move it aside"
+                    f"{path} is not a readable result shard ({type(exc).__name__}: {exc}); move it aside"
                 ) from None
-            finished = float(shard.get("finished_at") or path.stat().st_mtime)
-            shards.append((finished, str(shard["attempt_id"]), path))
-            attempts.add(str(shard["attempt_id"]))
-            for cond in shard.get("conditions") or []:
-                for row in cond.get("cases") or []:
-                    key = (str(cond["cond_key"]), str(row["case_id"]))
-                    if key not in cases or cases[key][0] <= finished:
-                        cases[key] = (finished, tuple(row.get(m.name) for m in METRICS))
+            shards.append((finished, attempt, path))
+            attempts.add(attempt)
+            for key, values in rows:
+                if key not in cases or cases[key][0] <= finished:
+                    cases[key] = (finished, values)
         from segbench.store import Store
 
         with Store(root).reading() as conn:  # read-only, integrity-checked (the store's own reader)

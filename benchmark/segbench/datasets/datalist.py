@@ -47,7 +47,7 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
         raise DataError(f"datalist {file} does not exist; check 'path' (is SEGBENCH_DATA set?)")
     try:
         data = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(f"datalist {file} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("training"), list):
         raise DataError(f"datalist {file} has no 'training' list of {{image, label}} entries")

@@ -145,8 +145,8 @@ def read_training_list(root: str | Path, task: str) -> list[tuple[Path, Path]]:
         raise FileNotFoundError(f"MSD manifest {manifest} does not exist")
     try:
         data = json.loads(manifest.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{manifest} is not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{manifest} is not valid JSON ({exc})") from None
     training = data.get("training") if isinstance(data, dict) else None
     if not isinstance(training, list) or not training:
         raise ValueError(f"{manifest} has no non-empty 'training' list of {{'image', 'label'}} entries")

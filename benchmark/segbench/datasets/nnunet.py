@@ -48,7 +48,7 @@ def discover(root: str, foreground: Sequence[str | int] | None = None) -> Listin
         )
     try:
         meta = json.loads(manifest.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(f"{manifest} is not valid JSON ({exc})") from None
     channels, labels, ending = _fields(meta, manifest)
     rule = _rule(labels, foreground, manifest)

@@ -106,7 +106,7 @@ class Manifest:
             raise ManifestError(
                 f"manifest {path} not found; give the manifest.json `segbench export` wrote"
             ) from None
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or not UTF-8
             raise ManifestError(f"manifest {path} is not readable JSON ({exc})") from None
         if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
             got = data.get("version") if isinstance(data, dict) else type(data).__name__

@@ -185,3 +185,21 @@ def test_nrrd_volumes_load_as_their_nifti_copies(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"training": [{"image": "x.nrrd", "label": "v0_seg.nrrd"}]}))
     (problem,) = DATASETS.get("datalist").meta["check"]({"path": str(broken)})
     assert "x.nrrd: cannot be read as NRRD" in problem
+
+
+def test_unlabelled_training_entries_are_named_not_dropped(tmp_path: Path) -> None:
+    """An entry without 'label' in training/validation was silently dropped (less data than listed);
+    an unlabelled test list (as MSD ships it) is still skipped."""
+    path = write_datalist_site(tmp_path, "u", n=6, size=16)
+    training = json.loads(path.read_text())["training"]
+    check = DATASETS.get("datalist").meta["check"]
+    image_only = {"image": training[2]["image"]}
+    for listing, needle in (
+        ({"training": [*training[:2], image_only, *training[3:]]}, "training[2] has no 'label'"),
+        ({"training": training[:4], "validation": [image_only]}, "validation[0] has no 'label'"),
+    ):
+        path.write_text(json.dumps(listing))
+        (problem,) = check({"path": str(path)})
+        assert needle in problem, problem
+    path.write_text(json.dumps({"training": training, "test": [{"image": e["image"]} for e in training[:2]]}))
+    assert check({"path": str(path)}) == []

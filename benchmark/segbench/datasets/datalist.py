@@ -59,6 +59,14 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
             continue
         entries = _resolve_monai(file, key) if use_monai else _resolve(file, raw, key)
         labelled = [e for e in entries if isinstance(e, dict) and e.get("label")]
+        if key != "test" and len(labelled) != len(entries):
+            # Dropping them silently trained on less data than listed; unlabelled *test* entries
+            # (an MSD test list) are skipped, and the test split is then made from the labelled lists.
+            k = next(i for i, e in enumerate(entries) if not (isinstance(e, dict) and e.get("label")))
+            raise DataError(
+                f"datalist {file}: {key}[{k}] has no 'label' ({entries[k]!r:.80}); every {key} entry "
+                "needs an {image, label} pair"
+            )
         if key == "training" and not labelled:
             raise DataError(f"datalist {file}: the 'training' list is empty; add {{image, label}} entries")
         official_test |= key == "test" and bool(labelled)

@@ -168,3 +168,14 @@ def test_file_backed_datasets_take_their_dims_from_the_files(tmp_path: Path) -> 
     assert dl.spatial_dims({"path": str(site)}) == 2
     assert nn.spatial_dims({"root": str(tmp_path / "missing")}) is None  # validation reports the path
     assert DATASETS.get("spheres3d").spatial_dims() == 3
+
+
+def test_nnunet_foreground_must_name_structures(tmp_path: Path) -> None:
+    """`foreground: [0]` (or `[background, ...]`) inverted the task, `[]` left empty masks; both validated."""
+    root = _nnunet_3d(tmp_path / "Dataset002_Liver")
+    with pytest.raises(DataError, match=r"foreground includes the background \(value 0\)"):
+        nnunet.discover(str(root), ["background", "liver"])
+    with pytest.raises(DataError, match=r"foreground includes the background"):
+        nnunet.discover(str(root), [0])
+    with pytest.raises(DataError, match=r"foreground names no label; omit it for every label > 0"):
+        nnunet.discover(str(root), [])

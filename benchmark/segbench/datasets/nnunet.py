@@ -139,6 +139,16 @@ def _rule(labels: dict[str, int], foreground: Sequence[str | int] | None, manife
                 f"{manifest}: foreground entry {item!r} is not a label; labels are "
                 + ", ".join(f"{k}={v}" for k, v in labels.items())
             )
+    listed = ", ".join(f"{k}={v}" for k, v in labels.items())
+    if not chosen:
+        raise DataError(
+            f"{manifest}: foreground names no label; omit it for every label > 0, or name some of {listed}"
+        )
+    if 0 in chosen:
+        raise DataError(
+            f"{manifest}: foreground includes the background (value 0), which would segment everything "
+            f"but the structures; name labels > 0 ({listed})"
+        )
     return LabelRule(tuple(sorted(chosen)), values, binary=False, hint=hint)
 
 

@@ -129,6 +129,8 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     """
     import torch
 
+    if path.is_dir():
+        raise WeightsError(f"weights {path} is a folder; give the checkpoint file inside it")
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist")
     try:

@@ -154,11 +154,14 @@ def test_architecture_mismatch_names_missing_unexpected_and_shape_keys(tmp_path:
     [
         (b"not a checkpoint at all", "is not a PyTorch checkpoint loadable with weights_only=True"),
         (None, "does not exist"),
+        ("folder", "is a folder; give the checkpoint file inside it"),
     ],
 )
-def test_bad_weights_file_is_one_line(tmp_path: Path, content: bytes | None, expected: str) -> None:
+def test_bad_weights_file_is_one_line(tmp_path: Path, content: bytes | str | None, expected: str) -> None:
     path = tmp_path / "w.pt"
-    if content is not None:
+    if content == "folder":
+        path.mkdir()
+    elif isinstance(content, bytes):
         path.write_bytes(content)
     message = _errors(tmp_path, UNET + f", weights: '{path}'}}")
     assert expected in message and message.count("\n") == 0

@@ -14,14 +14,11 @@ reproduces the member's masks bit for bit (``sigmoid(x) > 0.5`` in float32 would
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
-from typing import Any
 
 import numpy as np
 import torch
 
 from segbench.metrics.uncertainty import case_uncertainty
-from segbench.models.contract import checked_logits
 from segbench.worker.data import stack_images
 from segbench.worker.infer import Predictor, check_finite
 
@@ -105,23 +102,8 @@ def _centred_cases(
 
 
 def _logits(predictor: Predictor, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
-    """Model output as the predictor computes it (whole image, or Gaussian-blended sliding windows)."""
-    autocast: Any = torch.autocast("cuda", dtype=torch.float16) if predictor.amp else nullcontext()
-    with autocast:
-        if predictor.roi_size is None:
-            logits = checked_logits(model(batch), batch, predictor.out_channels)
-            return check_finite(logits.float())  # NaN logits: a recorded failure, not Dice 0
-        from monai.inferers import sliding_window_inference
-
-        out = sliding_window_inference(
-            batch,
-            predictor.roi_size,
-            predictor.batch_size,
-            predictor.checked(model),
-            overlap=predictor.overlap,
-            mode="gaussian",
-        )
-    return check_finite(torch.as_tensor(out).float())
+    """Model output as the predictor computes it; NaN logits are a recorded failure, not Dice 0."""
+    return check_finite(predictor.logits(model, batch))
 
 
 def _centred(logits: torch.Tensor) -> np.ndarray:

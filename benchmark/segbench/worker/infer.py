@@ -70,7 +70,7 @@ class Predictor:
     def out_channels(self) -> int:
         return out_channels_for(self.activation)
 
-    def checked(self, model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    def _checked(self, model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
         """``model`` whose every window's output is checked to be logits for that window."""
         return lambda window: checked_logits(model(window), window, self.out_channels)
 
@@ -83,32 +83,33 @@ class Predictor:
             return logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
         return (logits[:, 0] > 0).to(torch.uint8).cpu().numpy()  # sigmoid(x) > 0.5  <=>  x > 0
 
+    def logits(self, model: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """Float logits for ``batch``: one forward pass, or Gaussian-blended sliding windows of the
+        training patch size; every output is checked to be logits for its input."""
+        with self._autocast():
+            if self.roi_size is None:
+                out = checked_logits(model(batch), batch, self.out_channels)
+            else:
+                out = sliding_window_inference(
+                    batch,
+                    self.roi_size,
+                    self.batch_size,
+                    self._checked(model),
+                    overlap=self.overlap,
+                    mode="gaussian",
+                )
+        return torch.as_tensor(out).float()
+
     @torch.no_grad()
     def predict(self, model: torch.nn.Module, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Masks (uint8, each the shape of its image) for raw images (min-max scaled here)."""
         model.eval()
+        # Whole images go in batches; sliding windows batch the windows of one image instead.
+        step = self.batch_size if self.roi_size is None else 1
         masks: list[np.ndarray] = []
-        if self.roi_size is None:
-            for start in range(0, len(images), self.batch_size):
-                chunk = images[start : start + self.batch_size]
-                batch = stack_images(chunk, self.fmt).to(self.device)
-                with self._autocast():
-                    logits = checked_logits(model(batch), batch, self.out_channels)
-                for image, mask in zip(chunk, self._to_mask(logits.float()), strict=True):
-                    spatial = image.shape[-mask.ndim :]
-                    masks.append(mask[tuple(slice(0, n) for n in spatial)])
-            return masks
-        for image in images:
-            volume = stack_images([image], self.fmt).to(self.device)
-            with self._autocast():
-                logits = sliding_window_inference(
-                    volume,
-                    self.roi_size,
-                    self.batch_size,
-                    self.checked(model),
-                    overlap=self.overlap,
-                    mode="gaussian",
-                )
-            mask = self._to_mask(torch.as_tensor(logits).float())[0]
-            masks.append(mask[tuple(slice(0, n) for n in image.shape[-mask.ndim :])])
+        for start in range(0, len(images), step):
+            chunk = images[start : start + step]
+            batch = stack_images(chunk, self.fmt).to(self.device)
+            for image, mask in zip(chunk, self._to_mask(self.logits(model, batch)), strict=True):
+                masks.append(mask[tuple(slice(0, n) for n in image.shape[-mask.ndim :])])
         return masks

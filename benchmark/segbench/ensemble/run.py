@@ -31,7 +31,13 @@ from segbench.provenance import collect_provenance
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import Predictor
-from segbench.worker.job import checkpoint_path, condition_test_set, input_format, load_dataset
+from segbench.worker.job import (
+    checkpoint_path,
+    condition_record,
+    condition_test_set,
+    input_format,
+    load_dataset,
+)
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]
@@ -101,17 +107,9 @@ def _run(
         cases, rng_for = condition_test_set(first, condition, data, identity)
         images, params = perturb_cases(cases, condition, rng_for)
         masks, uncertainty = ensemble_predict(predictor, models, images)
+        rows = score_cases(cases, masks, params, uncertainty)
         shard["conditions"].append(
-            {
-                "cond_key": ensemble.condition_key(condition),
-                "perturbation": condition.perturbation,
-                "severity": condition.severity,
-                "test_complexity": condition.test_complexity,
-                "preset": condition.preset,
-                "test_params": condition.test_params or condition.test_dataset or None,
-                "eval_seconds": time.perf_counter() - started,
-                "cases": score_cases(cases, masks, params, uncertainty),
-            }
+            condition_record(ensemble.condition_key(condition), condition, started, rows)
         )
 
 

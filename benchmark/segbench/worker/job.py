@@ -186,20 +186,28 @@ def _run(
             # Not a score: the condition stays unevaluated (retried next run) and the job fails.
             failures.append(f"condition {condition.describe()}: {exc}")
             continue
-        shard["conditions"].append(
-            {
-                "cond_key": job.condition_key(condition),
-                "perturbation": condition.perturbation,
-                "severity": condition.severity,
-                "test_complexity": condition.test_complexity,
-                "preset": condition.preset,
-                "test_params": condition.test_params or condition.test_dataset or None,
-                "eval_seconds": time.perf_counter() - started,
-                "cases": rows,
-            }
-        )
+        shard["conditions"].append(condition_record(job.condition_key(condition), condition, started, rows))
     if failures:
         shard["error"] = "NonFiniteOutputError: " + "; ".join(failures)
+
+
+def condition_record(
+    cond_key: str, condition: EvalCondition, started: float, rows: list[Any]
+) -> dict[str, Any]:
+    """One evaluated condition as the shard stores it (single models and ensembles alike).
+
+    ``started`` is the ``time.perf_counter()`` reading taken before the condition's test set was built.
+    """
+    return {
+        "cond_key": cond_key,
+        "perturbation": condition.perturbation,
+        "severity": condition.severity,
+        "test_complexity": condition.test_complexity,
+        "preset": condition.preset,
+        "test_params": condition.test_params or condition.test_dataset or None,
+        "eval_seconds": time.perf_counter() - started,
+        "cases": rows,
+    }
 
 
 def _load_checkpoint(

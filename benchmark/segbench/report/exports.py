@@ -11,7 +11,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -169,16 +168,7 @@ def csv_safe(table: pd.DataFrame) -> pd.DataFrame:
     out = table.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            # Escape each distinct value once: per-case tables repeat a few labels 100k times.
-            try:
-                codes, uniques = pd.factorize(out[col], use_na_sentinel=True)
-            except TypeError:  # unhashable cells (lists, dicts): one at a time
-                out[col] = out[col].map(_csv_cell)
-                continue
-            escaped = [_csv_cell(v) for v in uniques]
-            if any(e is not v for e, v in zip(escaped, uniques, strict=True)):
-                values = np.array([*escaped, None], dtype=object)
-                out[col] = pd.Series(values[codes], index=out.index, dtype=object).where(codes >= 0, out[col])
+            out[col] = out[col].map(_csv_cell)
     if out.columns.dtype == object:
         out.columns = [_csv_cell(c) for c in out.columns]
     return out

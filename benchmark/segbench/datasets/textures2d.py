@@ -14,7 +14,6 @@ and leaves the test masks unchanged.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +23,7 @@ import numpy as np
 from segbench.cases import Case, DatasetSplits
 from segbench.datasets.blobs import bezier_blob_mask
 from segbench.datasets.memory import memory_problem
+from segbench.datasets.split import check_split
 from segbench.datasets.textures import texture_crop, validate_texture
 from segbench.metrics.complexity import foreground_ratio, lbp_jsd, lbp_kl
 from segbench.registry import register_dataset
@@ -170,14 +170,7 @@ def split_counts(n: int, split: Sequence[float]) -> tuple[int, int, int]:
         ValueError: ``split`` is not three non-negative fractions summing to 1, or a split
             would be empty (the runner needs train, val for checkpoint selection, and test).
     """
-    try:
-        fractions = [float(f) for f in split]
-    except (TypeError, ValueError):
-        raise ValueError(f"split={split!r} must be three numbers (train, val, test fractions)") from None
-    if len(fractions) != 3 or any(f < 0 or not math.isfinite(f) for f in fractions):
-        raise ValueError(f"split={split!r} must be three non-negative fractions (train, val, test)")
-    if not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
-        raise ValueError(f"split={split!r} must sum to 1 (sums to {sum(fractions):g})")
+    fractions = check_split(split)
     n_train, n_val = round(n * fractions[0]), round(n * fractions[1])
     n_test = n - n_train - n_val
     if min(n_train, n_val, n_test) < 1:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests_tiny_text import TEMPLATE
 
 from segbench import api
 from segbench.models.build import build_model
@@ -16,18 +17,7 @@ from segbench.store import Store
 from segbench.suite.errors import SuiteError
 from segbench.suite.load import load_suite
 
-SUITE = """\
-name: {name}
-seeds: [1]
-train: {{epochs: 1, batch_size: 4, lr: 0.01, val_every: 1}}
-models:
-{models}
-datasets:
-  - name: textures2d
-    params: {{size: 32, n_images: 40, fg_texture: noise, bg_texture: stripes}}
-complexity: [0.2]
-perturbations: [none, {{name: gaussian_noise, severity: 2}}]
-"""
+SUITE = TEMPLATE.replace("epochs: 10,", "epochs: 1,")  # the runner tests' tiny suite, one epoch
 UNET = "{name: unet, params: {channels: [4, 8, 16], strides: [2, 2]}"
 
 LOADER = """\

@@ -57,7 +57,10 @@ def main() -> None:
         theirs = store_dice(store)
         info = json.loads(store.jobs("native")["train_info"].iloc[0])
         split = info["split"]
-        tests = {"siteA": test_pairs(sites["siteA"], split["test"]), "siteB": test_pairs(sites["siteB"], None)}
+        tests = {
+            "siteA": test_pairs(sites["siteA"], split["test"]),
+            "siteB": test_pairs(sites["siteB"], None),
+        }
 
         model = build_unet()
         state = torch.load(folder / "results" / "checkpoints" / f"{key}.pt", weights_only=True)
@@ -69,7 +72,8 @@ def main() -> None:
         hand_seconds = time.perf_counter() - started
         independent = {site: native_dice(hand, pairs, args.size) for site, pairs in tests.items()}
 
-    print(f"torch threads: {torch.get_num_threads()}; sites A {args.size_a}px, B {args.size_b}px -> {args.size}px")
+    sizes = f"sites A {args.size_a}px, B {args.size_b}px -> {args.size}px"
+    print(f"torch threads: {torch.get_num_threads()}; {sizes}")
     print("site    n   segbench  same-ckpt  |diff|max   hand-trained  diff (paired SD)")
     for site in ("siteA", "siteB"):
         ids = sorted(theirs[site])
@@ -78,13 +82,15 @@ def main() -> None:
         other = np.array([independent[site][c] for c in ids])
         diff = other - ours
         sd = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        gap = np.abs(ckpt - ours).max()
         print(
-            f"{site:6s} {len(ids):3d}   {ours.mean():.4f}    {ckpt.mean():.4f}    {np.abs(ckpt - ours).max():.1e}"
+            f"{site:6s} {len(ids):3d}   {ours.mean():.4f}    {ckpt.mean():.4f}    {gap:.1e}"
             f"      {other.mean():.4f}      {diff.mean():+.4f} ({sd:.4f})"
         )
+    ratio = segbench_seconds / hand_seconds
     print(
         f"time: segbench run {segbench_seconds:.1f} s (data, training, evaluation, store); "
-        f"hand loop {hand_seconds:.1f} s (training only); ratio segbench/hand {segbench_seconds / hand_seconds:.2f}"
+        f"hand loop {hand_seconds:.1f} s (training only); ratio segbench/hand {ratio:.2f}"
     )
 
 
@@ -133,7 +139,9 @@ def store_dice(store) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped
 
 def test_pairs(datalist: Path, ids: list[str] | None) -> list[tuple[str, Path, Path]]:
     entries = json.loads(datalist.read_text())["training"]
-    pairs = [(Path(e["image"]).stem, datalist.parent / e["image"], datalist.parent / e["label"]) for e in entries]
+    pairs = [
+        (Path(e["image"]).stem, datalist.parent / e["image"], datalist.parent / e["label"]) for e in entries
+    ]
     return [p for p in pairs if ids is None or p[0] in ids]
 
 
@@ -171,7 +179,7 @@ def native_dice(model, pairs: list[tuple[str, Path, Path]], size: int) -> dict[s
 def build_unet():  # type: ignore[no-untyped-def]
     from monai.networks.nets import UNet
 
-    return UNet(2, 1, 1, channels=CHANNELS, strides=STRIDES, num_res_units=0, norm="batch")
+    return UNet(2, 1, 1, channels=CHANNELS, strides=STRIDES, num_res_units=0, norm="batch", act="relu")
 
 
 def train_by_hand(datalist: Path, split: dict[str, list[str]], args: argparse.Namespace):  # type: ignore[no-untyped-def]

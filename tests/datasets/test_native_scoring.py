@@ -113,7 +113,9 @@ def test_shift_with_other_channels_is_refused_at_validation_naming_shift_and_fil
     a = write_datalist_site(tmp_path, "a", n=6, size=16)
     b = write_datalist_site(tmp_path, "b", n=4, size=16)
     shift = f"{{label: site_B, dataset: {{name: datalist, params: {{path: {b}, channels: rgb}}}}}}"
-    with pytest.raises(SuiteError, match=r"dataset shift 'site_B': .*b_000\.png gives 3 image channels.*gives 1"):
+    with pytest.raises(
+        SuiteError, match=r"dataset shift 'site_B': .*b_000\.png gives 3 image channels.*gives 1"
+    ):
         parse_suite(_suite(a, shift=shift), "s.yaml")
 
 
@@ -161,3 +163,19 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     assert (info["n_train"], info["n_val"], job["best_epoch"]) == (8, 0, 3)
     assert info["validation"] == "none" and info["split"]["val"] == []
     assert sorted(info["split"]["train"] + info["split"]["test"]) == [f"a_{k:03d}" for k in range(10)]
+
+
+def test_a_one_bit_label_is_described_by_its_own_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    (tmp_path / "i").mkdir()
+    for k in range(4):
+        Image.fromarray(np.zeros((20, 30), np.uint8)).save(tmp_path / "i" / f"c{k}.png")
+        Image.fromarray(np.ones((19 if k == 2 else 20, 30), bool)).save(tmp_path / "i" / f"c{k}_m.png")
+    entries = [{"image": f"i/c{k}.png", "label": f"i/c{k}_m.png"} for k in range(4)]
+    (tmp_path / "l.json").write_text(json.dumps({"training": entries}))
+    assert Image.open(tmp_path / "i" / "c2_m.png").mode == "1"
+    with pytest.raises(
+        ValueError, match=r"c2_m\.png: label size \(19, 30\) differs from its image c2\.png's \(20, 30\)"
+    ):
+        datalist.build(np.random.default_rng(0), path=str(tmp_path / "l.json"))

@@ -12,11 +12,13 @@ segbench trains a small U-Net on A and scores A's test split and all of B with
    the scoring, not the training).
 2. **Independent training**: the same network, loss (``DiceLoss(sigmoid=True)``), Adam, batch
    size, epochs, RandRotate90 and best-validation checkpoint on segbench's stored split, then
-   the same native scoring.  Differs by training noise only; printed per site with the paired
-   per-case SD, and the ratio of the hand loop's wall time to segbench's whole run.
+   the same native scoring, for each of ``--seeds`` seeds on both sides.  The two differ by
+   training noise only: printed per site as the difference of the seed means and its z
+   (difference / standard error from the seed-to-seed spread of both), plus the ratio of
+   segbench's training-loop time (stored per job) to the hand loop's.
 
     python benchmarks/native_scoring.py [--n-a 16] [--n-b 8] [--size-a 64] [--size-b 96]
-                                        [--size 32] [--epochs 20]
+                                        [--size 32] [--epochs 20] [--seeds 3]
 
 Runs with one torch thread; a few minutes on a loaded 2-core machine with the defaults.
 """
@@ -43,54 +45,67 @@ def main() -> None:
     parser.add_argument("--size-b", type=int, default=96)
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
 
     import torch
 
     torch.set_num_threads(1)
+    seeds = list(range(1, args.seeds + 1))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         sites = write_sites(folder, args)
         started = time.perf_counter()
-        store, key = run_segbench(folder, sites, args)
+        store = run_segbench(folder, sites, args, seeds)
         segbench_seconds = time.perf_counter() - started
-        theirs = store_dice(store)
-        info = json.loads(store.jobs("native")["train_info"].iloc[0])
-        split = info["split"]
+        jobs = store.jobs("native").sort_values("job_key")
+        split = json.loads(jobs["train_info"].iloc[0])["split"]
         tests = {
             "siteA": test_pairs(sites["siteA"], split["test"]),
             "siteB": test_pairs(sites["siteB"], None),
         }
+        theirs = store_dice(store)  # site -> job key -> case -> Dice
+        same_gap = 0.0  # 1. segbench's checkpoints scored by hand
+        for key in jobs["job_key"]:
+            model = build_unet()
+            state = torch.load(folder / "results" / "checkpoints" / f"{key}.pt", weights_only=True)
+            model.load_state_dict(state["state_dict"])
+            for site, pairs in tests.items():
+                by_hand = native_dice(model, pairs, args.size)
+                same_gap = max(same_gap, max(abs(by_hand[c] - theirs[site][key][c]) for c in by_hand))
+        hand: dict[str, list[float]] = {"siteA": [], "siteB": []}  # 2. independent training
+        hand_seconds = 0.0
+        for seed in seeds:
+            started = time.perf_counter()
+            model = train_by_hand(sites["siteA"], split, args, seed)
+            hand_seconds += time.perf_counter() - started
+            for site, pairs in tests.items():
+                hand[site].append(float(np.mean(list(native_dice(model, pairs, args.size).values()))))
+        train_seconds = float(jobs["train_seconds"].sum())
 
-        model = build_unet()
-        state = torch.load(folder / "results" / "checkpoints" / f"{key}.pt", weights_only=True)
-        model.load_state_dict(state["state_dict"])
-        same = {site: native_dice(model, pairs, args.size) for site, pairs in tests.items()}
-
-        started = time.perf_counter()
-        hand = train_by_hand(sites["siteA"], split, args)
-        hand_seconds = time.perf_counter() - started
-        independent = {site: native_dice(hand, pairs, args.size) for site, pairs in tests.items()}
-
-    sizes = f"sites A {args.size_a}px, B {args.size_b}px -> {args.size}px"
+    sizes = f"sites A {args.size_a}px, B {args.size_b}px -> {args.size}px, {len(seeds)} seeds"
     print(f"torch threads: {torch.get_num_threads()}; {sizes}")
-    print("site    n   segbench  same-ckpt  |diff|max   hand-trained  diff (paired SD)")
+    print(f"same checkpoints scored by hand (MONAI DiceMetric, native grid): max |diff| {same_gap:.1e}")
+    print("site    n   segbench mean (seed SD)   hand mean (seed SD)   diff    z")
     for site in ("siteA", "siteB"):
-        ids = sorted(theirs[site])
-        ours = np.array([theirs[site][c] for c in ids])
-        ckpt = np.array([same[site][c] for c in ids])
-        other = np.array([independent[site][c] for c in ids])
-        diff = other - ours
-        sd = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
-        gap = np.abs(ckpt - ours).max()
-        print(
-            f"{site:6s} {len(ids):3d}   {ours.mean():.4f}    {ckpt.mean():.4f}    {gap:.1e}"
-            f"      {other.mean():.4f}      {diff.mean():+.4f} ({sd:.4f})"
+        ours = np.array([np.mean(list(per_case.values())) for per_case in theirs[site].values()])
+        other = np.array(hand[site])
+        diff = other.mean() - ours.mean()
+        se = (
+            np.sqrt(ours.var(ddof=1) / len(ours) + other.var(ddof=1) / len(other))
+            if len(seeds) > 1
+            else np.nan
         )
-    ratio = segbench_seconds / hand_seconds
+        n = len(tests[site])
+        print(
+            f"{site:6s} {n:3d}   {ours.mean():.4f} ({ours.std(ddof=1) if len(ours) > 1 else np.nan:.4f})"
+            f"          {other.mean():.4f} ({other.std(ddof=1) if len(other) > 1 else np.nan:.4f})"
+            f"       {diff:+.4f}  {diff / se:+.2f}"
+        )
     print(
-        f"time: segbench run {segbench_seconds:.1f} s (data, training, evaluation, store); "
-        f"hand loop {hand_seconds:.1f} s (training only); ratio segbench/hand {ratio:.2f}"
+        f"time: segbench training loops {train_seconds:.1f} s vs hand loops {hand_seconds:.1f} s "
+        f"(ratio {train_seconds / hand_seconds:.2f}); whole segbench run {segbench_seconds:.1f} s "
+        "(process start, data, training, validation, evaluation, store)"
     )
 
 
@@ -105,7 +120,7 @@ def write_sites(folder: Path, args: argparse.Namespace) -> dict[str, Path]:
     }
 
 
-def run_segbench(folder: Path, sites: dict[str, Path], args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def run_segbench(folder: Path, sites: dict[str, Path], args: argparse.Namespace, seeds: list[int]):  # type: ignore[no-untyped-def]
     from segbench import api
     from segbench.store import Store
 
@@ -113,7 +128,7 @@ def run_segbench(folder: Path, sites: dict[str, Path], args: argparse.Namespace)
     suite.write_text(
         f"""\
 name: native
-seeds: [1]
+seeds: {seeds}
 train: {{epochs: {args.epochs}, batch_size: 4, lr: 0.01, val_every: 2}}
 models: [{{name: unet, params: {{channels: {list(CHANNELS)}, strides: {list(STRIDES)}}}}}]
 datasets:
@@ -124,16 +139,18 @@ dataset_shifts:
     )
     summary = api.run_suite(suite, folder / "results", quiet=True)
     assert summary.ok, summary.failed
-    store = Store(folder / "results")
-    return store, store.jobs("native")["job_key"].iloc[0]
+    return Store(folder / "results")
 
 
-def store_dice(store) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
+def store_dice(store) -> dict[str, dict[str, dict[str, float]]]:  # type: ignore[no-untyped-def]
     cases = store.cases("native")
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for condition, site in (("none", "siteA"), ("siteB", "siteB")):
         rows = cases[cases["perturbation"] == condition]
-        out[site] = dict(zip(rows["case_id"], rows["dice"].astype(float), strict=True))
+        out[site] = {
+            key: dict(zip(part["case_id"], part["dice"].astype(float), strict=True))
+            for key, part in rows.groupby("job_key")
+        }
     return out
 
 
@@ -182,15 +199,15 @@ def build_unet():  # type: ignore[no-untyped-def]
     return UNet(2, 1, 1, channels=CHANNELS, strides=STRIDES, num_res_units=0, norm="batch", act="relu")
 
 
-def train_by_hand(datalist: Path, split: dict[str, list[str]], args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def train_by_hand(datalist: Path, split: dict[str, list[str]], args: argparse.Namespace, seed: int):  # type: ignore[no-untyped-def]
     import copy
 
     import torch
     from monai.losses import DiceLoss
     from monai.transforms import Resize
 
-    torch.manual_seed(1)
-    rng = np.random.default_rng(1)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     pairs = {case_id: (img, lab) for case_id, img, lab in test_pairs(datalist, None)}
 
     def load(ids: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

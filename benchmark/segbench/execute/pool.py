@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -218,13 +219,16 @@ class PoolExecutor:
                     str(write_fd),
                     "--threads",
                     str(slot.threads),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 env=env,
                 pass_fds=(write_fd,),
-                # Ctrl-C goes to the parent only; it stops the workers itself.
+                # Ctrl-C goes to the parent only; it stops the workers itself (and the kernel stops
+                # them when the parent dies: the worker asks for a parent-death signal).
                 start_new_session=True,
             )
         os.close(write_fd)
@@ -296,7 +300,7 @@ class PoolExecutor:
     def _stop(self, worker: _Worker, kill: bool) -> None:
         stdin: IO[bytes] | None = worker.proc.stdin
         if kill:
-            worker.proc.kill()
+            _kill_group(worker.proc)
         try:
             if stdin is not None:
                 stdin.close()
@@ -305,11 +309,19 @@ class PoolExecutor:
         try:
             worker.proc.wait(timeout=None if kill else 30)
         except subprocess.TimeoutExpired:
-            worker.proc.kill()
+            _kill_group(worker.proc)
             worker.proc.wait()
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(worker.events)
         os.close(worker.events)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker and anything it started (it leads its own session, so its group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        proc.kill()
 
 
 def _data_key(task: Task) -> str:

@@ -237,6 +237,28 @@ def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bo
 
 
 @main.command()
+@click.argument("cases_csv", metavar="CASES.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--baseline", default="unet", show_default=True, help="Model corruption errors are relative to."
+)
+@click.option("--self-contained", is_flag=True, help="Also write one file with the script inlined.")
+def analyze(cases_csv: Path, out: Path, baseline: str, self_contained: bool) -> None:
+    """Statistics and report of any long per-case table (the columns of segbench's cases.csv)."""
+    from segbench.report.from_csv import CasesTableError, analyze_csv
+
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
+    try:
+        item = analyze_csv(cases_csv, out, self_contained=self_contained, baseline_model=baseline)
+    except CasesTableError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
+    click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows)")
+
+
+@main.command()
 @RESULTS_OPTION
 @click.option("--suite", default=None, help="Only this suite's jobs.")
 @click.option("--lines", default=8, show_default=True, help="Traceback lines per failed job.")

@@ -190,6 +190,12 @@ class TrainConfig(_Strict):
     # Run-time only (not in the job key): how long a job may take, how often it saves its state.
     timeout_min: float | None = Field(default=None, gt=0, description="stop a job after this many minutes")
     checkpoint_every: int = Field(default=5, ge=0, description="epochs between resumable states (0: never)")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="CPU threads per job (torch intra-op); 1 keeps results independent of the core count",
+    )
 
     @field_validator("augment", mode="before")
     @classmethod

@@ -17,7 +17,6 @@ from segbench.report.fidelity import (
     INCONCLUSIVE,
     NOT_SIGNIFICANT,
     NOT_TESTED,
-    architecture_effects,
     cell_table,
     decide,
     finding_table,
@@ -94,7 +93,7 @@ def _findings(table: pd.DataFrame) -> pd.DataFrame:
 
     ref = load_reference("skip_connections")
     matched = match_cases(table, ref, suite_facts(yaml.safe_load(SUITE)), pd.DataFrame())
-    return finding_table(matched, ref, pd.DataFrame(), architecture_effects)
+    return finding_table(matched, ref, pd.DataFrame())
 
 
 def test_decisions_follow_the_architecture_level_effect() -> None:
@@ -110,7 +109,7 @@ def test_no_effect_is_not_significant_and_two_seeds_are_not_tested() -> None:
     f = _findings(cases(flat, noise=0.05, seed_sd=0.0)).set_index(["finding", "test"])["decision"]
     assert f[("skip_reversal", 0)] == NOT_SIGNIFICANT
     two = _findings(cases(SHIFTS, seeds=2)).set_index(["finding", "test"])["decision"]
-    assert two[("skip_reversal", 0)] == f"{NOT_TESTED} (k = 2 < 3 seeds)"
+    assert two[("skip_reversal", 0)].startswith(f"{NOT_TESTED} (k = 2 < 3 seeds")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +149,7 @@ def test_cells_compare_every_measured_cell_with_the_published_one() -> None:
     ref = load_reference("skip_connections")
     table = cases(SHIFTS)
     matched = match_cases(table, ref, suite_facts(yaml.safe_load(SUITE)), pd.DataFrame())
-    cells = cell_table(matched, ref, pd.DataFrame(), table, 999, 0)
+    cells = cell_table(matched, ref, pd.DataFrame(), table)
     assert len(cells) == 6  # 3 published models x 2 levels; gated_unet has no published number
     row = cells[(cells["model"] == "attention_unet") & (cells["level"] == 0.9)].iloc[0]
     assert row["published"] == 0.727

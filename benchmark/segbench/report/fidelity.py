@@ -7,9 +7,10 @@ Pure computations (values in, values out); :mod:`.section_fidelity` renders and 
 * :func:`match_cases` — tags every per-case row with the reference table it belongs to (dataset name
   and identifying parameters) and its level on that table's axis (complexity, test condition or patch).
 * :func:`cell_table` — one row per published-or-measured cell: published value, measured mean with its
-  two-level (cases, then seeds) CI, difference.
+  architecture-level CI (cases and seeds), difference.
 * :func:`finding_table` — one row per comparison behind a finding: effect ``a - b`` with its
-  architecture-level CI and the decision, then :func:`verdict` per finding.
+  architecture-level CI and decision (:func:`segbench.stats.architecture.architecture_effects`, Holm
+  over all the reference's tests), then :func:`verdict` per finding.
 
 Decisions (never a claim the statistics do not support):
 
@@ -18,13 +19,12 @@ Decisions (never a claim the statistics do not support):
 * ``equivalent`` (within ``±margin``): *agree* when the whole CI lies inside the margin, *disagree* when
   it lies entirely outside, otherwise *inconclusive at this scale* — a non-significant difference is not
   evidence of equivalence.
-* *not tested*: a model, level or subset is absent from the run, or fewer than 3 seeds (no architecture
-  claim is possible with k < 3, DESIGN.md §5).
+* *not tested*: a model, level or subset is absent from the run, fewer than 3 seeds (no architecture
+  claim is possible with k < 3, DESIGN.md §5) or fewer than 10 paired cases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ import pandas as pd
 from segbench.presets import PRESETS
 from segbench.references import FindingTest, Reference, ReferenceTable
 from segbench.report import analysis3d
-from segbench.stats.hierarchical import MIN_SEEDS, hier_group_cis, hier_pairwise_diff_cis
+from segbench.stats.architecture import architecture_effects, architecture_means
 
 __all__ = [
     "AGREE",
@@ -55,10 +55,6 @@ AGREE, DISAGREE = "agree", "disagree"
 NOT_SIGNIFICANT = "not significant at this scale"
 INCONCLUSIVE = "inconclusive at this scale"
 NOT_TESTED = "not tested"
-
-#: an architecture-level effects function: (long table, family columns, pairs) -> the column contract
-#: family..., model_a, model_b, effect, effect_low, effect_high, significant, n_cases, n_seeds
-EffectsFn = Callable[[pd.DataFrame, list[str], list[tuple[str, str]]], pd.DataFrame]
 
 
 @dataclass(frozen=True)
@@ -124,11 +120,12 @@ def match_cases(cases: pd.DataFrame, ref: Reference, facts: SuiteFacts, jobs: pd
 
 
 def cell_table(
-    matched: pd.DataFrame, ref: Reference, jobs: pd.DataFrame, raw: pd.DataFrame, n_resamples: int, seed: int
+    matched: pd.DataFrame, ref: Reference, jobs: pd.DataFrame, raw: pd.DataFrame, confidence: float = 0.95
 ) -> pd.DataFrame:
     """Published vs measured, one row per (table, model label, level) that either side has.
 
-    Measured Dice: mean over cases of per-case seed means with a two-level bootstrap CI; ``fbr_drop``
+    Measured Dice: mean over cases of per-case seed means with its architecture-level CI
+    (:func:`segbench.stats.architecture.architecture_means`: cases and seeds); ``fbr_drop``
     cells use :func:`segbench.report.analysis3d.fbr_split` (drop and Mann–Whitney p). Rows for models or
     levels only the paper has are left out (the run cannot say anything about them); so are models the
     paper did not train. A level the run has and the paper lacks keeps its row, with no published value.
@@ -141,9 +138,7 @@ def cell_table(
         if sub.empty:
             continue
         measured = (
-            _measured_drop(sub, t, jobs, raw)
-            if t.metric == "fbr_drop"
-            else _measured_dice(sub, n_resamples, seed)
+            _measured_drop(sub, t, jobs, raw) if t.metric == "fbr_drop" else _measured_dice(sub, confidence)
         )
         for r in measured.to_dict("records"):
             published = _published(t, r["model_ref"], r["level"])
@@ -154,25 +149,41 @@ def cell_table(
 
 
 def finding_table(
-    matched: pd.DataFrame, ref: Reference, jobs: pd.DataFrame, effects: EffectsFn
+    matched: pd.DataFrame, ref: Reference, jobs: pd.DataFrame, alpha: float = 0.05, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """One row per finding test: the effect ``a - b`` (architecture level) and the decision."""
-    rows = []
+    """One row per finding test: the effect ``a - b`` at the architecture level and the decision.
+
+    All tests of the reference that can run form one multiplicity family (Holm over them), so the
+    more findings a reference tests, the stronger each effect must be to count.
+    """
+    rows, pairs = [], []
     for f in ref.findings:
         for i, test in enumerate(f.tests):
-            row: dict[str, Any] = {"finding": f.id, "test": i, **_describe(test)}
+            row: dict[str, Any] = {"finding": f.id, "test": i, **_describe(test), **_untested("")}
             pair, why = _pair_rows(matched, test, jobs)
-            res = effects(pair, ["test"], [("a", "b")]) if why is None else pd.DataFrame()
-            if res.empty:
-                row.update(_untested(why or "no paired cases"))
-            else:
-                r = res.iloc[0]
-                row.update({k: r[k] for k in ("effect", "effect_low", "effect_high", "n_cases", "n_seeds")})
-                row["significant"] = bool(r["significant"])
-                row["decision"] = decide(test, row)
-                if int(r["n_seeds"]) < MIN_SEEDS:
-                    row["decision"] = f"{NOT_TESTED} (k = {int(r['n_seeds'])} < {MIN_SEEDS} seeds)"
+            if why is None:
+                pairs.append(pair.assign(test=len(rows)))
+            row["decision"] = f"{NOT_TESTED} ({why})" if why else ""
             rows.append(row)
+    effects = (
+        architecture_effects(
+            pd.concat(pairs, ignore_index=True),
+            family=["test"],
+            decision_family=(),
+            alpha=alpha,
+            confidence=confidence,
+        )
+        if pairs
+        else pd.DataFrame(columns=["test"])
+    )
+    for r in effects.to_dict("records"):
+        row, test = rows[int(r["test"])], _test(ref, rows[int(r["test"])])
+        row.update({k: r[k] for k in ("effect", "effect_low", "effect_high", "n_cases")})
+        row.update(n_seeds=min(int(r["k_a"]), int(r["k_b"])), significant=bool(r["significant"]))
+        claim = str(r["claim"])
+        row["decision"] = decide(test, row) if claim == "architecture" else f"{NOT_TESTED} ({_why(claim)})"
+    for row in rows:
+        row["decision"] = row["decision"] or f"{NOT_TESTED} (no paired cases)"
     cols = ["finding", "test", "comparison", "expect", "effect", "effect_low", "effect_high", "significant"]
     return pd.DataFrame(rows, columns=[*cols, "n_cases", "n_seeds", "decision"])
 
@@ -202,18 +213,6 @@ def verdict(decisions: list[str]) -> str:
             AGREE if len(tested) == len(decisions) else f"{AGREE} ({len(tested)} of {len(decisions)} tested)"
         )
     return INCONCLUSIVE if INCONCLUSIVE in tested else NOT_SIGNIFICANT
-
-
-def architecture_effects(df: pd.DataFrame, family: list[str], pairs: list[tuple[str, str]]) -> pd.DataFrame:
-    """Adapter to the two-level (cases, then seeds) paired bootstrap, in the fidelity column contract.
-
-    ``significant``: the 95% CI of the mean difference excludes 0 and k >= 3 seeds.
-    """
-    res = hier_pairwise_diff_cis(df, family, pairs=pairs, n_resamples=2000)
-    out = res.rename(columns={"diff": "effect", "diff_low": "effect_low", "diff_high": "effect_high"})
-    out = out.rename(columns={"diff_n": "n_cases"})
-    excludes = (out["effect_low"] > 0) | (out["effect_high"] < 0)
-    return out.assign(significant=excludes & (out["n_seeds"] >= MIN_SEEDS))
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
@@ -290,9 +289,9 @@ def _published(t: ReferenceTable, model_ref: str, level: Any) -> float | None:
     return None
 
 
-def _measured_dice(sub: pd.DataFrame, n_resamples: int, seed: int) -> pd.DataFrame:
-    ci = hier_group_cis(sub, ["model", "model_ref", "level"], n_resamples=n_resamples, seed=seed)
-    ci = ci.rename(columns={"estimate": "measured"}).assign(p_value=np.nan)
+def _measured_dice(sub: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    ci = architecture_means(sub, by=["model", "model_ref", "level"], confidence=confidence)
+    ci = ci.rename(columns={"mean": "measured", "k": "n_seeds"}).assign(p_value=np.nan)
     return ci[["model", "model_ref", "level", "measured", "low", "high", "p_value", "n_cases", "n_seeds"]]
 
 
@@ -361,6 +360,14 @@ def _describe(test: FindingTest) -> dict[str, str]:
     subset = ", test volumes outside the training FBR range" if test.subset != "all" else ""
     expect = "a > b" if test.expect == "a_better" else f"|a − b| < {test.margin:g}"
     return {"comparison": f"{test.a} − {test.b} ({where}{subset})", "expect": expect}
+
+
+def _test(ref: Reference, row: dict[str, Any]) -> FindingTest:
+    return next(f for f in ref.findings if f.id == row["finding"]).tests[int(row["test"])]
+
+
+def _why(claim: str) -> str:
+    return claim.removeprefix("none: ")
 
 
 def _untested(why: str) -> dict[str, Any]:

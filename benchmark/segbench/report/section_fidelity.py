@@ -15,7 +15,6 @@ import pandas as pd
 from segbench.references import ReferenceError, load_reference
 from segbench.report.exports import markdown_cell, write_csv
 from segbench.report.fidelity import (
-    architecture_effects,
     cell_table,
     finding_table,
     match_cases,
@@ -65,7 +64,7 @@ def fidelity_sections(
         jobs: ``Store.jobs`` (dataset params, training-crop FBRs).
         suite_yaml: the stored suite definition (its ``reference``, models, scale).
         folder: the suite's report folder (exports are written there).
-        settings: statistics settings (resamples, seed). Defaults to :class:`StatsSettings`.
+        settings: statistics settings (alpha, confidence). Defaults to :class:`StatsSettings`.
     """
     try:
         facts = suite_facts(yaml_data(suite_yaml, "stored suite"))
@@ -81,8 +80,8 @@ def fidelity_sections(
         return [sec]
     s = settings or StatsSettings()
     matched = match_cases(cases, ref, facts, jobs)
-    cells = cell_table(matched, ref, jobs, cases, s.n_resamples, s.seed)
-    findings = finding_table(matched, ref, jobs, architecture_effects)
+    cells = cell_table(matched, ref, jobs, cases, s.confidence)
+    findings = finding_table(matched, ref, jobs, s.alpha, s.confidence)
     verdicts = {f: verdict(list(g["decision"])) for f, g in findings.groupby("finding", sort=False)}
     sec.notes += _intro(ref, facts.scale, cells, cases)
     sec.tables.append(_findings_table(ref, findings, verdicts))
@@ -96,10 +95,12 @@ def _intro(ref: Any, scale: dict[str, Any], cells: pd.DataFrame, cases: pd.DataF
         f"Reference '{ref.name}' v{ref.version}: {ref.citation}",
         f"Scale: this run {_scale(scale)}; the paper {_scale(ref.scale)}. A gap to the published Dice is "
         "expected when the run is smaller; the findings are tested on this run's own data.",
-        "Each finding is tested by the paired difference a − b of mean Dice with a two-level bootstrap CI "
-        "(cases, then each model's seeds: a claim about the architecture). agree / disagree need a "
-        "significant effect; a non-significant one is reported as not significant at this scale, never "
-        "as agreement. The published numbers are means of 3 runs without intervals.",
+        "Each finding is tested by the paired difference a − b of mean Dice with its architecture-level "
+        "95% CI (cases and each model's own seeds; Holm over all the reference's tests). agree / disagree "
+        "need a significant effect; a non-significant one is reported as not significant at this scale, "
+        "never as agreement; an equivalence claim agrees only when the whole CI lies within its margin. "
+        "Measured Dice: mean over cases of per-case seed means [architecture-level 95% CI]. The published "
+        "numbers are means of 3 runs without intervals.",
     ]
     notes += [f"Known protocol difference: {d}" for d in ref.protocol_differences]
     if cells.empty:

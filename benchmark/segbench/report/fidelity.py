@@ -314,6 +314,8 @@ def _pair_rows(
 ) -> tuple[pd.DataFrame, str | None]:
     """The long table of one test (``model`` is ``"a"`` or ``"b"``), or why it cannot be run."""
     sub = matched[matched["table"] == test.table] if not matched.empty else matched
+    if sub.empty:
+        return pd.DataFrame(), f"this run has no data for table {test.table}"
     sides = []
     for side, name, level in (
         ("a", test.a, test.at),

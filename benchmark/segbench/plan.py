@@ -39,8 +39,11 @@ __all__ = [
 TRAIN_PROTOCOL = 1
 EVAL_PROTOCOL = 1
 _EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap", "tta"})
-# How a job is run, not what it computes: never part of a job or condition key.
-_RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every"})
+# How a job is run, not what it computes: never part of a job or condition key.  ``threads`` does
+# change CPU floats (reductions split by thread), as ``device`` does, and like the device it is
+# recorded in every job's provenance and in gate baselines instead: in the key it would re-key every
+# stored job, and a key cannot say how many threads a job stored before the setting existed used.
+_RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every", "threads"})
 
 
 @dataclass(frozen=True)

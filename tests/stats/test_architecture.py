@@ -132,3 +132,22 @@ def test_mean_interval_widens_with_seed_variance() -> None:
     noisy = crossed_mean_ci(hierarchical(rng, 30, 3, 0.7, case, 0.1))
     assert noisy["high"] - noisy["low"] > 3 * (calm["high"] - calm["low"])
     assert noisy["df"] < 5  # the seed term dominates: about k - 1 degrees of freedom
+
+
+def test_k1_ensemble_is_ranked_by_its_dice_not_by_a_padding_nan() -> None:
+    """Issue 19: an ensemble 0.10 better on every case was ranked last in (1 - 1/k)^k of resamples."""
+    from segbench.stats import hier_pairwise_diff_cis, hier_rank_stability
+    from segbench.stats.claims import rank_intervals
+
+    rng = np.random.default_rng(7)
+    case = rng.normal(0, 0.1, 30)
+    unet = hierarchical(rng, 30, 3, 0.6, case, 0.01)
+    df = table({"ens": unet.mean(axis=1, keepdims=True) + 0.1, "unet": unet, "other": unet - 0.01})
+    freq, _ = hier_rank_stability(df, by=["dataset"], n_resamples=500)
+    first = freq[(freq["model"] == "ens") & (freq["rank"] == 1)]["frequency"].iloc[0]
+    assert first == 1.0
+    ranks = rank_intervals(df, ["dataset"], n_resamples=500).set_index("model")
+    assert (ranks.loc["ens", "rank_low"], ranks.loc["ens", "rank_high"]) == (1, 1)
+    diff = hier_pairwise_diff_cis(df, ["dataset"], n_resamples=500).set_index(["model_a", "model_b"])
+    row = diff.loc[("ens", "unet")]
+    assert 0.07 < row["diff_low"] < 0.1 < row["diff_high"] < 0.13  # own seeds, no forced first seed

@@ -28,6 +28,7 @@ from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
+from segbench.seeding import job_threads
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import Predictor
@@ -60,8 +61,9 @@ def run_ensemble(
     }
     try:
         torch_device = pick_device(device)
-        shard["provenance"] = collect_provenance(str(torch_device))
-        _run(ensemble, conditions, results, torch_device, shard)
+        with job_threads(ensemble.train.threads):  # its members' count: the same numbers anywhere
+            shard["provenance"] = collect_provenance(str(torch_device))
+            _run(ensemble, conditions, results, torch_device, shard)
         shard["status"] = "done"
     except Exception:
         shard["error"] = traceback.format_exc()

@@ -36,6 +36,7 @@ from segbench.report.tables import (
     StatsSettings,
     SuiteTables,
     compute_tables,
+    shift_directions,
     with_entries,
 )
 from segbench.store import Store
@@ -180,11 +181,19 @@ def render_suite(
         write_exports(folder, cases, _empty_board(), pd.DataFrame())
     else:
         cases = with_entries(cases).assign(model=cases["model"])  # numeric dtypes, raw model labels
-        tables = compute_tables(cases, baseline_model, settings)
+        directions = shift_directions(cases["perturbation"].astype(str).unique(), suite_yaml)
+        tables = compute_tables(cases, baseline_model, settings, directions)
         blocks = _board_blocks(tables.board)
         tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
         top = page_top(
-            cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed
+            cases,
+            tables.board,
+            jobs,
+            suite_yaml,
+            settings.n_resamples,
+            settings.confidence,
+            settings.seed,
+            tables.effects,
         )
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         sections += beyond_sections(cases, jobs, folder)

@@ -72,6 +72,12 @@ class PerturbationSpec(_Strict):
     name: str = Field(min_length=1)
     severity: list[Severity] | None = None
     p: float = Field(default=1.0, ge=0.0, le=1.0, description="probability per sample (train-time only)")
+    # report-only (excluded from dumps, so job keys of augmenting suites do not change)
+    direction: Literal["harder", "easier"] | None = Field(
+        default=None,
+        exclude=True,
+        description="overrides the catalogue's direction of this shift (the report's drop)",
+    )
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -179,6 +185,12 @@ class TrainConfig(_Strict):
     # Run-time only (not in the job key): how long a job may take, how often it saves its state.
     timeout_min: float | None = Field(default=None, gt=0, description="stop a job after this many minutes")
     checkpoint_every: int = Field(default=5, ge=0, description="epochs between resumable states (0: never)")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="CPU threads per job (torch intra-op); 1 keeps results independent of the core count",
+    )
 
     @field_validator("augment", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
+from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.checkpoint import (
     CheckpointError,
@@ -83,8 +83,10 @@ def run_job(
     shard = _new_shard(job)
     try:
         torch_device = pick_device(device)
-        shard["provenance"] = collect_provenance(str(torch_device))
-        with job_randomness(job.seed, job.train.deterministic, torch_device.type):  # restored after
+        # threads, then seeds, for this job only (both restored after); provenance records the count
+        randomness = job_randomness(job.seed, job.train.deterministic, torch_device.type)
+        with job_threads(job.train.threads), randomness:
+            shard["provenance"] = collect_provenance(str(torch_device))
             _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
         shard["status"] = "done" if not shard["error"] else "failed"
     except KeyboardInterrupt:

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
 from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry
+from segbench.suite.dataset_probe import check_shift_fits, probe
 from segbench.suite.errors import _MISSING, SuiteIssue, show
 from segbench.suite.params import ParamProblem, check_params, signature_defaults
 from segbench.suite.schema import Suite
@@ -114,7 +115,15 @@ def _check_datasets(data: dict[str, Any], issue: Issue) -> list[tuple[int, Entry
         params = spec.get("params", {})
         if entry is None or not isinstance(params, dict):
             continue
-        _report(check_params(entry, params), ("datasets", i, "params"), issue)
+        problems = check_params(entry, params)
+        _report(problems, ("datasets", i, "params"), issue)
+        probed = probe(entry, params) if not problems else None
+        if probed and probed["test_only"]:
+            issue(
+                ("datasets", i, "params"),
+                f"{entry.name} has only test cases (e.g. {probed['file']}): training needs training cases; "
+                "use it as a test-only site under dataset_shifts",
+            )
         found.append((i, entry, params))
     return found
 
@@ -191,7 +200,10 @@ def _check_shift_dataset(
     entry = _lookup(DATASETS, spec.get("name"), (*loc, "dataset", "name"), issue)
     params = spec.get("params", {})
     if entry is not None and isinstance(params, dict):
-        _report(check_params(entry, params), (*loc, "dataset", "params"), issue)
+        problems = check_params(entry, params)
+        _report(problems, (*loc, "dataset", "params"), issue)
+        if not problems:
+            check_shift_fits(shift.get("label"), entry, params, (*loc, "dataset"), datasets, issue)
     dims = {_dims(e, p) for _, e, p in datasets}
     for j, perturbation in _specs(shift.get("perturbations")):
         _check_perturbation(perturbation, (*loc, "perturbations", j), issue, dims, allow_none=True)

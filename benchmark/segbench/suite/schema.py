@@ -241,6 +241,9 @@ class Suite(_Strict):
     baseline_model: str = "unet"
     ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
+    reference: str | None = Field(
+        default=None, min_length=1, description="published study this suite reproduces (segbench.references)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -33,7 +33,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "benchmark" / "segbench"
 # and root module of segbench must appear here, so a new one has to be given its place.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
-    ("cases", "metrics", "paths", "progress", "provenance", "seeding", "shards", "userref"),
+    ("cases", "metrics", "paths", "progress", "provenance", "references", "seeding", "shards", "userref"),
     ("registry",),
     ("datasets", "models", "perturbations"),
     ("suite",),

@@ -113,6 +113,18 @@ def main() -> None:
 @click.option(
     "--timeout-min", type=POSITIVE, default=None, help="Stop and fail a job after this many minutes."
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads per job (default: train.threads, 1; results depend on it, see README).",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Run only part I of N of the suite's jobs (one part per machine; join them with merge).",
+)
 @click.option("--partition", default=None, help="slurm: partition.")
 @click.option("--gpus-per-task", type=click.IntRange(min=0), default=None, help="slurm: GPUs per job.")
 @click.option("--cpus-per-task", type=click.IntRange(min=1), default=None, help="slurm: CPUs per job.")
@@ -142,6 +154,8 @@ def run(
     replace: bool,
     executor: str | None,
     timeout_min: float | None,
+    threads: int | None,
+    shard: str | None,
     **executor_settings: object,
 ) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
@@ -155,7 +169,7 @@ def run(
     settings["cluster"] = settings.pop("slurm_cluster")
     try:
         if dry_run:
-            plan = api.plan_suite(suite_file, results, replace=replace)
+            plan = api.plan_suite(suite_file, results, replace=replace, shard=shard)
             _warn(plan.warnings)
             click.echo("\n".join(plan.lines()))
             return
@@ -169,6 +183,8 @@ def run(
             executor=executor,
             executor_settings=settings,
             timeout_min=timeout_min,
+            threads=threads,
+            shard=shard,
         )
     except (SuiteError, DeviceError, LockHeld, StoreError) as exc:
         _fail(str(exc))

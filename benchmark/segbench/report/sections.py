@@ -477,6 +477,8 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
         ("git commit", values("git_commit")),
         ("device", values("device")),
         ("gpu", values("gpu")),
+        ("CPU threads per job", values("torch_threads")),  # CPU numbers depend on it
+        ("cpu", values("cpu")),
         ("python", values("python")),
         ("platform", values("platform")),
         ("host", values("host")),

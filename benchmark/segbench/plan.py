@@ -281,7 +281,6 @@ def _training_params(spec: DatasetSpec) -> dict[str, Any]:
     }
 
 
-
 def dataset_fingerprint(spec: DatasetSpec) -> str | None:
     """The files' identity of a real dataset (its registry ``fingerprint`` hook), else ``None``.
 

@@ -109,7 +109,7 @@ def _lead_sentence(
     parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
     rest = [m for m in ties if m != runner]
     why = _no_claim(decided, perturbation, runner)
-    text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
+    text = ") is not significant" + (f" ({why})" if why else "")
     text += f"; nor against {', '.join(rest)}." if rest else "."
     parts.append(("text", text))
     if worse:

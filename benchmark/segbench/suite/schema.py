@@ -50,7 +50,7 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, description="display name; defaults to name")
     weights: str | None = Field(
-        default=None, min_length=1, description="checkpoint to load instead of training (segbench.pretrained)"
+        default=None, min_length=1, description="checkpoint to load instead of training (suite.weights)"
     )
     pretrained: bool = Field(default=False, description="the callable returns a trained model: never train")
 
@@ -241,6 +241,9 @@ class Suite(_Strict):
     baseline_model: str = "unet"
     ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
+    reference: str | None = Field(
+        default=None, min_length=1, description="published study this suite reproduces (segbench.references)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -91,6 +91,9 @@ class PlanSummary:
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
+        from segbench.suite.holdout import held_out_lines
+
+        out += held_out_lines(self.suite)
         if self.ensembles:
             from segbench.ensemble.api import ensemble_lines
 

@@ -39,6 +39,7 @@ from segbench.worker.job import (
     input_format,
     load_dataset,
 )
+from segbench.worker.native import mask_rule
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]
@@ -108,7 +109,7 @@ def _run(
         started = time.perf_counter()
         cases, rng_for = condition_test_set(first, condition, data, identity)
         images, params = perturb_cases(cases, condition, rng_for)
-        masks, uncertainty = ensemble_predict(predictor, models, images)
+        masks, uncertainty = ensemble_predict(predictor, models, images, mask_rule(cases))
         rows = score_cases(cases, masks, params, uncertainty)
         shard["conditions"].append(
             condition_record(ensemble.condition_key(condition), condition, started, rows)

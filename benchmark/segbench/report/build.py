@@ -27,6 +27,7 @@ from segbench.report.exports import board_cells, cap_text, write_csv, write_expo
 from segbench.report.headline import page_top
 from segbench.report.leaderboard import order_conditions
 from segbench.report.portable import extra_sections, write_standalone
+from segbench.report.section_fidelity import fidelity_sections
 from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
@@ -196,6 +197,7 @@ def render_suite(
         )
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         sections += beyond_sections(cases, jobs, folder)
+        sections += fidelity_sections(cases, jobs, suite_yaml, folder, settings)
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from segbench.report.leaderboard import BoardTable, LeaderboardCell
+from segbench.stats.hierarchical import MIN_SEEDS
 
 __all__ = ["headline_blocks"]
 
@@ -72,10 +73,32 @@ def _no_claim(decided: pd.DataFrame, perturbation: str, model: str) -> str:
     return str(rows["claim"].iloc[0]).removeprefix("none: ") if len(rows) else ""
 
 
+def _none_possible(decided: pd.DataFrame, perturbation: str, best: str) -> str:
+    """When no comparison of ``best`` allows an architecture claim: why, in one phrase ("" otherwise)."""
+    rows = decided[
+        (decided["perturbation"] == perturbation)
+        & ((decided["model_a"] == best) | (decided["model_b"] == best))
+    ]
+    if rows.empty or (rows["claim"] == "architecture").any():
+        return ""
+    small = {}
+    for r in rows.itertuples(index=False):
+        for m, k in ((r.model_a, r.k_a), (r.model_b, r.k_b)):
+            if k < MIN_SEEDS:
+                small[str(m)] = int(k)
+    if small:
+        ks = ", ".join(f"{m} k = {k}" for m, k in sorted(small.items()))
+        return f"fewer than {MIN_SEEDS} seeds ({ks})"
+    return str(rows["claim"].iloc[0]).removeprefix("none: ")
+
+
 def _lead_sentence(
     cell: Any, best: str, others: list[str], key: str, decided: pd.DataFrame, perturbation: str
 ) -> list[Part]:
     """ "; its lead is significant ..." / "; its lead over X (v) is not significant ..." parts."""
+    why_none = _none_possible(decided, perturbation, best)
+    if why_none:
+        return [("text", f"; no architecture-level claim is possible here: {why_none}.")]
     worse = [m for m in others if cell(m, key).dag]
     ties = [m for m in others if not cell(m, key).dag]
     if not ties:
@@ -85,8 +108,8 @@ def _lead_sentence(
     runner = max(ties, key=lambda m: cell(m, key).value)
     parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
     rest = [m for m in ties if m != runner]
-    why = _no_claim(decided, perturbation, runner) or _no_claim(decided, perturbation, best)
-    text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
+    why = _no_claim(decided, perturbation, runner)
+    text = ") is not significant" + (f" ({why})" if why else "")
     text += f"; nor against {', '.join(rest)}." if rest else "."
     parts.append(("text", text))
     if worse:
@@ -124,10 +147,12 @@ def _block_sentences(
         ("text", ")"),
     ]
     rest = [m for m in shifted if m != best_ood]
-    s += _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
-    out.append(s)
+    lead = _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
+    if others and lead == _lead_sentence(cell, best, others, "id", decided, "none"):
+        lead = [("text", "; no architecture-level claim is possible here either.")]
+    out.append(s + lead)
     fams = [f for f in t.families if any(_ok(cell(m, f"fam:{f}").value) for m in models)]
-    if fams and not decided.empty:
+    if fams and (decided["claim"] == "architecture").any():
         out.append(_family_sentence(cell, models, fams, decided))
     out.append(
         [

@@ -173,6 +173,11 @@ class TrainConfig(_Strict):
     activation: Literal["sigmoid", "softmax"] = "sigmoid"
     scheduler: Literal["none", "cosine"] = "none"
     val_every: int = Field(default=2, ge=1)
+    validation: Literal["split", "none"] = Field(
+        default="split",
+        description="split: keep the best checkpoint on the validation cases; none: train on every "
+        "training and validation case and keep the last epoch",
+    )
     rotate90: float = Field(default=0.5, ge=0, le=1, description="RandRotate90 probability")
     augment: list[PerturbationSpec] = Field(default_factory=list)
     amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
@@ -236,6 +241,9 @@ class Suite(_Strict):
     baseline_model: str = "unet"
     ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
+    reference: str | None = Field(
+        default=None, min_length=1, description="published study this suite reproduces (segbench.references)"
+    )
 
     @field_validator("name")
     @classmethod

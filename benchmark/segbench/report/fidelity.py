@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.references import FindingTest, Reference, ReferenceTable
 from segbench.report import analysis3d
 from segbench.stats.architecture import architecture_effects, architecture_means

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 

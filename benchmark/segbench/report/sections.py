@@ -16,8 +16,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from segbench.core.metrics import metric
+from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
-from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
 from segbench.report.tables import (
     BOARD_GROUP,

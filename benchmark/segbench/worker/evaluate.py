@@ -75,7 +75,7 @@ def evaluate_condition(
     tta: Sequence[str] = (),
 ) -> list[CaseRecord]:
     """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
-    from segbench.ensemble.infer import predict_with_uncertainty
+    from segbench.worker.probabilities import predict_with_uncertainty
 
     images, params = perturb_cases(cases, condition, rng_for)
     masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))

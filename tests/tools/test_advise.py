@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.advise import DatasetProfile, advise, measure_cases, resolve_dataset
+from segbench.tools.advise import DatasetProfile, advise, measure_cases, resolve_dataset
 
 
 def _measured(n_levels: int = 4, n_cases: int = 20, seeds: tuple[int, ...] = (1, 2)) -> pd.DataFrame:

@@ -70,7 +70,9 @@ def _no_claim(decided: pd.DataFrame, perturbation: str, model: str) -> str:
         & ((decided["model_a"] == model) | (decided["model_b"] == model))
         & (decided["claim"] != "architecture")
     ]
-    return str(rows["claim"].iloc[0]).removeprefix("none: ") if len(rows) else ""
+    if not len(rows):
+        return ""
+    return str(rows["claim"].iloc[0]).removeprefix("none: ").replace(" (no architecture-level claim)", "")
 
 
 def _none_possible(decided: pd.DataFrame, perturbation: str, best: str) -> str:
@@ -109,7 +111,7 @@ def _lead_sentence(
     parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
     rest = [m for m in ties if m != runner]
     why = _no_claim(decided, perturbation, runner)
-    text = ") is not significant" + (f" ({why})" if why else "")
+    text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
     text += f"; nor against {', '.join(rest)}." if rest else "."
     parts.append(("text", text))
     if worse:

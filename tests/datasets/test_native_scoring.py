@@ -179,3 +179,18 @@ def test_a_one_bit_label_is_described_by_its_own_size(tmp_path: Path) -> None:
         ValueError, match=r"c2_m\.png: label size \(19, 30\) differs from its image c2\.png's \(20, 30\)"
     ):
         datalist.build(np.random.default_rng(0), path=str(tmp_path / "l.json"))
+
+
+def test_nnunet_folder_with_only_imagests_is_a_test_only_site(tmp_path: Path) -> None:
+    from segbench.datasets import nnunet
+    from segbench.datasets.examples import write_nnunet_copy
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    b = write_nnunet_copy(write_datalist_site(tmp_path, "b", n=3, size=16), tmp_path / "Dataset002_B")
+    (b / "imagesTr").rename(b / "imagesTs")
+    (b / "labelsTr").rename(b / "labelsTs")
+    shift = f"{{label: site_B, dataset: {{name: nnunet, params: {{root: {b}}}}}}}"
+    (job,) = expand(parse_suite(_suite(a, shift=shift), "s.yaml"))
+    assert [c.perturbation for c in job.conditions] == ["none", "site_B"]
+    with pytest.raises(ValueError, match=r"nnunet .*Dataset002_B has only test cases \(3\)"):
+        nnunet.build(np.random.default_rng(0), root=str(b))

@@ -162,6 +162,7 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     info = json.loads(job["train_info"])
     assert (info["n_train"], info["n_val"], job["best_epoch"]) == (8, 0, 3)
     assert info["validation"] == "none" and info["split"]["val"] == []
+    assert set(Store(tmp_path / "results").cases("s")["dataset_label"]) == {"a"}  # the JSON's own name
     assert sorted(info["split"]["train"] + info["split"]["test"]) == [f"a_{k:03d}" for k in range(10)]
 
 
@@ -194,3 +195,17 @@ def test_nnunet_folder_with_only_imagests_is_a_test_only_site(tmp_path: Path) ->
     assert [c.perturbation for c in job.conditions] == ["none", "site_B"]
     with pytest.raises(ValueError, match=r"nnunet .*Dataset002_B has only test cases \(3\)"):
         nnunet.build(np.random.default_rng(0), root=str(b))
+
+
+def test_dataset_label_defaults_to_the_datalist_name_and_never_enters_the_job_key(tmp_path: Path) -> None:
+    from segbench.plan import dataset_label
+    from segbench.suite.schema import DatasetSpec
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(a)})) == "a"
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(a)}, label="siteA")) == "siteA"
+    assert dataset_label(DatasetSpec(name="textures2d")) == "textures2d"
+    (plain,) = expand(parse_suite(_suite(a), "s.yaml"))
+    labelled = _suite(a).replace("{name: datalist,", "{name: datalist, label: siteA,")
+    (named,) = expand(parse_suite(labelled, "s.yaml"))
+    assert named.dataset.label == "siteA" and named.key == plain.key

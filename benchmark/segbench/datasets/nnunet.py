@@ -5,9 +5,9 @@
 ``imagesTr/<case>_0000<ending>`` (one file per channel, ``_0001``...) pairs with
 ``labelsTr/<case><ending>``; optional ``imagesTs``/``labelsTs`` are the official test set
 when labelled (a folder with only labelled ``imagesTs`` is a test-only site: valid as a
-dataset shift, refused as a training set).  Both nnU-Net's 2D natural-image convention (PNG; RGB in one ``_0000`` file,
-named ``R, G, B`` in ``channel_names``;
-use ``channels: rgb``) and 3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
+dataset shift, refused as a training set).  Both nnU-Net's 2D natural-image convention (PNG;
+RGB in one ``_0000`` file, named ``R, G, B`` in ``channel_names``; use ``channels: rgb``) and
+3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
 """
 
 from __future__ import annotations

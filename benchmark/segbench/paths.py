@@ -7,10 +7,11 @@ and :func:`inside`, so the rule cannot drift between them.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
-__all__ = ["inside", "safe_name"]
+__all__ = ["PlantedLink", "inside", "refuse_links", "safe_name"]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -41,3 +42,36 @@ def inside(out: str | Path, name: str) -> Path:
     if folder == root or root not in folder.parents:
         raise ValueError(f"refusing to write {folder}: it is not inside the output folder {root}")
     return Path(out) / safe_name(name)
+
+
+class PlantedLink(ValueError):
+    """A symbolic link where segbench writes or reads its own files; the message names it."""
+
+
+def refuse_links(folder: str | Path, max_depth: int = 3) -> None:
+    """Refuse a folder that holds a symbolic link (at any of its first ``max_depth`` levels).
+
+    Why: segbench writes reports, logs, checkpoints and shards into folders that may be shared;
+    a link planted there (``index.html -> ~/.bashrc``) would redirect a write, or a read, outside
+    the folder.  The folder itself may be a link (a results folder on another disk): only what is
+    inside is checked.  Nothing is followed: links are seen with ``lstat``.
+
+    Raises:
+        PlantedLink: naming the first link found, its target and the fix.
+    """
+    root = Path(folder)
+    stack = [(root, 0)]
+    while stack:
+        current, depth = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                raise PlantedLink(
+                    f"refusing to use {entry.path}: it is a symbolic link (to {os.readlink(entry.path)}), "
+                    "and segbench never writes or reads its own files through one; remove the link"
+                )
+            if depth + 1 < max_depth and entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), depth + 1))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
 from segbench.paths import refuse_links
-from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
+from segbench.suite.weights import is_pretrained
 
 if TYPE_CHECKING:
     from segbench.ensemble import EnsembleJob
@@ -57,6 +57,7 @@ class PlanSummary:
     warnings: list[str] = field(default_factory=list)
     ensembles: list[EnsembleJob] = field(default_factory=list)
     missing_checkpoints: set[str] = field(default_factory=set)
+    shard: tuple[str, set[str]] | None = None  # ("I/N", the job keys of that part) with --shard
 
     @property
     def n_conditions(self) -> int:
@@ -73,9 +74,13 @@ class PlanSummary:
             f"{len(self.tasks)} jobs to run"
         ]
         pending = {t.job.key: t for t in self.tasks}
+        if self.shard is not None:
+            out[0] += f" (part {self.shard[0]}: {len(self.shard[1])} of the suite's jobs)"
         for job in self.jobs:
             task = pending.get(job.key)
-            if task is None:
+            if self.shard is not None and job.key not in self.shard[1]:
+                state = f"another part than {self.shard[0]}"
+            elif task is None:
                 state = "done"
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
@@ -87,6 +92,9 @@ class PlanSummary:
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
+        from segbench.suite.holdout import held_out_lines
+
+        out += held_out_lines(self.suite)
         if self.ensembles:
             from segbench.ensemble.api import ensemble_lines
 
@@ -115,7 +123,9 @@ def validate_suite(path: str | Path) -> Suite:
     return load_suite(path)
 
 
-def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False) -> PlanSummary:
+def plan_suite(
+    path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False, shard: str | None = None
+) -> PlanSummary:
     """Expand a suite and subtract what the store holds plus what pending shards hold.
 
     Read-only: nothing is ingested, moved or written (the database is opened ``mode=ro``), so a dry
@@ -131,7 +141,7 @@ def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace:
     suite = load_suite(path)
     if not replace and (problem := store.suite_conflict(suite.name, Path(path).read_text(), path)):
         raise SuiteConflict(problem)
-    return _plan(suite, store, *store.peek_pending())
+    return _only_shard(_plan(suite, store, *store.peek_pending()), shard)
 
 
 def _plan(
@@ -172,6 +182,21 @@ def _plan(
     )
 
 
+def _only_shard(plan: PlanSummary, shard: str | None) -> PlanSummary:
+    """``plan`` cut to part ``shard`` ("I/N") of the suite's jobs; ensembles go with their members."""
+    if shard is None:
+        return plan
+    from segbench.execute.split import ShardSpec, shard_keys
+
+    spec = ShardSpec.parse(shard)
+    groups = [[m.key for m in e.members] for e in plan.ensembles]
+    keys = shard_keys((j.key for j in plan.jobs), groups, spec)
+    plan.tasks = [t for t in plan.tasks if t.job.key in keys]
+    plan.ensembles = [e for e in plan.ensembles if all(m.key in keys for m in e.members)]
+    plan.shard = (str(spec), keys)
+    return plan
+
+
 def run_suite(
     path: str | Path,
     results: str | Path = DEFAULT_RESULTS,
@@ -183,6 +208,8 @@ def run_suite(
     executor: str | Executor | None = None,
     executor_settings: dict[str, Any] | None = None,
     timeout_min: float | None = None,
+    threads: int | None = None,
+    shard: str | None = None,
 ) -> RunSummary:
     """Train and evaluate every pending cell of a suite, committing each job as it ends.
 
@@ -196,6 +223,10 @@ def run_suite(
             ``executor:`` section, else "local".
         executor_settings: that executor's options (e.g. ``workers``), overriding the suite's.
         timeout_min: per-job limit overriding ``train.timeout_min``.
+        threads: CPU threads per job overriding ``train.threads`` (default 1; not in the job key,
+            recorded in each job's provenance).
+        shard: "I/N": run only part I of N of the suite's jobs (split by job key; an ensemble
+            runs in its members' part); ``segbench merge`` joins the parts' folders.
 
     Raises:
         SuiteError: the suite file has problems (all of them listed).
@@ -210,13 +241,37 @@ def run_suite(
     check_device(device)  # one upfront error, not one failed job per cell
     if timeout_min is not None and not (math.isfinite(timeout_min) and timeout_min > 0):
         raise ValueError(f"timeout_min must be a finite number of minutes > 0, got {timeout_min!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    if shard is not None:
+        from segbench.execute.split import ShardSpec
+
+        ShardSpec.parse(shard)  # a typo fails before the lock or the store are touched
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
         refuse_links(results)  # no write (log, checkpoint, shard) may follow a planted link
         return _run_locked(
-            path, results, device, reporter, quiet, replace, started, executor, executor_settings, timeout_min
+            path,
+            results,
+            device,
+            reporter,
+            quiet,
+            replace,
+            started,
+            executor,
+            executor_settings,
+            timeout_min,
+            threads,
+            shard,
         )
+
+
+def _with_threads(suite: Suite, threads: int | None) -> Suite:
+    """``suite`` with ``train.threads`` set to ``threads`` (``--threads``); unchanged for None."""
+    if threads is None:
+        return suite
+    return suite.model_copy(update={"train": suite.train.model_copy(update={"threads": threads})})
 
 
 def _say_waiting(holder: str) -> None:
@@ -234,6 +289,8 @@ def _run_locked(
     executor: str | Executor | None = None,
     executor_settings: dict[str, Any] | None = None,
     timeout_min: float | None = None,
+    threads: int | None = None,
+    shard: str | None = None,
 ) -> RunSummary:
     from segbench.core.records import RecordError
     from segbench.shards import clean_stale_tmp
@@ -243,14 +300,16 @@ def _run_locked(
     store = Store(results)
     clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
     recovered = store.ingest_pending()
-    suite = load_suite(path)
+    suite = _with_threads(load_suite(path), threads)
     plan = _plan(suite, store)
     store.record_suite(
         plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
     )
+    plan = _only_shard(plan, shard)  # the suite is recorded whole: merged parts report as one run
+    part = plan.shard[1] if plan.shard else {job.key for job in plan.jobs}
     summary = RunSummary(
         plan.suite.name,
-        skipped=len({job.key for job in plan.jobs}) - len(plan.tasks),  # shared by two labels: once
+        skipped=len(part) - len(plan.tasks),  # shared by two labels: once
         recovered_shards=recovered,
         warnings=store.warnings,
     )
@@ -269,6 +328,8 @@ def _run_locked(
         from segbench.execute.config import executor_choice
 
         kind, settings = executor_choice(plan.suite, executor, executor_settings or {})
+        if kind == "pool":  # its workers run at the jobs' thread count
+            settings.setdefault("threads", plan.suite.train.threads)
         limit = timeout_min if timeout_min is not None else plan.suite.train.timeout_min
         runner = make_executor(kind, ExecutorOptions(results, device, limit), reporter, **settings)
     reporter.start(len(plan.tasks))
@@ -378,7 +439,7 @@ def _preset_entries() -> list[dict[str, Any]]:
 
 def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
     """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
-    from segbench.roundtrip.export import export_suite as export
+    from segbench.tools.roundtrip.export import export_suite as export
 
     return export(path, out, fmt)
 
@@ -387,8 +448,8 @@ def import_predictions(
     predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
 ) -> Any:
     """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
-    from segbench.roundtrip.importer import import_predictions as import_
     from segbench.store import ResultsLock
+    from segbench.tools.roundtrip.importer import import_predictions as import_
 
     with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
         refuse_links(results)
@@ -404,9 +465,9 @@ def advise_dataset(
     complexity: float | None = None,
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
-    from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
     from segbench.report.build import write_plotly_js
     from segbench.store import Store
+    from segbench.tools.advise import advise, measure_dataset, resolve_dataset, to_json
 
     store = Store(results)
     if not store.path.exists():

@@ -166,6 +166,18 @@ def main() -> None:
 @click.option(
     "--timeout-min", type=POSITIVE, default=None, help="Stop and fail a job after this many minutes."
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads per job (default: train.threads, 1; results depend on it, see README).",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Run only part I of N of the suite's jobs (one part per machine; join them with merge).",
+)
 @click.option("--partition", default=None, help="slurm: partition.")
 @click.option("--gpus-per-task", type=click.IntRange(min=0), default=None, help="slurm: GPUs per job.")
 @click.option("--cpus-per-task", type=click.IntRange(min=1), default=None, help="slurm: CPUs per job.")
@@ -195,6 +207,8 @@ def run(
     replace: bool,
     executor: str | None,
     timeout_min: float | None,
+    threads: int | None,
+    shard: str | None,
     **executor_settings: object,
 ) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
@@ -208,7 +222,7 @@ def run(
     settings["cluster"] = settings.pop("slurm_cluster")
     try:
         if dry_run:
-            plan = api.plan_suite(suite_file, results, replace=replace)
+            plan = api.plan_suite(suite_file, results, replace=replace, shard=shard)
             _warn(plan.warnings)
             click.echo("\n".join(plan.lines()))
             return
@@ -222,6 +236,8 @@ def run(
             executor=executor,
             executor_settings=settings,
             timeout_min=timeout_min,
+            threads=threads,
+            shard=shard,
         )
     except (SuiteError, DeviceError, LockHeld, StoreError) as exc:
         _fail(str(exc))
@@ -274,6 +290,28 @@ def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bo
 
 
 @main.command()
+@click.argument("cases_csv", metavar="CASES.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--baseline", default="unet", show_default=True, help="Model corruption errors are relative to."
+)
+@click.option("--self-contained", is_flag=True, help="Also write one file with the script inlined.")
+def analyze(cases_csv: Path, out: Path, baseline: str, self_contained: bool) -> None:
+    """Statistics and report of any long per-case table (the columns of segbench's cases.csv)."""
+    from segbench.report.from_csv import CasesTableError, analyze_csv
+
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
+    try:
+        item = analyze_csv(cases_csv, out, self_contained=self_contained, baseline_model=baseline)
+    except CasesTableError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
+    click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows)")
+
+
+@main.command()
 @RESULTS_OPTION
 @click.option("--suite", default=None, help="Only this suite's jobs.")
 @click.option("--lines", default=8, show_default=True, help="Traceback lines per failed job.")
@@ -303,7 +341,7 @@ def failures(results: Path, suite: str | None, lines: int) -> None:
 )
 def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | None) -> None:
     """Diff leaderboard B − A (results folders or baseline JSON) with paired bootstrap CIs."""
-    from segbench.compare import compare_runs
+    from segbench.tools.compare import compare_runs
 
     try:
         result = compare_runs(a, b, suite, metric)
@@ -324,7 +362,7 @@ def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | 
 )
 def merge(a: Path, b: Path, out: Path) -> None:
     """Merge two results folders (e.g. from two machines) into OUT; refuses conflicting duplicates."""
-    from segbench.merge import merge_stores
+    from segbench.tools.merge import merge_stores
 
     try:
         result = merge_stores(a, b, out)
@@ -368,8 +406,8 @@ def validate(suite_files: tuple[Path, ...]) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Every registered perturbation, not only the suite's.")
 def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show_all: bool) -> None:
     """Gallery of one test case under the suite's perturbations x severities (PNG + HTML)."""
-    from segbench.preview import preview_suite
     from segbench.suite.errors import SuiteError
+    from segbench.tools.preview import preview_suite
 
     try:
         result = preview_suite(suite_file, out, list(names) or None, case, show_all=show_all)
@@ -392,8 +430,8 @@ def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the current results.")
 def check(baseline: Path, results: Path, suite: str, delta: float, update: bool) -> None:
     """Regression gate: exit 0 pass, 1 regression, 2 usage or input error (bad baseline, no results)."""
-    from segbench.gate import run_gate
     from segbench.store import StoreError
+    from segbench.tools.gate import run_gate
 
     try:
         outcome = run_gate(results, baseline, suite=suite, delta=delta, update=update)

@@ -2,7 +2,8 @@
 
 Why one function: the report and ``segbench preview`` both write ``<out>/<suite name>/``; a name
 such as ``..`` or ``a/../../b`` must never reach outside ``out``.  Both call :func:`safe_name`
-and :func:`inside`, so the rule cannot drift between them.
+and :func:`inside`, so the rule cannot drift between them.  ``preview`` also leaves the gallery's
+caption there (:data:`GALLERY_CAPTION`) for the report, which reads it without the dataset stack.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["PlantedLink", "inside", "refuse_links", "safe_name"]
+__all__ = ["GALLERY_CAPTION", "PlantedLink", "gallery_caption", "inside", "refuse_links", "safe_name"]
+
+#: written by ``segbench preview`` beside gallery.png, read by the report
+GALLERY_CAPTION = "gallery.txt"
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -42,6 +46,12 @@ def inside(out: str | Path, name: str) -> Path:
     if folder == root or root not in folder.parents:
         raise ValueError(f"refusing to write {folder}: it is not inside the output folder {root}")
     return Path(out) / safe_name(name)
+
+
+def gallery_caption(folder: Path) -> str | None:
+    """The caption ``segbench preview`` wrote for this suite's gallery in ``folder``, if any."""
+    path = folder / GALLERY_CAPTION
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None
 
 
 class PlantedLink(ValueError):

@@ -19,8 +19,8 @@ from faults import cli, seed_store
 
 import segbench.store.db as db_module
 from segbench import api
-from segbench.roundtrip.manifest import Manifest, ManifestError
 from segbench.store import Store, StoreError
+from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 
 SUITE = """\
 name: ex
@@ -123,7 +123,7 @@ def test_a_killed_rebuild_leaves_the_old_database_and_is_redone(
 
 
 def test_a_killed_merge_leaves_nothing_and_is_redone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from segbench.merge import merge_stores
+    from segbench.tools.merge import merge_stores
 
     a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     seed_store(a, models={"unet": (0.8, 0.9)})

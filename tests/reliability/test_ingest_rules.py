@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from faults import ShardFactory, cli, garbage_shard, seed_store
 
-from segbench.gate import run_gate
 from segbench.shards import quarantine_dir
 from segbench.store import Store
+from segbench.tools.gate import run_gate
 
 
 def _status(results: Path) -> list[tuple[str, int]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from faults import cli, seed_store
 
-from segbench.roundtrip.manifest import Manifest, ManifestError
+from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 
 SUITE = """\
 name: ci

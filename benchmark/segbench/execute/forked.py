@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from segbench.execute.death import describe_exit
 
 if TYPE_CHECKING:
-    from segbench.execute.base import Task
+    from segbench.plan.task import Task
     from segbench.progress import Reporter
 
 __all__ = ["fork_available", "run_forked"]

@@ -28,6 +28,7 @@ from segbench.report.exports import board_cells, cap_text, write_csv, write_expo
 from segbench.report.headline import page_top
 from segbench.report.leaderboard import order_conditions
 from segbench.report.portable import extra_sections, write_standalone
+from segbench.report.section_fidelity import fidelity_sections
 from segbench.report.section_gates import beyond_sections
 from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
 from segbench.report.tables import (
@@ -36,6 +37,7 @@ from segbench.report.tables import (
     StatsSettings,
     SuiteTables,
     compute_tables,
+    shift_directions,
     with_entries,
 )
 from segbench.store import Store
@@ -181,14 +183,23 @@ def render_suite(
         write_exports(folder, cases, _empty_board(), pd.DataFrame())
     else:
         cases = with_entries(cases).assign(model=cases["model"])  # numeric dtypes, raw model labels
-        tables = compute_tables(cases, baseline_model, settings)
+        directions = shift_directions(cases["perturbation"].astype(str).unique(), suite_yaml)
+        tables = compute_tables(cases, baseline_model, settings, directions)
         blocks = _board_blocks(tables.board)
         tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
         top = page_top(
-            cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed
+            cases,
+            tables.board,
+            jobs,
+            suite_yaml,
+            settings.n_resamples,
+            settings.confidence,
+            settings.seed,
+            tables.effects,
         )
         sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
         sections += beyond_sections(cases, jobs, folder)
+        sections += fidelity_sections(cases, jobs, suite_yaml, folder, settings)
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 
@@ -182,13 +182,16 @@ def board_tables(
     families = shift_families(same, suite_yaml)
     metrics = [m for m in SCORE_METRICS if m.name in same.columns and same[m.name].notna().any()]
     costs = cost_table(jobs)
+    from segbench.report.tables import shift_directions
+
+    directions = shift_directions(families, suite_yaml)
     tables = []
     for t_i, (dataset, block) in enumerate(same.groupby("dataset", sort=True)):
         fams = [f for f in families if (block["perturbation"] == f).any()]
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)
         for spec in metrics:
-            stats = _metric_stats(block, spec, fams, n_resamples, confidence, seed)
+            stats = _metric_stats(block, spec, fams, n_resamples, confidence, seed, directions)
             if spec.name == "dice":
                 stats = _with_board(stats, board)
             rows = _rows(table, stats, costs, spec, fams)
@@ -226,9 +229,13 @@ def _columns(families: list[str]) -> list[tuple[str, str, str]]:
     for f in families:
         cols.append((f"fam:{f}", f, f"{f}: mean over its severities"))
     cols += [
-        ("ood", "mean OOD", "all shift conditions pooled"),
-        ("worst", "worst OOD", "the model's worst shift condition (its mean)"),
-        ("drop", "drop", "in-domain minus mean OOD (positive = worse under shift)"),
+        ("ood", "mean OOD", "harder shifts pooled: each family's severity mean, families weighted equally"),
+        (
+            "worst",
+            "worst OOD",
+            "the model's worst shift condition (its mean; CI of the worst, re-picked per resample)",
+        ),
+        ("drop", "drop", "in-domain minus mean OOD over harder shifts (positive = worse under shift)"),
         ("mce", "mCE", "mean corruption error vs the baseline model (Dice only; 1 = as fragile)"),
         ("params", "params", "trainable parameters"),
         ("time", "train s / job", "mean training time per job (seconds)"),
@@ -238,60 +245,70 @@ def _columns(families: list[str]) -> list[tuple[str, str, str]]:
     return cols
 
 
-def _seed_means(df: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
-    """Per case: the metric averaged over seeds (and over whatever else ``by`` leaves out)."""
-    return df.groupby([*by, "case_id"], dropna=False)[metric].mean().reset_index()
+def _two_level(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float, seed: int) -> pd.DataFrame:
+    """Two-level (cases, each model's seeds) CIs of ``metric`` per ``by`` group, after averaging each
+    (case, seed) over whatever else ``by`` leaves out (severities of a family); ``n`` = cases,
+    ``small`` = fewer than the small-n rule's cases."""
+    from segbench.stats import hier_group_cis
+    from segbench.stats.hierarchical import MIN_CASES
 
-
-def _ci_frame(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float, seed: int) -> pd.DataFrame:
-    from segbench.stats import group_cis
-
+    cols = [*by, "estimate", "low", "high", "n", "small"]
     if df.empty:
-        return pd.DataFrame(columns=[*by, "estimate", "low", "high", "n"])
-    return group_cis(df, by, metric=metric, n_resamples=n, confidence=conf, seed=seed)
+        return pd.DataFrame(columns=cols)
+    pooled = df.groupby([*by, "seed", "case_id"], dropna=False)[metric].mean().reset_index()
+    ci = hier_group_cis(pooled, by, metric, n_resamples=n, confidence=conf, seed=seed)
+    ci = ci.rename(columns={"n_cases": "_cases"}).drop(columns="n").rename(columns={"_cases": "n"})
+    ci["small"] = ci["n"] < MIN_CASES
+    return ci[cols]
 
 
 def _metric_stats(
-    block: pd.DataFrame, spec: MetricSpec, families: list[str], n: int, conf: float, seed: int
+    block: pd.DataFrame,
+    spec: MetricSpec,
+    families: list[str],
+    n: int,
+    conf: float,
+    seed: int,
+    directions: dict[str, str],
 ) -> pd.DataFrame:
-    """One row per (model, dataset, complexity): ``<col>_mean/low/high`` for id, families, ood, worst."""
+    """One row per (model, dataset, complexity): ``<col>_mean/low/high/_small`` for id, families, ood,
+    worst, and the drop with its CI. Every interval is two-level (cases and each model's own seeds)."""
+    from segbench.stats.claims import drop_cis, harder_pool
+
     m = spec.name
     ind = block[block["perturbation"] == IN_DOMAIN]
     ood = block[block["perturbation"] != IN_DOMAIN]
-    out = _prefixed(_ci_frame(_seed_means(ind, m, _KEYS), _KEYS, m, n, conf, seed), "id")
-    out = out.merge(
-        _prefixed(_ci_frame(_seed_means(ood, m, _KEYS), _KEYS, m, n, conf, seed), "ood"),
-        on=_KEYS,
-        how="outer",
-    )
+    pooled = harder_pool(ood, directions, _KEYS, m)
+    out = _prefixed(_two_level(ind, _KEYS, m, n, conf, seed), "id")
+    out = out.merge(_prefixed(_two_level(pooled, _KEYS, m, n, conf, seed), "ood"), on=_KEYS, how="outer")
     for f in families:
         fam = ood[ood["perturbation"] == f]
-        ci = _prefixed(_ci_frame(_seed_means(fam, m, _KEYS), _KEYS, m, n, conf, seed), f"fam:{f}")
-        out = out.merge(ci, on=_KEYS, how="outer")
-    cond_keys = [*_KEYS, "perturbation", "severity"]
-    cond = _ci_frame(_seed_means(ood, m, cond_keys), cond_keys, m, n, conf, seed)
-    worst_rows = []
-    if not cond.empty:
-        cond = cond.dropna(subset=["estimate"])
-        lower_better = spec.direction == "lower"
-        for _, g in cond.groupby(_KEYS, dropna=False):
-            w = g.loc[g["estimate"].idxmax() if lower_better else g["estimate"].idxmin()]
-            worst_rows.append(
-                {
-                    **{k: w[k] for k in _KEYS},
-                    "worst_mean": w["estimate"],
-                    "worst_low": w["low"],
-                    "worst_high": w["high"],
-                    "worst_cond": _cond_label(str(w["perturbation"]), int(w["severity"])),
-                }
-            )
-    worst = pd.DataFrame(worst_rows, columns=[*_KEYS, "worst_mean", "worst_low", "worst_high", "worst_cond"])
-    out = out.merge(worst, on=_KEYS, how="left")
+        out = out.merge(
+            _prefixed(_two_level(fam, _KEYS, m, n, conf, seed), f"fam:{f}"), on=_KEYS, how="outer"
+        )
+    out = out.merge(_worst(ood, spec, n, conf, seed), on=_KEYS, how="left")
     sign = -1.0 if spec.direction == "lower" else 1.0
-    out["drop"] = sign * (out["id_mean"] - out["ood_mean"])
+    drop = drop_cis(ind, pooled, _KEYS, m, sign, n_resamples=n, confidence=conf, seed=seed)
+    out = out.merge(drop, on=_KEYS, how="left")
     out["id_dag"] = False
     out["ood_dag"] = False
     return out
+
+
+def _worst(ood: pd.DataFrame, spec: MetricSpec, n: int, conf: float, seed: int) -> pd.DataFrame:
+    """Worst shift condition per model (:func:`segbench.stats.claims.worst_case_cis`), labelled."""
+    from segbench.stats.claims import worst_case_cis
+    from segbench.stats.hierarchical import MIN_CASES
+
+    cols = [*_KEYS, "worst_mean", "worst_low", "worst_high", "worst_small", "worst_cond"]
+    w = worst_case_cis(ood, _KEYS, spec.name, spec.direction == "lower", n, conf, seed)
+    if w.empty:
+        return pd.DataFrame(columns=cols)
+    w["worst_small"] = w["worst_n"] < MIN_CASES
+    w["worst_cond"] = [
+        _cond_label(str(p), int(s)) for p, s in zip(w["perturbation"], w["severity"], strict=True)
+    ]
+    return w[cols]
 
 
 def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
@@ -316,11 +333,16 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         id_small=_small(board, "id_small_n"),
         ood_small=_small(board, "ood_small_n"),
     )
+    for col in ("drop", "drop_low", "drop_high", "rank_low", "rank_high"):
+        if col in board:
+            b[col] = board[col].to_numpy()
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
+    ours += ("drop", "drop_low", "drop_high", "drop_small_n")  # the board's drop, or the board's means'
     s = stats.drop(columns=[c for c in ours if c in stats])
     s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
-    s["drop"] = s["id_mean"] - s["ood_mean"]
+    if "drop" not in b:  # a board without its own drop: in-domain minus OOD of its cells, no interval
+        s["drop"] = s["id_mean"] - s["ood_mean"]
     return s
 
 
@@ -349,6 +371,7 @@ def _small(board: pd.DataFrame, flag_col: str) -> list[bool]:
 
 def _prefixed(ci: pd.DataFrame, prefix: str) -> pd.DataFrame:
     ci = ci.rename(columns={"estimate": f"{prefix}_mean", "low": f"{prefix}_low", "high": f"{prefix}_high"})
+    ci = ci.rename(columns={"small": f"{prefix}_small"})
     ci = ci.rename(columns={"n": f"n_{prefix}"}) if prefix in ("id", "ood") else ci.drop(columns=["n"])
     return ci[[c for c in ci.columns if c.startswith((prefix, f"n_{prefix}")) or c in _KEYS]]
 
@@ -372,10 +395,12 @@ def _rows(
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
             "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=_note(r, "id")),
-            **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits) for f in families},
+            **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits, note=_note(r, f"fam:{f}")) for f in families},
             "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=_note(r, "ood")),
-            "worst": _ci_cell(r, "worst", digits, title=str(r.get("worst_cond") or "")),
-            "drop": _num_cell(r.get("drop"), f"{{:+.{digits}f}}"),
+            "worst": _ci_cell(
+                r, "worst", digits, title=str(r.get("worst_cond") or ""), note=_note(r, "worst")
+            ),
+            "drop": _drop_cell(r, digits),
             "mce": _num_cell(r.get("mce") if spec.name == "dice" else None, "{:.2f}"),
             "params": _num_cell(c.get("n_params"), "{:,.0f}"),
             "time": _num_cell(c.get("train_seconds"), "{:.1f}"),
@@ -390,6 +415,9 @@ def _rows(
             cell.anchor = f"{anchor}-{re.sub(r'[^A-Za-z0-9_-]', '_', key)}"
             table.values[(spec.name, cx, str(r["model"]), key)] = cell
         rank = "–" if pd.isna(r["rank"]) else f"{r['rank']:.0f}"
+        lo, hi = r.get("rank_low"), r.get("rank_high")
+        if spec.name == "dice" and rank != "–" and not (pd.isna(lo) or pd.isna(hi)) and lo != hi:
+            rank += f" ({lo:.0f}–{hi:.0f})"  # the 95% bootstrap rank interval
         rows.append(
             {
                 "complexity": cx,
@@ -435,6 +463,21 @@ def _ci_cell(
     ci = "[n too small]" if "small" in note else ci
     ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
+
+
+def _drop_cell(r: dict[str, Any], digits: int) -> LeaderboardCell:
+    """The drop with its two-level CI ("[n too small]" under the small-n rule)."""
+    value = r.get("drop")
+    if value is None or pd.isna(value):
+        return LeaderboardCell("–")
+    low, high = r.get("drop_low"), r.get("drop_high")
+    ci = (
+        ""
+        if low is None or high is None or pd.isna(low) or pd.isna(high)
+        else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+    )
+    ci = "[n too small]" if "n too small" in str(r.get("drop_small_n") or "") else ci
+    return LeaderboardCell(f"{float(value):+.{digits}f}", float(value), ci=ci)
 
 
 def _num_cell(value: Any, fmt: str) -> LeaderboardCell:

@@ -16,8 +16,8 @@ import pandas as pd
 from markupsafe import Markup
 
 from segbench.core.metrics import metric
+from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
-from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
 from segbench.report.tables import (
     BOARD_GROUP,
@@ -102,14 +102,18 @@ def _inference_section(t: SuiteTables) -> Section:
     sec.notes.append(
         f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
         f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
-        "seeds averaged; intervals resample cases and seeds (two-level bootstrap)."
+        "seeds averaged; intervals resample cases and each model's own seeds (two-level bootstrap); † "
+        "and the headline are architecture-level decisions (see Methods)."
     )
-    if k_lo < MIN_SEEDS:
+    k_model = cis.groupby("model")["n_seeds"].max()
+    few = k_model[k_model < MIN_SEEDS]
+    if not few.empty:
+        named = ", ".join(f"{m} (k = {int(k)})" for m, k in few.items())
         sec.notes.append(
-            f"k = {k_lo} < {MIN_SEEDS} seeds: nothing is inferred about seed-to-seed variation. Variance "
-            "shares are point estimates without intervals, and the intervals below cover seed variation "
-            f"from only {k_lo} network(s) per model, which understates it; another seed could change "
-            "rankings that look stable here."
+            f"Fewer than {MIN_SEEDS} seeds for {named}: nothing is inferred about their seed-to-seed "
+            "variation and no architecture-level claim (†, headline) involves them; a k = 1 model (a "
+            "seed-pooled ensemble) has no seed level by design. Their intervals cover seed variation "
+            "from at most 2 networks, which understates it."
         )
     if n_lo < MIN_CASES:
         small = cis.loc[cis["n"] < MIN_CASES, ["dataset"]].drop_duplicates()["dataset"].astype(str).tolist()
@@ -171,11 +175,12 @@ def _significance_section(t: SuiteTables) -> Section:
         )
         return sec
     sec.notes.append(
-        "Signed paired effect of the row model over the column model: median per-case Dice difference "
+        "Claims about these trained networks (the † marks speak for the architecture, see Methods): "
+        "signed paired effect of the row model over the column model: median per-case Dice difference "
         "(seeds averaged) and Holm-adjusted Wilcoxon p, one family per condition. Blue: row better, red: "
         f"row worse; the colour breaks at p = {t.settings.alpha:g}, every non-significant cell is grey. "
         "One in-domain map per complexity level; per-condition maps are folded below. All pairs with "
-        "effect sizes, p-value method and two-level bootstrap CIs of the mean differences: tests.csv."
+        "effect sizes, p-value method and the architecture-level intervals and decisions: tests.csv."
     )
     fams = list(testable.groupby(CONDITION, dropna=False, sort=True))
     compact, folded = [], []
@@ -249,9 +254,10 @@ def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
         return sec
     sec.notes.append(
         f"In-domain ranks over {t.settings.rank_resamples:,} two-level bootstrap resamples (cases, then "
-        "seeds; the same cases for every model); blob area = share of resamples giving the model that "
-        "rank. The table gives the share of resamples reproducing the full-data ranking exactly (Wilson "
-        "95% CI) and the median Kendall tau; the 5th percentile only with at least 2,000 resamples."
+        "each model's own seeds; the same cases for every model); blob area = share of resamples giving "
+        "the model that rank. The table gives the share of resamples reproducing the full-data ranking "
+        "exactly, with the Wilson 95% interval of its Monte-Carlo error (not a CI of the ranking), and "
+        "the median Kendall tau; the 5th percentile only with at least 2,000 resamples."
     )
     fams = list(t.rank_freq.groupby(BOARD_GROUP, dropna=False, sort=True))
     for i, (key, fam) in enumerate(fams[:MAX_FAMILY_PLOTS]):
@@ -273,7 +279,7 @@ def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
                 "n_cases": "cases (n)",
                 "n_seeds": "seeds (k)",
                 "n_models": "models",
-                "same": "identical ranking [95% CI]",
+                "same": "identical ranking [MC 95%]",
                 "tau_median": "Kendall tau (median)",
                 "tau_p05": "tau 5th pct",
                 "small_n": "limits",
@@ -475,6 +481,8 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
         ("git commit", values("git_commit")),
         ("device", values("device")),
         ("gpu", values("gpu")),
+        ("CPU threads per job", values("torch_threads")),  # CPU numbers depend on it
+        ("cpu", values("cpu")),
         ("python", values("python")),
         ("platform", values("platform")),
         ("host", values("host")),

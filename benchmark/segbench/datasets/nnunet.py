@@ -121,7 +121,9 @@ def _fields(meta: Any, manifest: Path) -> tuple[int, dict[str, int], str]:
     names, labels, ending = meta["channel_names"], meta["labels"], meta["file_ending"]
     if not isinstance(names, dict) or not names:
         raise DataError(f"{manifest}: channel_names={names!r} must map '0', '1', ... to names")
-    if not isinstance(labels, dict) or not all(isinstance(v, int) for v in labels.values()):
+    if not isinstance(labels, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in labels.values()
+    ):
         raise DataError(
             f"{manifest}: labels={labels!r} must map names to integer values "
             "(region-based labels are not supported)"
@@ -188,4 +190,13 @@ def _pairs(
         if not label.is_file():
             raise missing_file(label, where)
         pairs.append(Pair(case, channel_files, (label,), subset, where))
+    found = {first.name[: -len(suffix)] for first in firsts}
+    orphans = sorted(
+        p.name[: -len(ending)]
+        for p in labels.iterdir()
+        if p.name.endswith(ending) and p.name[: -len(ending)] not in found
+    )
+    if orphans:  # a labelled case without its image would silently shrink the data set
+        where = f"nnU-Net case {orphans[0]!r} (labelled in {labels})"
+        raise missing_file(images / f"{orphans[0]}{suffix}", where, "image")
     return pairs

@@ -166,8 +166,8 @@ class PatchBudget(_Strict):
 class TrainConfig(_Strict):
     """Training hyper-parameters (the study's defaults)."""
 
-    epochs: int = Field(default=100, ge=1)
-    batch_size: int = Field(default=8, ge=1)
+    epochs: int = Field(default=100, ge=1, le=1_000_000)  # a typo of 29 digits must not validate
+    batch_size: int = Field(default=8, ge=1, le=100_000)
     lr: float = Field(default=1e-3, gt=0)
     loss: Literal["dice", "dice_ce"] = "dice"
     activation: Literal["sigmoid", "softmax"] = "sigmoid"

@@ -73,7 +73,8 @@ def methods_paragraphs(
         f"architecture-level claim under no true difference was {CALIBRATION['null']} (Monte-Carlo 95% "
         f"interval), against {CALIBRATION['null_nets']} for the these-networks Wilcoxon with Holm per "
         f"condition and {CALIBRATION['null_boot']} for a two-level bootstrap BCa interval with "
-        f"Bonferroni over the block (3 seeds give it too little seed variance); the power to find a true 0.03 Dice difference with seed sd 0.005 was "
+        f"Bonferroni over the block (3 seeds give it too little seed variance); the power to find a "
+        f"true 0.03 Dice difference with seed sd 0.005 was "
         f"{CALIBRATION['power']}.",
         f"Confidence intervals of the cells: {conf} bias-corrected and accelerated (BCa) intervals of "
         f"a two-level bootstrap, {s.n_resamples:,} resamples (seed {s.seed}): each resample draws the "

@@ -430,7 +430,9 @@ class Store:
         import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
         query = """
-            SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
+            SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset,
+                   COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label,
+                   j.complexity,
                    json_extract(j.train_info, '$.patch_size') AS patch_size, j.seed,
                    c.perturbation, c.severity, c.preset, c.test_complexity, k.*, j.job_key
             FROM suite_jobs sj
@@ -456,7 +458,11 @@ class Store:
         """One row per train job (status, provenance, timings) of a suite."""
         import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
-        query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
+        query = (
+            "SELECT sj.suite, sj.model_label, j.*, "
+            "COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label "
+            "FROM suite_jobs sj JOIN jobs j USING (job_key)"
+        )
         params: tuple[Any, ...] = ()
         if suite is not None:
             query += " WHERE sj.suite = ?"

@@ -85,7 +85,7 @@ def suite_facts(data: Any) -> SuiteFacts:
     train = data.get("train") if isinstance(data.get("train"), dict) else {}
     scale: dict[str, Any] = {"seeds": len(data.get("seeds") or [1]), "epochs": train.get("epochs", 100)}
     for _, params in datasets[:1]:
-        for key in ("size", "n_images", "n_train"):
+        for key in ("size", "n_images", "split", "n_train", "n_test"):
             if key in params:
                 scale[key] = params[key]
     return SuiteFacts(ref, names, datasets, scale)
@@ -142,6 +142,8 @@ def cell_table(
         )
         for r in measured.to_dict("records"):
             published = _published(t, r["model_ref"], r["level"])
+            if published is None and pd.isna(r["measured"]):
+                continue  # e.g. an FBR split with every test volume inside the range: nothing to compare
             diff = r["measured"] - published if published is not None else np.nan
             rows.append({"table": t.id, "metric": t.metric, **r, "published": published, "difference": diff})
     out = pd.DataFrame(rows, columns=cols)
@@ -163,7 +165,7 @@ def finding_table(
             pair, why = _pair_rows(matched, test, jobs)
             if why is None:
                 pairs.append(pair.assign(test=len(rows)))
-            row["decision"] = f"{NOT_TESTED} ({why})" if why else ""
+            row["decision"] = f"{NOT_TESTED}: {why}" if why else ""
             rows.append(row)
     effects = (
         architecture_effects(
@@ -181,9 +183,9 @@ def finding_table(
         row.update({k: r[k] for k in ("effect", "effect_low", "effect_high", "n_cases")})
         row.update(n_seeds=min(int(r["k_a"]), int(r["k_b"])), significant=bool(r["significant"]))
         claim = str(r["claim"])
-        row["decision"] = decide(test, row) if claim == "architecture" else f"{NOT_TESTED} ({_why(claim)})"
+        row["decision"] = decide(test, row) if claim == "architecture" else f"{NOT_TESTED}: {_why(claim)}"
     for row in rows:
-        row["decision"] = row["decision"] or f"{NOT_TESTED} (no paired cases)"
+        row["decision"] = row["decision"] or f"{NOT_TESTED}: no paired cases"
     cols = ["finding", "test", "comparison", "expect", "effect", "effect_low", "effect_high", "significant"]
     return pd.DataFrame(rows, columns=[*cols, "n_cases", "n_seeds", "decision"])
 
@@ -323,7 +325,7 @@ def _pair_rows(
     ):
         rows = sub[(sub["model_ref"] == name) & _level_is(sub["level"], level)]
         if rows.empty:
-            return pd.DataFrame(), f"no {name} at {level} in this run"
+            return pd.DataFrame(), f"no {name} at {_show(level)} in this run"
         first = sorted(rows["model"].astype(str).unique())[0]  # several labels of one model: the first
         sides.append(rows[rows["model"].astype(str) == first].assign(model=side))
     pair = pd.concat(sides, ignore_index=True).assign(test=0)
@@ -335,13 +337,15 @@ def _pair_rows(
 
 
 def _outside_fbr(pair: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
-    """Cases whose FBR lies outside the training-crop range pooled over both models of the pair.
+    """Cases whose FBR lies outside the training-crop range pooled over the models at that patch size.
 
-    Why pooled over the pair: a paired comparison needs the same cases on both sides; both models
-    draw their crops from the same training volumes, so their ranges differ only by crop sampling.
+    Why pooled over models: a paired comparison needs the same cases on both sides; every model draws
+    its crops from the same training volumes, so their ranges differ only by crop sampling.
     """
     ranges = analysis3d.crop_fbr_ranges(jobs)
-    want = ranges[ranges["patch"].isin(set(pair["patch"].astype(str)))]
+    want = ranges[
+        ranges["patch"].isin(set(pair["patch"].astype(str))) & ranges["dataset"].isin(set(pair["dataset"]))
+    ]
     if want.empty or "fbr" not in pair:
         return pair.iloc[0:0]
     lo, hi = float(want["crop_fbr_min"].min()), float(want["crop_fbr_max"].max())
@@ -358,7 +362,8 @@ def _level_is(levels: pd.Series, level: Any) -> pd.Series:
 
 def _describe(test: FindingTest) -> dict[str, str]:
     b_at = test.at if test.b_at is None else test.b_at
-    where = f"{test.table} at {test.at}" if b_at == test.at else f"{test.table}, {test.at} vs {b_at}"
+    at, b_at = _show(test.at), _show(b_at)
+    where = f"{test.table} at {at}" if b_at == at else f"{test.table}, {at} vs {b_at}"
     subset = ", test volumes outside the training FBR range" if test.subset != "all" else ""
     expect = "a > b" if test.expect == "a_better" else f"|a − b| < {test.margin:g}"
     return {"comparison": f"{test.a} − {test.b} ({where}{subset})", "expect": expect}
@@ -372,6 +377,10 @@ def _why(claim: str) -> str:
     return claim.removeprefix("none: ")
 
 
+def _show(level: Any) -> str:
+    return level if isinstance(level, str) else f"{float(level):g}"
+
+
 def _untested(why: str) -> dict[str, Any]:
     return {
         "effect": np.nan,
@@ -380,5 +389,5 @@ def _untested(why: str) -> dict[str, Any]:
         "significant": False,
         "n_cases": 0,
         "n_seeds": 0,
-        "decision": f"{NOT_TESTED} ({why})",
+        "decision": f"{NOT_TESTED}: {why}",
     }

@@ -14,6 +14,7 @@ Values out: a list of blocks, each a list of sentence *parts* — ``("text", str
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -229,11 +230,14 @@ def page_top(
         effects: the architecture-level decisions (:func:`segbench.stats.claims.decide`).
     """
     from segbench.report.leaderboard import SCORE_METRICS, board_tables
+    from segbench.report.scoring import distance_unit
 
     tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed)
     shown = {m for t in tables for m in t.rows}
+    unit = distance_unit(cases)  # real data: HD95 in the files' units (px for 2D files), not always mm
+    metrics = [replace(m, unit=unit) if unit and m.name == "hd95" else m for m in SCORE_METRICS]
     return {
         "tables": tables,
-        "metrics": [m for m in SCORE_METRICS if m.name in shown],
+        "metrics": [m for m in metrics if m.name in shown],
         "headline": headline_blocks(tables, effects=effects),
     }

@@ -19,6 +19,7 @@ from segbench.core.metrics import metric
 from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
 from segbench.report.methods import methods_paragraphs
+from segbench.report.scoring import scoring_paragraph
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
@@ -81,11 +82,9 @@ def page_sections(
             image="gallery.png",
         )
     n_nan = int(cases["dice"].isna().sum())
-    yield Section(
-        "methods",
-        "Methods",
-        paragraphs=methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty),
-    )
+    paragraphs = methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty)
+    scoring = scoring_paragraph(raw)
+    yield Section("methods", "Methods", paragraphs=[*paragraphs, *([scoring] if scoring else [])])
 
 
 def _inference_section(t: SuiteTables) -> Section:

@@ -162,7 +162,16 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     info = json.loads(job["train_info"])
     assert (info["n_train"], info["n_val"], job["best_epoch"]) == (8, 0, 3)
     assert info["validation"] == "none" and info["split"]["val"] == []
-    assert set(Store(tmp_path / "results").cases("s")["dataset_label"]) == {"a"}  # the JSON's own name
+    cases = Store(tmp_path / "results").cases("s")
+    assert set(cases["dataset_label"]) == {"a"}  # the JSON's own name
+    # Real 2D cases carry the study's LBP-KL measure, so advise places a dataset on real results.
+    assert cases["complexity_kl"].notna().all() and (cases["complexity_kl"] > 0).all()
+    from segbench.tools.advise import advise, measure_cases
+
+    splits = datalist.build(np.random.default_rng(0), path=str(a))
+    profile = measure_cases([(c.image, c.label) for c in splits.train], "a")
+    advice = advise(profile, cases, min_cases=2, n_resamples=200)
+    assert advice.sources == ["s/datalist"]
     assert sorted(info["split"]["train"] + info["split"]["test"]) == [f"a_{k:03d}" for k in range(10)]
 
 

@@ -151,6 +151,7 @@ class JobRecord(_Record):
     model_label: str | None = None
     model_params: dict[str, Any] = Field(default_factory=dict)
     dataset: str
+    dataset_label: str | None = None
     dataset_params: dict[str, Any] = Field(default_factory=dict)
     complexity: float | None = None
     patch: Any = "full"

@@ -4,9 +4,10 @@
 (``{"background": 0, "spleen": 1}``) and ``file_ending`` (``".nii.gz"``, ``".png"``);
 ``imagesTr/<case>_0000<ending>`` (one file per channel, ``_0001``...) pairs with
 ``labelsTr/<case><ending>``; optional ``imagesTs``/``labelsTs`` are the official test set
-when labelled.  Both nnU-Net's 2D natural-image convention (PNG; RGB in one ``_0000`` file,
-named ``R, G, B`` in ``channel_names``;
-use ``channels: rgb``) and 3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
+when labelled (a folder with only labelled ``imagesTs`` is a test-only site: valid as a
+dataset shift, refused as a training set).  Both nnU-Net's 2D natural-image convention (PNG;
+RGB in one ``_0000`` file, named ``R, G, B`` in ``channel_names``; use ``channels: rgb``) and
+3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def discover(root: str, foreground: Sequence[str | int] | None = None) -> Listin
         raise DataError(f"{manifest} is not valid JSON ({exc})") from None
     channels, labels, ending = _fields(meta, manifest)
     rule = _rule(labels, foreground, manifest)
-    pairs = _pairs(folder / "imagesTr", folder / "labelsTr", channels, ending, None, required=True)
     test: list[Pair] = []
     if (folder / "imagesTs").is_dir() and (folder / "labelsTs").is_dir():
         test = _pairs(folder / "imagesTs", folder / "labelsTs", channels, ending, "test", required=False)
+    pairs: list[Pair] = []
+    if (folder / "imagesTr").is_dir() or not test:  # a folder with only imagesTs: a test-only site
+        pairs = _pairs(folder / "imagesTr", folder / "labelsTr", channels, ending, None, required=True)
     return Listing("nnunet", folder, pairs + test, (manifest,), rule, official_test=bool(test))
 
 

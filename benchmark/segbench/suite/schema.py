@@ -60,10 +60,15 @@ class ModelSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    """A registered dataset with its parameters (size, textures, ...)."""
+    """A registered dataset with its parameters (size, textures, ...).
+
+    ``label`` names it in reports, exports and CSVs (default: the registry name, or for a
+    datalist its JSON's ``name`` field); like a model label it never enters a job key.
+    """
 
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 class PerturbationSpec(_Strict):

@@ -27,7 +27,7 @@ from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
-from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
+from segbench.plan import EvalCondition, TrainJob, dataset_identity, dataset_label, patch_size, score_at
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
@@ -332,6 +332,7 @@ def _job_record(job: TrainJob) -> dict[str, Any]:
         "model_label": job.model.display,
         "model_params": job.model.params,
         "dataset": job.dataset.name,
+        "dataset_label": dataset_label(job.dataset),
         "dataset_params": job.dataset.params,
         "complexity": job.complexity,
         "patch": job.patch.model_dump(mode="json") if job.patch else "full",

@@ -44,16 +44,16 @@ class LocalExecutor:
         if self.options.timeout_min is not None:
             yield from self._in_child()
             return
-        from segbench.worker.job import INTERRUPTED, run_job
+        from segbench.worker.job import INTERRUPTED
+        from segbench.worker.run import run_task
 
         INTERRUPTED.clear()
         with _ctrl_c_flag(INTERRUPTED):
             while self._tasks:
                 task = self._tasks.pop(0)
                 self.reporter.job_started(task.job, len(task.conditions))
-                shard = run_job(
-                    task.job,
-                    task.conditions,
+                shard = run_task(
+                    task,
                     self.options.results,
                     self.options.device,
                     on_epoch=self.reporter.epoch,

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from segbench.cases import Case, perturb_channels
 from segbench.core.records import CaseRecord
@@ -15,10 +14,9 @@ from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
 from segbench.suite.validate import IN_DOMAIN
-from segbench.worker.infer import Predictor
-from segbench.worker.native import mask_rule, scoring_case
+from segbench.worker.native import scoring_case
 
-__all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
+__all__ = ["case_metrics", "perturb_cases", "score_cases"]
 
 RngFor = Callable[[Case], np.random.Generator]
 
@@ -64,22 +62,6 @@ def case_metrics(pred: np.ndarray, case: Case, nsd_tolerance_mm: float = 1.0) ->
         "n_ref": int(ref.sum()),
         "n_pred": int(pred.sum()),
     }
-
-
-def evaluate_condition(
-    model: torch.nn.Module,
-    predictor: Predictor,
-    cases: Sequence[Case],
-    condition: EvalCondition,
-    rng_for: RngFor,
-    tta: Sequence[str] = (),
-) -> list[CaseRecord]:
-    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
-    from segbench.worker.probabilities import predict_with_uncertainty
-
-    images, params = perturb_cases(cases, condition, rng_for)
-    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))
-    return score_cases(cases, masks, params, uncertainty)
 
 
 def score_cases(

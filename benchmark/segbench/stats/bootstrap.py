@@ -34,6 +34,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.special import ndtr, ndtri
 
+from segbench.core import CONDITION_COLUMNS
 from segbench.seeding import derive_rng
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
 CIMethod = Literal["BCa", "percentile", "degenerate"]
 
 #: columns that identify an evaluation condition in the per-case long table
-CONDITION_COLUMNS: tuple[str, ...] = ("dataset", "complexity", "perturbation", "severity")
 
 # keep one chunk of the (resamples x n) index matrix at about 1M entries (cache-friendly gathers)
 _CHUNK_ENTRIES = 1_000_000

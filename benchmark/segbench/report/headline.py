@@ -14,6 +14,7 @@ Values out: a list of blocks, each a list of sentence *parts* — ``("text", str
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -71,7 +72,9 @@ def _no_claim(decided: pd.DataFrame, perturbation: str, model: str) -> str:
         & ((decided["model_a"] == model) | (decided["model_b"] == model))
         & (decided["claim"] != "architecture")
     ]
-    return str(rows["claim"].iloc[0]).removeprefix("none: ") if len(rows) else ""
+    if not len(rows):
+        return ""
+    return str(rows["claim"].iloc[0]).removeprefix("none: ").replace(" (no architecture-level claim)", "")
 
 
 def _none_possible(decided: pd.DataFrame, perturbation: str, best: str) -> str:
@@ -110,7 +113,7 @@ def _lead_sentence(
     parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
     rest = [m for m in ties if m != runner]
     why = _no_claim(decided, perturbation, runner)
-    text = ") is not significant" + (f" ({why})" if why else "")
+    text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
     text += f"; nor against {', '.join(rest)}." if rest else "."
     parts.append(("text", text))
     if worse:
@@ -228,11 +231,14 @@ def page_top(
         effects: the architecture-level decisions (:func:`segbench.stats.claims.decide`).
     """
     from segbench.report.leaderboard import SCORE_METRICS, board_tables
+    from segbench.report.scoring import distance_unit
 
     tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed)
     shown = {m for t in tables for m in t.rows}
+    unit = distance_unit(cases)  # real data: HD95 in the files' units (px for 2D files), not always mm
+    metrics = [replace(m, unit=unit) if unit and m.name == "hd95" else m for m in SCORE_METRICS]
     return {
         "tables": tables,
-        "metrics": [m for m in SCORE_METRICS if m.name in shown],
+        "metrics": [m for m in metrics if m.name in shown],
         "headline": headline_blocks(tables, effects=effects),
     }

@@ -9,11 +9,14 @@ What is computed here, and what is taken from the statistics tables:
 
 * Dice in-domain and mean-OOD cells (value, CI, † mark) are the stats board's own
   (:func:`segbench.report.tables.leaderboard`), so the marks keep their tested meaning.
-* Every other cell (shift families, worst case, and all HD95/NSD cells) is the mean over test cases of
-  the per-case values averaged over seeds and over the family's severities (the case is the unit,
-  DESIGN.md §5), with a bootstrap CI over cases (:func:`segbench.stats.group_cis`). No † there: the
-  significance tests are run on Dice only.
-* Worst-case OOD = the lowest (HD95: highest) condition mean of the model, naming the condition.
+* Every other cell (shift families, worst case, drop, and all HD95/NSD cells) is the mean over test
+  cases of the per-case values averaged over seeds and over the family's severities (the case is the
+  unit, DESIGN.md §5), with the two-level (cases, each model's own seeds) bootstrap CI of
+  :func:`segbench.stats.hier_group_cis` and the small-n rule. No † there: the decisions are on Dice.
+* Mean OOD pools the *harder* shift families (catalogue direction, suite override), each family's
+  severity mean weighted equally (:func:`segbench.stats.claims.harder_pool`).
+* Worst-case OOD = the lowest (HD95: highest) condition mean of the model, naming the condition; its
+  CI re-picks the worst inside every resample (:func:`segbench.stats.claims.worst_case_cis`).
 * Drop = in-domain − mean OOD for higher-is-better metrics, mean OOD − in-domain for HD95, so a
   positive drop always means "worse under shift".
 

@@ -20,6 +20,7 @@ from segbench.core.metrics import metric
 from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
 from segbench.report.methods import methods_paragraphs
+from segbench.report.scoring import scoring_paragraph
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
@@ -82,11 +83,9 @@ def page_sections(
             image="gallery.png",
         )
     n_nan = int(cases["dice"].isna().sum())
-    yield Section(
-        "methods",
-        "Methods",
-        paragraphs=methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty),
-    )
+    paragraphs = methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty)
+    scoring = scoring_paragraph(raw)
+    yield Section("methods", "Methods", paragraphs=[*paragraphs, *([scoring] if scoring else [])])
 
 
 def _inference_section(t: SuiteTables) -> Section:
@@ -103,14 +102,18 @@ def _inference_section(t: SuiteTables) -> Section:
     sec.notes.append(
         f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
         f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
-        "seeds averaged; intervals resample cases and seeds (two-level bootstrap)."
+        "seeds averaged; intervals resample cases and each model's own seeds (two-level bootstrap); † "
+        "and the headline are architecture-level decisions (see Methods)."
     )
-    if k_lo < MIN_SEEDS:
+    k_model = cis.groupby("model")["n_seeds"].max()
+    few = k_model[k_model < MIN_SEEDS]
+    if not few.empty:
+        named = ", ".join(f"{m} (k = {int(k)})" for m, k in few.items())
         sec.notes.append(
-            f"k = {k_lo} < {MIN_SEEDS} seeds: nothing is inferred about seed-to-seed variation. Variance "
-            "shares are point estimates without intervals, and the intervals below cover seed variation "
-            f"from only {k_lo} network(s) per model, which understates it; another seed could change "
-            "rankings that look stable here."
+            f"Fewer than {MIN_SEEDS} seeds for {named}: nothing is inferred about their seed-to-seed "
+            "variation and no architecture-level claim (†, headline) involves them; a k = 1 model (a "
+            "seed-pooled ensemble) has no seed level by design. Their intervals cover seed variation "
+            "from at most 2 networks, which understates it."
         )
     if n_lo < MIN_CASES:
         small = cis.loc[cis["n"] < MIN_CASES, ["dataset"]].drop_duplicates()["dataset"].astype(str).tolist()

@@ -101,11 +101,18 @@ def score_cases(
             CaseRecord(
                 case_id=str(case.case_id),
                 values=values,
-                meta=json.dumps(case.meta, default=str),
+                meta=json.dumps(_scored_meta(case), default=str),
                 perturbation_params=json.dumps(sampled, default=str),
             )
         )
     return rows
+
+
+def _scored_meta(case: Case) -> dict[str, Any]:
+    """The case's meta plus, for real data, where it was scored (the report's Methods says so)."""
+    if "distance_unit" not in case.meta:
+        return case.meta
+    return {**case.meta, "scored_at": "native" if case.native is not None else "model"}
 
 
 def _float(value: Any) -> float | None:

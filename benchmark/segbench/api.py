@@ -199,7 +199,7 @@ def _only_shard(plan: PlanSummary, shard: str | None) -> PlanSummary:
     """``plan`` cut to part ``shard`` ("I/N") of the suite's jobs; ensembles go with their members."""
     if shard is None:
         return plan
-    from segbench.execute.split import ShardSpec, shard_keys
+    from segbench.execute.parts import ShardSpec, shard_keys
 
     spec = ShardSpec.parse(shard)
     groups = [[m.key for m in e.members] for e in plan.ensembles]
@@ -259,7 +259,7 @@ def run_suite(
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     if shard is not None:
-        from segbench.execute.split import ShardSpec
+        from segbench.execute.parts import ShardSpec
 
         ShardSpec.parse(shard)  # a typo fails before the lock or the store are touched
     results = Path(results)

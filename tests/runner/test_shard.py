@@ -11,7 +11,7 @@ from tests_tiny_text import tiny_with_models
 
 from segbench import api
 from segbench.cli import main
-from segbench.execute.split import ShardSpec, shard_keys
+from segbench.execute.parts import ShardSpec, shard_keys
 from segbench.store import Store
 
 _KEY = ["model", "perturbation", "severity", "seed", "case_id"]

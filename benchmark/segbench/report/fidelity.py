@@ -86,7 +86,7 @@ def suite_facts(data: Any) -> SuiteFacts:
     train = data.get("train") if isinstance(data.get("train"), dict) else {}
     scale: dict[str, Any] = {"seeds": len(data.get("seeds") or [1]), "epochs": train.get("epochs", 100)}
     for _, params in datasets[:1]:
-        for key in ("size", "n_images", "n_train"):
+        for key in ("size", "n_images", "split", "n_train", "n_test"):
             if key in params:
                 scale[key] = params[key]
     return SuiteFacts(ref, names, datasets, scale)

@@ -32,6 +32,7 @@ __all__ = [
     "canonical_json",
     "dataset_fingerprint",
     "dataset_identity",
+    "dataset_label",
     "expand",
     "job_key",
     "patch_size",
@@ -127,6 +128,7 @@ class TrainJob:
             model_label=self.model.display,
             model_params=self.model.params,
             dataset=self.dataset.name,
+            dataset_label=dataset_label(self.dataset),
             dataset_params=self.dataset.params,
             complexity=self.complexity,
             patch=self.patch.model_dump(mode="json") if self.patch else "full",
@@ -278,6 +280,19 @@ def dataset_identity(spec: DatasetSpec) -> str:
     case ids, so they can be paired across levels.
     """
     return _hash({"name": spec.name, "params": _training_params(spec)})
+
+
+def dataset_label(spec: DatasetSpec) -> str:
+    """The name a dataset is shown by: its ``label``, else its files' own name (a datalist's JSON
+    ``name``, via the registry ``label`` hook), else the registry name."""
+    if spec.label:
+        return spec.label
+    try:
+        hook = DATASETS.get(spec.name).meta.get("label")
+        named = hook(dict(spec.params)) if callable(hook) else None
+    except (LookupError, ValueError, OSError):
+        named = None
+    return str(named) if named else spec.name
 
 
 def score_at(spec: DatasetSpec) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
@@ -85,6 +86,8 @@ def import_predictions(
     from segbench.store import Store
 
     man = Manifest.read(manifest)
+    if not man.seeds:
+        raise PredictionError(f"manifest {manifest}: seeds is empty, so no row would be stored; re-export it")
     predictions = Path(predictions)
     store = Store(results)
     _check_label(label, man, store)
@@ -122,6 +125,8 @@ def read_mask(path: Path, expected_shape: tuple[int, ...]) -> np.ndarray:
         array = array[..., 0]
     if array.shape != expected_shape:
         raise ValueError(f"shape {tuple(array.shape)}, expected {expected_shape}")
+    if array.dtype == np.bool_:  # what `np.save(path, p > 0.5)` writes
+        return array
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise ValueError(f"dtype {array.dtype} is not a label map")
     values = np.unique(array)
@@ -231,6 +236,10 @@ def _read_all(predictions: Path, man: Manifest) -> dict[tuple[str, str], np.ndar
                 continue
             if len(found) > 1:
                 bad.append(f"{rel}: several files ({', '.join(p.name for p in found)})")
+                continue
+            link = next((p for p in (predictions / test_set.folder, found[0]) if p.is_symlink()), None)
+            if link is not None:  # a planted link would read (and store) a file from anywhere
+                bad.append(f"{link} is a symbolic link (to {os.readlink(link)}); copy the file in instead")
                 continue
             try:
                 masks[(test_set.folder, case.case_id)] = read_mask(found[0], tuple(case.shape))

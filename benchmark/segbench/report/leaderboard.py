@@ -336,7 +336,9 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         id_small=_small(board, "id_small_n"),
         ood_small=_small(board, "ood_small_n"),
     )
-    for col in ("drop", "drop_low", "drop_high", "rank_low", "rank_high"):
+    carried = ("drop", "drop_low", "drop_high", "rank_low", "rank_high")
+    carried += ("effect_vs_best", "effect_low", "effect_high", "mark_note")  # the † decision, for the tooltip
+    for col in carried:
         if col in board:
             b[col] = board[col].to_numpy()
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
@@ -397,7 +399,14 @@ def _rows(
         c = _cost_of(cost, r)
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
-            "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=_note(r, "id")),
+            "id": _ci_cell(
+                r,
+                "id",
+                digits,
+                r.get("id_dag", False),
+                title=_vs_best(r) if spec.name == "dice" else "",
+                note=_note(r, "id"),
+            ),
             **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits, note=_note(r, f"fam:{f}")) for f in families},
             "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=_note(r, "ood")),
             "worst": _ci_cell(
@@ -466,6 +475,18 @@ def _ci_cell(
     ci = "[n too small]" if "small" in note else ci
     ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
+
+
+def _vs_best(r: dict[str, Any]) -> str:
+    """Tooltip of a Dice cell: the architecture-level difference from the block's best, or why none."""
+    effect, low, high = r.get("effect_vs_best"), r.get("effect_low"), r.get("effect_high")
+    note = str(r.get("mark_note") or "")
+    if effect is None or pd.isna(effect):
+        return ""
+    text = f"best minus this model: {effect:+.3f}"
+    if not (low is None or high is None or pd.isna(low) or pd.isna(high)):
+        text += f" [{low:+.3f}, {high:+.3f}] (architecture level: cases and seeds)"
+    return text + (f"; {note.removeprefix('none: ')}" if note else "")
 
 
 def _drop_cell(r: dict[str, Any], digits: int) -> LeaderboardCell:

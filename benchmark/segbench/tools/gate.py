@@ -182,6 +182,10 @@ def _gate_cases(results: Path, suite: str) -> pd.DataFrame:
 
 def _load(path: Path) -> dict[str, Any]:
     """Read and validate a baseline (see :func:`validate_baseline`); every problem is a ``ValueError``."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a baseline file")
+    if not path.is_file():  # a FIFO (a read would block forever) or a device
+        raise ValueError(f"{path} is not a regular file (a FIFO or device), not a baseline file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -190,8 +194,6 @@ def _load(path: Path) -> dict[str, Any]:
         ) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with --update") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path} is a folder, not a baseline file") from None
     return validate_baseline(data, path)
 
 

@@ -218,3 +218,24 @@ def test_dataset_label_defaults_to_the_datalist_name_and_never_enters_the_job_ke
     labelled = _suite(a).replace("{name: datalist,", "{name: datalist, label: siteA,")
     (named,) = expand(parse_suite(labelled, "s.yaml"))
     assert named.dataset.label == "siteA" and named.key == plain.key
+
+
+def test_a_plain_folder_pair_is_a_dataset_and_a_test_only_shift(tmp_path: Path) -> None:
+    from segbench.datasets import folder
+    from segbench.registry import DATASETS
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    write_datalist_site(tmp_path, "b", n=3, size=24, seed=2)
+    params = {"images": str(tmp_path / "b" / "images"), "labels": str(tmp_path / "b" / "masks")}
+    shift = (
+        f"{{label: site_B, dataset: {{name: folder, params: {{images: {params['images']}, "
+        f"labels: {params['labels']}, label_suffix: _mask}}}}}}"
+    )
+    (job,) = expand(parse_suite(_suite(a, shift=shift), "s.yaml"))
+    assert [c.perturbation for c in job.conditions] == ["none", "site_B"]
+    cases = DATASETS.get("folder").meta["test_cases"]({**params, "label_suffix": "_mask"})
+    assert [c.case_id for c in cases] == ["b_000", "b_001", "b_002"] and cases[0].label.shape == (24, 24)
+    with pytest.raises(
+        ValueError, match=r"folder image b_000\.png: mask .*b_000\.png does not exist; did you mean"
+    ):
+        folder.build(np.random.default_rng(0), **params)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from segbench.core import IN_DOMAIN
 from segbench.core.metrics import metric
 from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
@@ -57,7 +58,7 @@ def page_sections(
 ) -> Iterator[Section]:
     """The page's sections in order; ``raw`` keeps plain model labels (the 3D section splits by patch)."""
     cases, colour = tables.cases, figures.colours(tables.cases["model"].astype(str).unique())
-    id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
+    id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == IN_DOMAIN]
     has_3d = analysis3d.has_3d_data(raw, jobs)
     yield _inference_section(tables)
     yield _complexity_section(id_cis, colour, tables, baseline_model)
@@ -188,7 +189,7 @@ def _significance_section(t: SuiteTables) -> Section:
         n, k = int(fam["n_cases"].max()), int(fam["n_seeds"].min())
         title = f"{_family_title(keyd)}<br>n={n} cases, k={k} seeds"
         div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
-        (compact if keyd["perturbation"] == "none" else folded).append(div)
+        (compact if keyd["perturbation"] == IN_DOMAIN else folded).append(div)
     sec.plots = compact[:MAX_FAMILY_PLOTS]
     if folded:
         sec.folded.append(
@@ -235,7 +236,7 @@ def _complexity_section(
 def _severity_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     sec = Section("severity", "Dice vs severity")
     cis = t.condition_cis
-    if not (cis["perturbation"] != "none").any():
+    if not (cis["perturbation"] != IN_DOMAIN).any():
         sec.notes.append("Not shown: the suite has no test-time perturbation.")
         return sec
     blocks = cis[BOARD_GROUP].drop_duplicates().itertuples(index=False)
@@ -337,7 +338,7 @@ def _variance_section(t: SuiteTables) -> Section:
                 "pair-variance",
             )
         )
-    in_dom = v[v["perturbation"] == "none"] if not v.empty else v
+    in_dom = v[v["perturbation"] == IN_DOMAIN] if not v.empty else v
     if not in_dom.empty:
         in_dom = in_dom.assign(seed_ci=_share_ci(in_dom, "seed"))
         sec.tables.append(
@@ -401,7 +402,7 @@ def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Se
     sec = Section("analysis3d", "3D: context and foreground ratio")
     colour = figures.colours(cases["model"].astype(str).unique())
     pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
-    in_dom_all = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    in_dom_all = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
     n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
     pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
     few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
@@ -416,7 +417,7 @@ def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Se
             sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))
         else:
             sec.notes.append(f"{ds}: a single patch size, so no Dice-vs-patch-size curve.")
-    in_dom = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    in_dom = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
     points = in_dom.assign(model=in_dom["model"].astype(str) + " [" + in_dom["patch"].astype(str) + "]")
     if points["fbr"].notna().any():
         pcol = figures.colours(points["model"].unique())

@@ -617,10 +617,8 @@ def _open_ro(path: Path, immutable: bool) -> sqlite3.Connection:
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
+    query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+    return conn.execute(query, (name,)).fetchone() is not None
 
 
 def _read_sql(store: Store, conn: sqlite3.Connection, query: str, params: tuple[Any, ...]) -> pd.DataFrame:

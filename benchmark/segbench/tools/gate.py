@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.stats.entries import with_entries
 from segbench.stats.regression import compare_to_baseline, make_baseline, validate_baseline
 from segbench.store import Store
@@ -211,7 +212,7 @@ def _render(table: pd.DataFrame, delta: float) -> str:
             "dataset": t["dataset"],
             "cx": t["complexity"].map(lambda v: num(v, "{:g}")),
             "condition": [
-                p if p == "none" else f"{p} s{s}"
+                p if p == IN_DOMAIN else f"{p} s{s}"
                 for p, s in zip(t["perturbation"], t["severity"], strict=True)
             ],
             "baseline": t["baseline_mean"].map(num),

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_task_json(text: str, events_fd: int | None = None) -> Path:
     """Run one task given as ``Task.to_json`` text; returns the shard path."""
     from segbench.plan.task import Task
-    from segbench.worker.job import run_job
+    from segbench.worker.run import run_task
 
     task, results, device = Task.from_json(text)
 
@@ -70,7 +70,7 @@ def run_task_json(text: str, events_fd: int | None = None) -> Path:
     def on_status(stage: str) -> None:
         emit({"event": "status", "stage": stage})
 
-    return run_job(task.job, task.conditions, results, device, on_epoch=on_epoch, on_status=on_status)
+    return run_task(task, results, device, on_epoch=on_epoch, on_status=on_status)
 
 
 def _serve(events_fd: int) -> int:

@@ -78,3 +78,27 @@ def test_nnunet_refuses_a_boolean_label_value(tmp_path: Path) -> None:
     root = _nnunet(tmp_path / "ds", {"background": 0, "fg": True}, ["a"], ["a"])
     with pytest.raises(DataError, match="must map names to integer values"):
         discover(str(root))
+
+
+def test_a_folder_where_the_database_should_be_is_named_as_such(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    (results / "segbench.sqlite").mkdir(parents=True)  # a folder, as a careless copy leaves it
+    for args in (
+        ["failures", "--results", results],
+        ["report", "--results", results, "--out", tmp_path / "r"],
+    ):
+        out = cli(*args)
+        assert out.returncode == 2 and "is not a file" in out.stderr, out.stderr
+        assert "disk I/O error" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_user_modules_argparse_usage_is_not_printed(tmp_path: Path, monkeypatch, capsys) -> None:
+    from segbench.registry import MODELS, RegistryError
+
+    (tmp_path / "argparsey2.py").write_text(
+        "import argparse\nargparse.ArgumentParser(prog='x').parse_args(['--nope'])\ndef build(): pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RegistryError, match=r"SystemExit\(2\).*it printed: x: error: unrecognized"):
+        MODELS.get("argparsey2:build").load()
+    assert "usage:" not in capsys.readouterr().err

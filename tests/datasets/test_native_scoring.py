@@ -255,3 +255,28 @@ def test_training_curves_say_why_there_is_no_history() -> None:
     assert "no job of this suite finished training (1 failed" in note([failed])
     assert "evaluated from given weights" in note([given])
     assert "trained before histories were recorded" in note([old])
+
+
+def test_a_shift_that_fails_at_run_time_names_the_shift_and_a_file(tmp_path: Path) -> None:
+    from segbench.suite.schema import Suite
+    from segbench.worker.job import condition_test_set, load_dataset
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    b = write_datalist_site(tmp_path, "b", n=3, size=16, seed=2)
+    suite = Suite.model_validate(  # unvalidated by the registry checks, as a suite edited after validate
+        {
+            "name": "s",
+            "models": ["unet"],
+            "datasets": [{"name": "datalist", "params": {"path": str(a)}}],
+            "dataset_shifts": [
+                {
+                    "label": "site_B",
+                    "dataset": {"name": "datalist", "params": {"path": str(b), "channels": "rgb"}},
+                }
+            ],
+        }
+    )
+    (job,) = expand(suite)
+    data = load_dataset(job.dataset, None, job.data_seed)
+    with pytest.raises(ValueError, match=r"dataset shift 'site_B': .* 3-channel images \(b_000\.png\)"):
+        condition_test_set(job, job.conditions[1], data, "x")

@@ -297,7 +297,13 @@ def condition_test_set(
         test_spec = job.dataset.model_copy(update={"params": params})
     # Seeded by the training spec's identity, so a shifted test set keeps the same cases.
     if condition.test_dataset:
-        cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
+        try:
+            cases = shift_dataset_cases(job.dataset, condition.test_dataset, job.data_seed, data.in_channels)
+        except ValueError as exc:  # DataError included: name the shift the message is about
+            from segbench.datasets.errors import DataError
+
+            kind = DataError if isinstance(exc, DataError) else ValueError
+            raise kind(f"dataset shift {condition.perturbation.partition('+')[0]!r}: {exc}") from exc
     else:
         cases = load_dataset(test_spec, test_complexity, job.data_seed, identity=identity).test
 

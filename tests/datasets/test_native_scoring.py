@@ -239,3 +239,19 @@ def test_a_plain_folder_pair_is_a_dataset_and_a_test_only_shift(tmp_path: Path) 
         ValueError, match=r"folder image b_000\.png: mask .*b_000\.png does not exist; did you mean"
     ):
         folder.build(np.random.default_rng(0), **params)
+
+
+def test_training_curves_say_why_there_is_no_history() -> None:
+    import pandas as pd
+
+    from segbench.report.curves import curves_section
+
+    def note(rows: list[dict[str, object]]) -> str:
+        return curves_section(pd.DataFrame(rows), {}).notes[0]
+
+    failed = {"status": "failed", "best_epoch": None, "train_info": "{}", "model": "a"}
+    given = {"status": "trained", "best_epoch": None, "train_info": "{}", "model": "a"}
+    old = {"status": "trained", "best_epoch": 3, "train_info": "{}", "model": "a"}
+    assert "no job of this suite finished training (1 failed" in note([failed])
+    assert "evaluated from given weights" in note([given])
+    assert "trained before histories were recorded" in note([old])

@@ -485,6 +485,7 @@ def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
     """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
     from segbench.tools.roundtrip.export import export_suite as export
 
+    refuse_links(out)  # the export writes images and a manifest there
     return export(path, out, fmt)
 
 
@@ -521,6 +522,7 @@ def advise_dataset(
         cases = cases[cases["suite"].isin(suites)]
     profile = measure_dataset(resolve_dataset(reference, params), complexity=complexity)
     advice = advise(profile, cases)
+    refuse_links(out)  # the page, its JSON and plotly.js are written there
     folder = Path(out) / "advise"
     folder.mkdir(parents=True, exist_ok=True)
     stem = (

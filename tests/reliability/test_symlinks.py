@@ -102,3 +102,14 @@ def test_a_manifest_cannot_name_files_outside_its_folders(tmp_path: Path, fields
     assert Manifest.read(_manifest(tmp_path)).test_sets[0].folder == "f"  # the plain one reads
     with pytest.raises(ManifestError, match=r"not a plain name|leaves the export folder"):
         Manifest.read(_manifest(tmp_path, **fields))
+
+
+def test_export_refuses_a_link_in_its_output_folder(tmp_path: Path, victim: Path) -> None:
+    suite = tmp_path / "ci.yaml"
+    suite.write_text(SUITE)
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "manifest.json").symlink_to(victim)
+    result = cli("export", suite, "--out", out)
+    assert result.returncode == 2 and str(out / "manifest.json") in result.stderr, result.stderr
+    assert victim.read_text() == "precious\n"

@@ -265,7 +265,6 @@ def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> 
     params = dict(params or {})
     path = Path(reference)
     if reference in DATASETS:
-        _check(reference, params)
         return DatasetSpec(name=reference, params=params)
     if path.is_file() and path.suffix == ".json":
         reader = "datalist"
@@ -282,9 +281,7 @@ def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> 
             f"does not register (registered: {', '.join(DATASETS.names())})"
         )
     key = "root" if reader == "nnunet" else "path"  # the readers' own argument names
-    params = {key: str(path), **params}
-    _check(reader, params)
-    return DatasetSpec(name=reader, params=params)
+    return DatasetSpec(name=reader, params={key: str(path), **params})
 
 
 def _check(name: str, params: dict[str, Any]) -> None:
@@ -310,6 +307,7 @@ def measure_dataset(
     """Build the dataset through the registry and measure up to ``max_cases`` of its labelled cases."""
     from segbench.registry import DATASETS
 
+    _check(spec.name, spec.params)
     splits = DATASETS.get(spec.name).factory(
         rng=derive_rng(seed, "advise"), complexity=complexity, **spec.params
     )

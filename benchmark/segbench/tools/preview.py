@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segbench.core import SEVERITIES
-from segbench.paths import inside
+from segbench.paths import inside, refuse_links
 from segbench.registry import DATASETS, PERTURBATIONS
 from segbench.suite.load import load_suite
 
@@ -56,6 +56,7 @@ def preview_suite(
             f"preview does not run user code, and dataset {suite.datasets[0].name!r} is a "
             f"'module:callable'; preview a suite with a registered dataset (see 'segbench list')"
         )
+    refuse_links(out)  # gallery.png/.html and plotly.js must not follow a planted link
     folder = inside(out, suite.name)
     complexity = suite.complexity[0] if suite.complexity else None
     tests = load_dataset(suite.datasets[0], complexity, suite.data_seed).test

@@ -101,6 +101,7 @@ class RunSummary:
     skipped: int = 0
     recovered_shards: int = 0
     warnings: list[str] = field(default_factory=list)
+    unconverged: str = ""  # jobs still improving at their last epochs (stats.convergence), "" if none
 
     @property
     def ok(self) -> bool:
@@ -112,6 +113,24 @@ def validate_suite(path: str | Path) -> Suite:
     from segbench.suite.load import load_suite
 
     return load_suite(path)
+
+
+def count_text(suite: Suite, jobs: list[Any]) -> str:
+    """What a suite runs, counted as the report counts it: train jobs and ensembles apart, one total.
+
+    E.g. ``24 train jobs (168 evaluations) + 9 ensembles (63 evaluations) = 231 evaluations``.
+    """
+    from segbench.ensemble import expand_ensembles
+
+    n_eval = sum(len(j.conditions) for j in jobs)
+    ensembles = expand_ensembles(suite, jobs)
+    if not ensembles:
+        return f"{len(jobs)} train jobs, {n_eval} evaluations"
+    n_ens = sum(len(e.conditions) for e in ensembles)
+    return (
+        f"{len(jobs)} train jobs ({n_eval} evaluations) + {len(ensembles)} ensembles ({n_ens} evaluations) "
+        f"= {n_eval + n_ens} evaluations"
+    )
 
 
 def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False) -> PlanSummary:
@@ -212,9 +231,20 @@ def run_suite(
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
-        return _run_locked(
+        summary = _run_locked(
             path, results, device, reporter, quiet, replace, started, executor, executor_settings, timeout_min
         )
+    summary.unconverged = _unconverged(results, summary.suite)
+    return summary
+
+
+def _unconverged(results: Path, suite: str) -> str:
+    """The convergence check of the suite's stored training curves (one sentence, or "")."""
+    from segbench.report.curves import history_table
+    from segbench.stats.convergence import convergence_table, convergence_text
+    from segbench.store import Store
+
+    return convergence_text(convergence_table(history_table(Store(results).jobs(suite))))
 
 
 def _say_waiting(holder: str) -> None:

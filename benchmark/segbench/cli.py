@@ -190,6 +190,8 @@ def run(
             1,
         )
     click.echo(f"suite {summary.suite}: {done}; results in {results}")
+    if summary.unconverged:
+        click.echo(f"note: {summary.unconverged}")
 
 
 @main.command()
@@ -300,7 +302,7 @@ def validate(suite_files: tuple[Path, ...]) -> None:
             failed = True
             continue
         jobs = expand(suite)
-        click.echo(f"{path}: ok ({len(jobs)} train jobs, {sum(len(j.conditions) for j in jobs)} evaluations)")
+        click.echo(f"{path}: ok ({api.count_text(suite, jobs)})")
     if failed:
         sys.exit(2)
 

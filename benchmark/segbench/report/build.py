@@ -22,13 +22,15 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
+from segbench.report import figures
 from segbench.report.board_export import write_board_exports
+from segbench.report.curves import history_table
 from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
 from segbench.report.headline import page_top
 from segbench.report.leaderboard import order_conditions
-from segbench.report.portable import extra_sections, write_standalone
-from segbench.report.section_gates import beyond_sections
-from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
+from segbench.report.page import page_sections
+from segbench.report.portable import write_standalone
+from segbench.report.sections import MAX_FAMILY_PLOTS, PageData, Section
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
@@ -37,6 +39,7 @@ from segbench.report.tables import (
     compute_tables,
     with_entries,
 )
+from segbench.stats.convergence import convergence_table, convergence_text
 from segbench.store import Store
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
@@ -170,9 +173,9 @@ def render_suite(
     folder.mkdir(parents=True, exist_ok=True)
     write_plotly_js(folder)  # beside index.html: a copied suite folder still works
     baseline_model = _baseline_model(suite_yaml)
-    sections: list[Section] = []
     blocks: list[dict[str, Any]] = []
     top: dict[str, Any] | None = None
+    tables: SuiteTables | None = None
     missing = max(expected - done, 0)
     failed = _failed_jobs(jobs)
     if cases.empty:
@@ -183,15 +186,24 @@ def render_suite(
         blocks = _board_blocks(tables.board)
         tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
         top = page_top(
-            cases, tables.board, jobs, suite_yaml, settings.n_resamples, settings.confidence, settings.seed
+            cases,
+            tables.board,
+            jobs,
+            suite_yaml,
+            settings.n_resamples,
+            settings.confidence,
+            settings.seed,
+            reference=baseline_model,
         )
-        sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
-        sections += beyond_sections(cases, jobs, folder)
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")
-    sections += extra_sections(jobs, cases, suite_yaml, folder)
-    sections.append(provenance_section(jobs, cap_text(suite_yaml), cases))
+    labels = [*cases.get("model", pd.Series(dtype=str)).astype(str).unique()]
+    labels += [*jobs["model"].astype(str).unique()] if not jobs.empty else []
+    colour = figures.colours(list(dict.fromkeys(labels)))
+    data = PageData(tables, cases, jobs, cap_text(suite_yaml), folder, baseline_model, colour)
+    sections: list[Section] = page_sections(data)
+    unconverged = convergence_text(convergence_table(history_table(jobs)))
     context = dict(
         top=top if blocks else None,
         suite=suite,
@@ -203,6 +215,7 @@ def render_suite(
         done=done,
         missing=missing,
         failed=failed,
+        unconverged=unconverged,
         baseline_model=baseline_model,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
     )

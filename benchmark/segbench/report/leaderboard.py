@@ -30,7 +30,10 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
+from segbench.ensemble import ENSEMBLE_MODEL
 from segbench.presets import PRESETS
+from segbench.report.shifts import Shift, shift_effects, suite_shifts
+from segbench.stats.hierarchical import MIN_CASES
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 
@@ -59,7 +62,8 @@ class LeaderboardCell:
     dag: bool = False
     title: str = ""
     anchor: str = ""
-    ci: str = ""  # "[low, high]", shown smaller after the value
+    ci: str = ""  # "[low, high]", shown smaller below the value
+    href: str = ""  # where the value links to (the cell's predictions page), when there is one
 
 
 @dataclass
@@ -69,7 +73,7 @@ class BoardTable:
     Attributes:
         dataset: dataset name.
         table_id: HTML id of the table.
-        families: shift family names (column order).
+        families: shift names as the suite gave them (column order; :mod:`.shifts`).
         columns: ``(key, header, tooltip)`` of every column after complexity/rank/model.
         rows: per metric name, the rows (dicts with ``complexity``, ``rank``, ``model``, ``cells``).
         values: per (metric, complexity label, model, column key) the numeric value (headline).
@@ -81,6 +85,7 @@ class BoardTable:
     columns: list[tuple[str, str, str]]
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     values: dict[tuple[str, str, str, str], LeaderboardCell] = field(default_factory=dict)
+    legend: list[str] = field(default_factory=list)  # one line per shift: name = definition, measured effect
 
 
 def suite_perturbation_order(suite_yaml: str) -> list[str]:
@@ -147,6 +152,8 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
     done["complexity"] = pd.to_numeric(done["complexity"], errors="coerce").astype(float)
     for col in ("n_params", "train_seconds", "peak_memory_mb"):
         done[col] = pd.to_numeric(done.get(col), errors="coerce").astype(float)
+    if "model_name" in done:  # an ensemble's row records 0 s: it trains nothing, so no time per job
+        done.loc[done["model_name"].astype(str) == ENSEMBLE_MODEL, "train_seconds"] = float("nan")
     g = done.groupby(_KEYS, dropna=False)
     out = g.agg(
         n_params=("n_params", "max"),
@@ -165,6 +172,7 @@ def board_tables(
     n_resamples: int = 9999,
     confidence: float = 0.95,
     seed: int = 0,
+    reference: str = "unet",
 ) -> list[BoardTable]:
     """Every dataset's leaderboard, for every score metric.
 
@@ -174,21 +182,23 @@ def board_tables(
         jobs: ``Store.jobs(suite)`` for the cost columns (may be empty).
         suite_yaml: the suite text (family order).
         n_resamples, confidence, seed: bootstrap settings of the non-board CIs.
+        reference: the suite's baseline model, whose Dice measures each shift's effect (legend).
 
     Returns:
         One :class:`BoardTable` per dataset (sorted by name).
     """
     same = cases[cases["test_complexity"].isna()] if "test_complexity" in cases else cases
-    families = shift_families(same, suite_yaml)
     metrics = [m for m in SCORE_METRICS if m.name in same.columns and same[m.name].notna().any()]
     costs = cost_table(jobs)
     tables = []
     for t_i, (dataset, block) in enumerate(same.groupby("dataset", sort=True)):
-        fams = [f for f in families if (block["perturbation"] == f).any()]
+        shifts = suite_shifts(suite_yaml, block)
+        fams = [sh.name for sh in shifts]
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)
+        table.legend = _legend(block, shifts, reference)
         for spec in metrics:
-            stats = _metric_stats(block, spec, fams, n_resamples, confidence, seed)
+            stats = _metric_stats(block, spec, shifts, n_resamples, confidence, seed)
             if spec.name == "dice":
                 stats = _with_board(stats, board)
             rows = _rows(table, stats, costs, spec, fams)
@@ -207,9 +217,8 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
     header += ["Peak MB"]
     out = []
     for t in tables:
-        keys = [c[0] for c in t.columns]
         for row in t.rows.get(metric, []):
-            cells = dict(zip(keys, row["cells"], strict=True))
+            cells = row["by_key"]
             line = [t.dataset, row["complexity"], row["rank"], row["model"]]
             line.append(_export_text(cells["id"]))
             line += [_export_text(cells[f"fam:{f}"]) if f"fam:{f}" in cells else "–" for f in families]
@@ -222,20 +231,35 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
 
 # -- internals ------------------------------------------------------------------------------------------
 def _columns(families: list[str]) -> list[tuple[str, str, str]]:
+    """The displayed columns after rank and model (costs folded into one column so the table fits)."""
     cols = [("id", "in-domain", "mean over in-domain test cases")]
     for f in families:
-        cols.append((f"fam:{f}", f, f"{f}: mean over its severities"))
+        cols.append((f"fam:{f}", f, f"{f}: mean over its conditions (see the shift legend)"))
     cols += [
         ("ood", "mean OOD", "all shift conditions pooled"),
-        ("worst", "worst OOD", "the model's worst shift condition (its mean)"),
+        ("worst", "worst OOD", "the model's worst shift condition (its mean; hover for which)"),
         ("drop", "drop", "in-domain minus mean OOD (positive = worse under shift)"),
         ("mce", "mCE", "mean corruption error vs the baseline model (Dice only; 1 = as fragile)"),
-        ("params", "params", "trainable parameters"),
-        ("time", "train s / job", "mean training time per job (seconds)"),
-        ("memory", "peak MB", "peak memory of a job (MB)"),
-        ("cases", "cases (ID / OOD)", "independent test cases; k: seeds per model"),
+        ("cost", "cost", "trainable parameters; mean training seconds per job; peak memory of a job (MB)"),
+        ("cases", "n / k", "independent test cases in-domain / under shift; k: seeds (networks) of the row"),
     ]
     return cols
+
+
+def _legend(block: pd.DataFrame, shifts: list[Shift], reference: str) -> list[str]:
+    """One line per shift: its suite name, what ran, and whether it made the task easier or harder."""
+    effects = shift_effects(block, shifts, reference)
+    lines = []
+    for sh in shifts:
+        e = effects[sh.name]
+        line = f"{sh.name} = {sh.definition}"
+        if e.verdict != "not measured":
+            line += (
+                f": {e.verdict} for {e.model} (mean Dice {e.in_domain:.3f} in-domain, "
+                f"{e.shifted:.3f} shifted)"
+            )
+        lines.append(line)
+    return lines
 
 
 def _seed_means(df: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
@@ -252,7 +276,7 @@ def _ci_frame(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float,
 
 
 def _metric_stats(
-    block: pd.DataFrame, spec: MetricSpec, families: list[str], n: int, conf: float, seed: int
+    block: pd.DataFrame, spec: MetricSpec, shifts: list[Shift], n: int, conf: float, seed: int
 ) -> pd.DataFrame:
     """One row per (model, dataset, complexity): ``<col>_mean/low/high`` for id, families, ood, worst."""
     m = spec.name
@@ -264,9 +288,9 @@ def _metric_stats(
         on=_KEYS,
         how="outer",
     )
-    for f in families:
-        fam = ood[ood["perturbation"] == f]
-        ci = _prefixed(_ci_frame(_seed_means(fam, m, _KEYS), _KEYS, m, n, conf, seed), f"fam:{f}")
+    for sh in shifts:
+        fam = ood[sh.mask(ood)]
+        ci = _prefixed(_ci_frame(_seed_means(fam, m, _KEYS), _KEYS, m, n, conf, seed), f"fam:{sh.name}")
         out = out.merge(ci, on=_KEYS, how="outer")
     cond_keys = [*_KEYS, "perturbation", "severity"]
     cond = _ci_frame(_seed_means(ood, m, cond_keys), cond_keys, m, n, conf, seed)
@@ -282,11 +306,16 @@ def _metric_stats(
                     "worst_mean": w["estimate"],
                     "worst_low": w["low"],
                     "worst_high": w["high"],
+                    "n_worst": w["n"],
                     "worst_cond": _cond_label(str(w["perturbation"]), int(w["severity"])),
                 }
             )
-    worst = pd.DataFrame(worst_rows, columns=[*_KEYS, "worst_mean", "worst_low", "worst_high", "worst_cond"])
+    worst_cols = [*_KEYS, "worst_mean", "worst_low", "worst_high", "n_worst", "worst_cond"]
+    worst = pd.DataFrame(worst_rows, columns=worst_cols)
     out = out.merge(worst, on=_KEYS, how="left")
+    if "seed" in block:  # seeds (trained networks) per row: an ensemble's own k, not the suite's
+        k = block.groupby(_KEYS, dropna=False)["seed"].nunique().rename("n_seeds").reset_index()
+        out = out.merge(k, on=_KEYS, how="left")
     sign = -1.0 if spec.direction == "lower" else 1.0
     out["drop"] = sign * (out["id_mean"] - out["ood_mean"])
     out["id_dag"] = False
@@ -318,7 +347,7 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     )
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
     s = stats.drop(columns=[c for c in ours if c in stats])
-    s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
+    s = s.drop(columns=[c for c in ("n_id", "n_ood", "n_seeds") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
     s["drop"] = s["id_mean"] - s["ood_mean"]
     return s
@@ -349,7 +378,7 @@ def _small(board: pd.DataFrame, flag_col: str) -> list[bool]:
 
 def _prefixed(ci: pd.DataFrame, prefix: str) -> pd.DataFrame:
     ci = ci.rename(columns={"estimate": f"{prefix}_mean", "low": f"{prefix}_low", "high": f"{prefix}_high"})
-    ci = ci.rename(columns={"n": f"n_{prefix}"}) if prefix in ("id", "ood") else ci.drop(columns=["n"])
+    ci = ci.rename(columns={"n": f"n_{prefix}"})  # every cell applies the small-n rule to its own n
     return ci[[c for c in ci.columns if c.startswith((prefix, f"n_{prefix}")) or c in _KEYS]]
 
 
@@ -380,10 +409,11 @@ def _rows(
             "params": _num_cell(c.get("n_params"), "{:,.0f}"),
             "time": _num_cell(c.get("train_seconds"), "{:.1f}"),
             "memory": _num_cell(c.get("peak_memory_mb"), "{:.0f}"),
+            "cost": _cost_cell(c),
             "cases": LeaderboardCell(
-                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}"
-                + (f" (k={_int(r.get('n_seeds'))})" if _int(r.get("n_seeds")) else ""),
+                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}",
                 float(_int(r.get("n_id")) or 0),
+                ci=f"k={_int(r.get('n_seeds'))}" if _int(r.get("n_seeds")) else "",
             ),
         }
         for key, cell in cells.items():
@@ -399,6 +429,7 @@ def _rows(
                 "worse": bool(r.get("id_dag", False)),
                 "anchor": anchor,
                 "cells": [cells[k] for k, _, _ in table.columns],
+                "by_key": cells,
             }
         )
     return rows
@@ -432,9 +463,22 @@ def _ci_cell(
     ci = ""
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
         ci = f"[{low:.{digits}f}, {high:.{digits}f}]"
-    ci = "[n too small]" if "small" in note else ci
+    n = r.get(f"n_{prefix}")
+    few = n is not None and not pd.isna(n) and int(n) < MIN_CASES  # the same rule for every cell
+    ci = "[n too small]" if "small" in note or (few and ci) else ci
     ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
+
+
+def _cost_cell(c: dict[str, Any]) -> LeaderboardCell:
+    """Parameters, seconds per job and peak MB in one narrow cell; an ensemble trains nothing."""
+    params, secs, mem = c.get("n_params"), c.get("train_seconds"), c.get("peak_memory_mb")
+    if params is None or pd.isna(params):
+        return LeaderboardCell("–")
+    text = f"{float(params) / 1e6:.2f}M" if float(params) >= 1e4 else f"{float(params):,.0f}"
+    parts = [f"{secs:.1f} s" if secs is not None and not pd.isna(secs) else "no training"]
+    parts += [f"{mem:.0f} MB"] if mem is not None and not pd.isna(mem) else []
+    return LeaderboardCell(text, float(params), ci=" · ".join(parts))
 
 
 def _num_cell(value: Any, fmt: str) -> LeaderboardCell:

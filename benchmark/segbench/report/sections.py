@@ -7,7 +7,6 @@ when it does not), which is most of the page's logic; ``build.py`` only orchestr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,20 +15,37 @@ import pandas as pd
 from markupsafe import Markup
 
 from segbench.core.metrics import metric
+from segbench.ensemble import ENSEMBLE_MODEL
 from segbench.report import analysis3d, figures
 from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
-    StatsSettings,
     SuiteTables,
     condition_label,
     measured_complexity,
 )
 from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
-__all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
+__all__ = [
+    "MAX_FAMILY_PLOTS",
+    "PageData",
+    "Section",
+    "box_section",
+    "cd_section",
+    "complexity_section",
+    "cross_section",
+    "gallery_section",
+    "inference_section",
+    "methods_section",
+    "provenance_section",
+    "rank_section",
+    "section_3d",
+    "severity_section",
+    "significance_section",
+    "variance_section",
+]
 
 #: cap on per-family small multiples (significance maps, boxes, ...); the rest are in the CSV exports
 MAX_FAMILY_PLOTS = 24
@@ -51,64 +67,70 @@ class Section:
     folded: list[dict[str, Any]] = field(default_factory=list)  # {"title", "plots"} in <details>
 
 
-def page_sections(
-    tables: SuiteTables, raw: pd.DataFrame, jobs: pd.DataFrame, folder: Path, baseline_model: str
-) -> Iterator[Section]:
-    """The page's sections in order; ``raw`` keeps plain model labels (the 3D section splits by patch)."""
-    cases, colour = tables.cases, figures.colours(tables.cases["model"].astype(str).unique())
-    id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == "none"]
-    has_3d = analysis3d.has_3d_data(raw, jobs)
-    yield _inference_section(tables)
-    yield _complexity_section(id_cis, colour, tables, baseline_model)
-    yield _severity_section(tables, colour)
-    yield _cd_section(tables, colour)
-    yield _significance_section(tables)
-    yield _rank_section(tables, colour)
-    yield _variance_section(tables)
-    yield _box_section(tables, colour)
-    yield _cross_section(tables)
-    if has_3d:
-        yield _section_3d(raw, jobs, tables.settings)
-    gallery = folder / "gallery.png"
-    if gallery.exists():
-        yield Section(
-            "gallery",
-            "Shift gallery",
-            notes=[
-                gallery_caption(folder)
-                or "One case under every perturbation and severity of the suite (segbench preview)."
-            ],
-            image="gallery.png",
-        )
-    n_nan = int(cases["dice"].isna().sum())
-    yield Section(
-        "methods",
-        "Methods",
-        paragraphs=methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty),
-    )
+@dataclass
+class PageData:
+    """What every section builder reads (:mod:`segbench.report.page` lists the builders in page order).
+
+    Attributes:
+        tables: the suite's statistics (``None`` when no case is stored yet).
+        cases: the per-case table with plain model labels (the 3D section splits them by patch).
+        jobs: ``Store.jobs(suite)`` (may be empty).
+        suite_yaml: the stored suite text (capped for display).
+        folder: the suite's report folder (sections may write CSVs or images beside the page).
+        baseline_model: the suite's reference model (mCE, relative gain).
+        colour: one colour per model label, shared by every figure.
+    """
+
+    tables: SuiteTables | None
+    cases: pd.DataFrame
+    jobs: pd.DataFrame
+    suite_yaml: str
+    folder: Path
+    baseline_model: str
+    colour: dict[str, str]
 
 
-def _inference_section(t: SuiteTables) -> Section:
+def gallery_section(d: PageData) -> Section | None:
+    """The shift gallery written by ``segbench preview`` into the report folder, when there is one."""
+    if not (d.folder / "gallery.png").exists():
+        return None
+    note = gallery_caption(d.folder) or "One case under every perturbation and severity of the suite."
+    return Section("gallery", "Shift gallery", notes=[note], image="gallery.png")
+
+
+def methods_section(d: PageData) -> Section:
+    """How every number was computed (the statistics' own paragraphs)."""
+    t = _t(d)
+    n_nan = int(t.cases["dice"].isna().sum())
+    has_3d = analysis3d.has_3d_data(d.cases, d.jobs)
+    paragraphs = methods_paragraphs(t.settings, d.baseline_model, has_3d, n_nan, not t.cross.empty)
+    return Section("methods", "Methods", paragraphs=paragraphs)
+
+
+def inference_section(d: PageData) -> Section:
     """What the sample supports: n independent cases and k seeds, and what cannot be inferred."""
+    t = _t(d)
     sec = Section("inference", "Sample size and what it supports")
     cis = t.condition_cis
     if cis.empty:
         sec.notes.append("No defined Dice values.")
         return sec
     n_lo, n_hi = int(cis["n"].min()), int(cis["n"].max())
-    k_lo, k_hi = int(cis["n_seeds"].min()), int(cis["n_seeds"].max())
+    k_lo = int(cis["n_seeds"].min())
     n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
-    k_txt = f"{k_lo}" if k_lo == k_hi else f"{k_lo}–{k_hi}"
+    common, others = _seed_counts(t, {})
+    k_txt = f"{common}" + (f" ({others})" if others else "")
     sec.notes.append(
         f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
         f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
         "seeds averaged; intervals resample cases and seeds (two-level bootstrap)."
     )
-    if k_lo < MIN_SEEDS:
+    if min(k_lo, common) < MIN_SEEDS:
         sec.notes.append(
-            f"k = {k_lo} < {MIN_SEEDS} seeds: nothing is inferred about seed-to-seed variation. Variance "
+            f"Fewer than {MIN_SEEDS} seeds per model (k = {k_txt}): nothing is inferred about seed-to-seed "
+            "variation. Variance "
             "shares are point estimates without intervals, and the intervals below cover seed variation "
-            f"from only {k_lo} network(s) per model, which understates it; another seed could change "
+            f"from only {k_txt} network(s) per model, which understates it; another seed could change "
             "rankings that look stable here."
         )
     if n_lo < MIN_CASES:
@@ -121,7 +143,9 @@ def _inference_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def cd_section(d: PageData) -> Section:
+    """Critical-difference diagrams: in-domain shown, per-perturbation folded."""
+    t, colour = _t(d), d.colour
     sec = Section("cd", "Critical-difference rankings", grid=True)
     fr = t.friedman
     if fr.empty or not fr["testable"].any():
@@ -142,7 +166,7 @@ def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
         avg = dict(zip(ranks["model"].astype(str), ranks["avg_rank"].astype(float), strict=True))
         title = (
             f"{_family_title(key)}, {key['scope']}<br>Friedman p={r['p_value']:.2g}, "
-            f"n={r['n_cases']} cases, k={r['n_seeds']} seeds"
+            f"n={r['n_cases']} cases, {_seeds_text(t, key)}"
         )
         div = _div(figures.cd_diagram(avg, float(r["cd"]), title, colour), f"cd-{i}")
         (compact if key["scope"] == "in-domain" else folded).append(div)
@@ -161,7 +185,9 @@ def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _significance_section(t: SuiteTables) -> Section:
+def significance_section(d: PageData) -> Section:
+    """Pairwise effect maps: in-domain shown, shifted conditions folded."""
+    t = _t(d)
     sec = Section("significance", "Significance maps", grid=True)
     testable = t.tests[t.tests["testable"]] if not t.tests.empty else t.tests
     if testable.empty:
@@ -181,8 +207,8 @@ def _significance_section(t: SuiteTables) -> Section:
     compact, folded = [], []
     for i, (key, fam) in enumerate(fams):
         keyd = dict(zip(CONDITION, key, strict=True))
-        n, k = int(fam["n_cases"].max()), int(fam["n_seeds"].min())
-        title = f"{_family_title(keyd)}<br>n={n} cases, k={k} seeds"
+        n = int(fam["n_cases"].max())
+        title = f"{_family_title(keyd)}<br>n={n} cases, {_seeds_text(t, keyd)}"
         div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
         (compact if keyd["perturbation"] == "none" else folded).append(div)
     sec.plots = compact[:MAX_FAMILY_PLOTS]
@@ -198,10 +224,10 @@ def _significance_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _complexity_section(
-    id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables, reference: str
-) -> Section:
-    # ``reference``: the suite's ``baseline_model``, the model every gain and mCE is relative to.
+def complexity_section(d: PageData) -> Section:
+    """In-domain Dice vs complexity per model, and the gain relative to the reference model."""
+    t, colour, reference = _t(d), d.colour, d.baseline_model
+    id_cis = t.condition_cis[t.condition_cis["perturbation"] == "none"]
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
@@ -228,7 +254,9 @@ def _complexity_section(
     return sec
 
 
-def _severity_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def severity_section(d: PageData) -> Section:
+    """Dice vs severity per shift family."""
+    t, colour = _t(d), d.colour
     sec = Section("severity", "Dice vs severity")
     cis = t.condition_cis
     if not (cis["perturbation"] != "none").any():
@@ -242,7 +270,9 @@ def _severity_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def rank_section(d: PageData) -> Section:
+    """Bootstrap rank frequencies and the share of resamples reproducing the ranking."""
+    t, colour = _t(d), d.colour
     sec = Section("ranks", "Rank stability")
     if t.rank_freq.empty or t.rank_freq["model"].nunique() < 2:
         sec.notes.append("Not shown: ranking needs at least two models with shared in-domain cases.")
@@ -284,7 +314,9 @@ def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _box_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def box_section(d: PageData) -> Section:
+    """Per-case Dice distributions per block."""
+    t, colour = _t(d), d.colour
     sec = Section("distributions", "Per-case distributions")
     sec.notes.append("Boxes: quartiles, whiskers to the most extreme case within 1.5 IQR; dashed line: mean.")
     fams = list(t.boxes.groupby(BOARD_GROUP, dropna=False, sort=True))
@@ -294,8 +326,9 @@ def _box_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _variance_section(t: SuiteTables) -> Section:
+def variance_section(d: PageData) -> Section:
     """Variance components: would another seed change the ranking?"""
+    t = _t(d)
     sec = Section("variance", "Variance components: cases vs seeds")
     pv, v = t.pair_variance, t.variance
     if v.empty and pv.empty:
@@ -372,6 +405,13 @@ def _share_ci(df: pd.DataFrame, comp: str) -> list[str]:
     return out
 
 
+def _t(d: PageData) -> SuiteTables:
+    """The statistics tables (the page only calls statistics builders when there are cases)."""
+    if d.tables is None:
+        raise ValueError("statistics sections need stored cases")
+    return d.tables
+
+
 def _match(df: pd.DataFrame, key: dict[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=df.index)
     for col, value in key.items():
@@ -379,7 +419,9 @@ def _match(df: pd.DataFrame, key: dict[str, Any]) -> pd.Series:
     return mask
 
 
-def _cross_section(t: SuiteTables) -> Section:
+def cross_section(d: PageData) -> Section:
+    """Train-complexity x test-complexity heatmaps."""
+    t = _t(d)
     sec = Section("cross", "Cross-complexity (train x test)", grid=True)
     if t.cross.empty:
         sec.notes.append(
@@ -392,7 +434,11 @@ def _cross_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Section:
+def section_3d(d: PageData) -> Section | None:
+    """3D context and foreground ratio, only for suites with 3D patch data."""
+    if not analysis3d.has_3d_data(d.cases, d.jobs):
+        return None
+    cases, jobs, s = d.cases, d.jobs, _t(d).settings
     sec = Section("analysis3d", "3D: context and foreground ratio")
     colour = figures.colours(cases["model"].astype(str).unique())
     pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
@@ -469,9 +515,15 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
     def values(key: str) -> str:
         return ", ".join(sorted({str(p.get(key)) for p in prov if p.get(key) is not None})) or "–"
 
+    ens = _is_ensemble(jobs)
+    trained, pooled = jobs[~ens], jobs[ens]
     rows = [
-        ("train jobs", f"{len(jobs)} ({int((jobs['status'] == 'trained').sum())} trained)"),
-        ("seeds", ", ".join(str(s) for s in sorted(jobs["seed"].dropna().astype(int).unique()))),
+        ("train jobs", f"{len(trained)} ({int((trained['status'] == 'trained').sum())} trained)"),
+        ("seeds", ", ".join(str(s) for s in sorted(trained["seed"].dropna().astype(int).unique())) or "–"),
+    ]
+    if len(pooled):  # averaged from stored checkpoints: evaluations, not jobs, and no seed of their own
+        rows.append(("ensembles", f"{len(pooled)} (from the train jobs' checkpoints; no training)"))
+    rows += [
         ("git commit", values("git_commit")),
         ("device", values("device")),
         ("gpu", values("gpu")),
@@ -485,11 +537,42 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
         ),
         ("per-case rows", str(len(cases))),
     ]
+    if "seed" in cases and "model" in cases and len(cases):
+        k = cases.groupby(cases["model"].astype(str))["seed"].nunique()
+        rows.append(("seeds per model (k)", ", ".join(f"{m}: {int(v)}" for m, v in k.items())))
     rows += [(f"package {name}", ", ".join(sorted(v))) for name, v in sorted(packages.items())]
     sec.tables.append(
         {"id": "provenance-table", "columns": ["item", "value"], "rows": [list(r) for r in rows]}
     )
     return sec
+
+
+def _seeds_text(t: SuiteTables, key: dict[str, Any]) -> str:
+    """Seeds per model in a block, said once: ``k=2 seeds`` or ``k=2 seeds (unet_x2: 1)``.
+
+    Why per model: an ensemble over seeds is one network-set (k = 1) beside models with k = 2; a
+    block's minimum made a figure say "k=1" where its neighbour said "k=2".
+    """
+    common, others = _seed_counts(t, key)
+    return f"k={common} seeds" + (f" ({others})" if others else "")
+
+
+def _seed_counts(t: SuiteTables, key: dict[str, Any]) -> tuple[int, str]:
+    """The most common seeds per model in a block, and the models that differ (``"unet_x2: 1"``)."""
+    cis = t.condition_cis
+    cis = cis[_match(cis, {c: key[c] for c in BOARD_GROUP if c in key})]
+    if cis.empty:
+        return 0, ""
+    k = cis.groupby(cis["model"].astype(str))["n_seeds"].max().astype(int)
+    common = int(k.mode().max())
+    return common, ", ".join(f"{m}: {v}" for m, v in k.items() if v != common)
+
+
+def _is_ensemble(jobs: pd.DataFrame) -> pd.Series:
+    """Rows of ``Store.jobs`` that are ensembles (averaged checkpoints), not trained networks."""
+    if "model_name" not in jobs:
+        return pd.Series(False, index=jobs.index)
+    return jobs["model_name"].astype(str) == ENSEMBLE_MODEL
 
 
 def _table(df: pd.DataFrame, columns: dict[str, str], table_id: str, digits: int = 3) -> dict[str, Any]:

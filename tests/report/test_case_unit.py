@@ -56,32 +56,33 @@ def table(
     return pd.DataFrame(rows)
 
 
-def test_board_counts_cases_and_marks_mixed_not_dagger():
+def test_board_counts_cases_and_k2_makes_no_architecture_claim():
+    """Two seeds: these networks differ on every case, but nothing can be said of the architecture."""
     ref = np.full(12, 0.8)
-    better = ref + 0.02
-    better[0] = 0.1  # one failure: lower mean, better on 11 of 12 cases
-    df = with_entries(table({"better": better, "ref": ref}, seeds=2))
-    board, id_tests, _ = leaderboard(df, baseline_model="ref", settings=FAST)
-    row = board.set_index("model").loc["better"]
+    df = with_entries(table({"better": ref + 0.05, "ref": ref}, seeds=2))
+    board, effects = leaderboard(df, baseline_model="ref", settings=FAST)
+    row = board.set_index("model").loc["ref"]
     assert row["n_id"] == 12 and row["n_seeds"] == 2  # cases, not 24 seed x case rows
-    assert id_tests.iloc[0]["n_pairs"] == 12 and id_tests.iloc[0]["p_holm"] < 0.05
-    assert row["mark"] == "mixed" and not row["significantly_worse"]
-    assert row["effect_vs_best"] < 0 and row["effect_high"] < 0  # the median favours "better"
+    decided = effects[effects["perturbation"] == "none"].iloc[0]
+    assert decided["n_cases"] == 12 and decided["p"] < 0.05  # these networks: clearly apart
+    assert not row["significantly_worse"] and row["mark"] == ""
+    assert "k = 2 < 3 seeds" in row["mark_note"] and "k = 2 < 3 seeds" in decided["claim"]
     cells = dict(zip(board["model"], board_cells(board), strict=True))
-    assert cells["better"][4].endswith("(mixed)") and "†" not in cells["better"][4]
+    assert "†" not in cells["ref"][4]
 
 
 def test_real_dagger_and_small_n_flag():
     rng = np.random.default_rng(0)
     base = rng.uniform(0.6, 0.9, 12)
     df = with_entries(table({"good": base + 0.05, "bad": base}, seeds=3))
-    board, _, _ = leaderboard(df, baseline_model="good", settings=FAST)
+    board, _ = leaderboard(df, baseline_model="good", settings=FAST)
     bad = board.set_index("model").loc["bad"]
     assert bad["mark"] == "worse" and bad["significantly_worse"] and bad["effect_low"] > 0
     assert "†" in board_cells(board)[list(board["model"]).index("bad")][4]
     tiny = with_entries(table({"good": base[:6] + 0.05, "bad": base[:6]}, seeds=3))
-    small, _, _ = leaderboard(tiny, baseline_model="good", settings=FAST)
+    small, _ = leaderboard(tiny, baseline_model="good", settings=FAST)
     assert small["id_small_n"].str.contains("n too small").all()
+    assert not small["significantly_worse"].any()  # no † beside "[n too small]"
     assert all("[n too small]" in c[4] for c in board_cells(small))
 
 
@@ -102,10 +103,14 @@ def test_page_has_cd_variance_and_folded_maps(tmp_path: Path):
     assert "n = 12 independent cases" in page and "k = 2 seeds" in page
     assert "<details" in page and "Per-condition maps" in page and "Per-perturbation CD diagrams" in page
     tests = pd.read_csv(tmp_path / "t" / "tests.csv")
-    assert {"p_method", "n_cases", "n_seeds", "diff_low", "diff_high"} <= set(tests.columns)
+    assert {"p_method", "n_cases", "n_seeds", "effect", "effect_low", "effect_high", "significant"} <= set(
+        tests.columns
+    )
     assert (tests["n_cases"] == 12).all()
+    assert not tests["significant"].any()  # k = 2: no architecture-level claim
     # constant differences per pair: all tied, so the exact permutation distribution of the mid-ranks
-    assert (tests["p_method"] == "exact (ties/zeros, permutation)").all()
+    wilcoxon = tests[tests["testable"]]
+    assert len(wilcoxon) == 3 * 2 * 2 and (wilcoxon["p_method"] == "exact (ties/zeros, permutation)").all()
 
 
 def test_complexity_axis_can_use_the_measured_complexity():

@@ -49,3 +49,21 @@ def test_variance_components_table_and_small_k():
     out2 = variance_components(two, ["model"]).iloc[0]
     assert "no seed-level inference" in out2["small_n"] and np.isnan(out2["share_seed_low"])
     assert np.isfinite(out2["share_seed"])  # the point estimate is still shown
+
+
+def test_seed_share_interval_covers_at_three_seeds() -> None:
+    """Issue 19: at k = 3 the bootstrap share interval had lower bound 0 and far too low an upper bound;
+    the chi-square interval covers the true share about as often as it says."""
+    from segbench.stats.variance import seed_share_ci
+
+    rng = np.random.default_rng(0)
+    n, k, s_case, s_seed, s_res = 30, 3, 0.1, 0.05, 0.03
+    truth = s_seed**2 / (s_case**2 + s_seed**2 + s_res**2)
+    hits, lows = 0, []
+    for _ in range(400):
+        y = rng.normal(0, s_case, (n, 1)) + rng.normal(0, s_seed, (1, k)) + rng.normal(0, s_res, (n, k))
+        lo, hi = seed_share_ci(anova_components(y), n, k)
+        hits += lo <= truth <= hi
+        lows.append(lo)
+    assert 0.9 <= hits / 400 <= 0.99
+    assert np.mean(np.array(lows) > 0) > 0.5  # not pinned at 0 in every row

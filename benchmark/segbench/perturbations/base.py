@@ -43,6 +43,7 @@ __all__ = [
     "render",
     "replay",
     "sample_noise_seed",
+    "shift_direction",
 ]
 
 Renderer = Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
@@ -62,6 +63,7 @@ def perturbation(
     backend: str,
     dims: tuple[int, ...] = (2, 3),
     sample: Sampler | None = None,
+    direction: str = "harder",
 ) -> Callable[[Renderer], Callable[..., tuple[np.ndarray, dict[str, Any]]]]:
     """Register the decorated renderer as perturbation ``name`` (the one registration).
 
@@ -72,6 +74,9 @@ def perturbation(
         dims: accepted image dimensionalities. Defaults to ``(2, 3)``.
         sample: adds the random draws to ``params`` (e.g. :func:`sample_noise_seed`); ``None``
             for a deterministic entry (``stochastic=False``, the rng is not touched).
+        direction: ``"harder"`` (the shift damages the task, the usual case) or ``"easier"`` (it
+            helps, e.g. blurring only the background). The report's drop pools only harder shifts;
+            a suite may override it per entry. Defaults to ``"harder"``.
 
     Returns:
         A decorator that returns the registered factory
@@ -84,6 +89,8 @@ def perturbation(
         ...     return call_monai(AdjustContrast(gamma=params["gamma"]), image)
     """
     table = {int(k): dict(v) for k, v in levels.items()}
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction of {name!r} must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
 
     def decorator(render_fn: Renderer) -> Callable[..., tuple[np.ndarray, dict[str, Any]]]:
         def factory(
@@ -107,11 +114,29 @@ def perturbation(
             dims=tuple(dims),
             stochastic=sample is not None,
             backend=backend,
+            direction=direction,
             hooks=hooks,
         )(factory)
         return factory
 
     return decorator
+
+
+#: what a shift does to the task: "harder" shifts enter the drop, "easier" ones do not
+DIRECTIONS: tuple[str, ...] = ("harder", "easier")
+
+
+def shift_direction(name: str) -> str:
+    """The catalogue direction of perturbation ``name``: ``"harder"`` or ``"easier"``.
+
+    Why one place: the report's drop pools only shifts that make the task harder, and the measured
+    easier/harder display compares with this. Unknown names (a user ``module:callable``, a dataset
+    shift) count as ``"harder"``, the assumption a robustness benchmark makes of a shift.
+    """
+    base = str(name).split("+")[-1]  # "site_B+speckle": a dataset shift with speckle on top
+    if base not in PERTURBATIONS:
+        return "harder"
+    return str(PERTURBATIONS.get(base).meta.get("direction", "harder"))
 
 
 def sample_noise_seed(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> None:

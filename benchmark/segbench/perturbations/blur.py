@@ -71,7 +71,7 @@ def gaussian_blur(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) 
     return smooth(image, float(params["sigma"]))
 
 
-@perturbation("blur_background", levels=BLUR_BACKGROUND_LEVELS, backend="scipy")
+@perturbation("blur_background", levels=BLUR_BACKGROUND_LEVELS, backend="scipy", direction="easier")
 def blur_background(image: np.ndarray, label: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Gaussian blur kept on background voxels only (``label == 0``); foreground untouched.
 

@@ -37,6 +37,7 @@ from segbench.report.tables import (
     StatsSettings,
     SuiteTables,
     compute_tables,
+    shift_directions,
     with_entries,
 )
 from segbench.stats.convergence import convergence_table, convergence_text
@@ -182,7 +183,8 @@ def render_suite(
         write_exports(folder, cases, _empty_board(), pd.DataFrame())
     else:
         cases = with_entries(cases).assign(model=cases["model"])  # numeric dtypes, raw model labels
-        tables = compute_tables(cases, baseline_model, settings)
+        directions = shift_directions(cases["perturbation"].astype(str).unique(), suite_yaml)
+        tables = compute_tables(cases, baseline_model, settings, directions)
         blocks = _board_blocks(tables.board)
         tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
         top = page_top(
@@ -193,6 +195,7 @@ def render_suite(
             settings.n_resamples,
             settings.confidence,
             settings.seed,
+            tables.effects,
             reference=baseline_model,
         )
         write_exports(folder, cases, tables.board, _summary(tables))

@@ -68,12 +68,15 @@ def curves_section(jobs: pd.DataFrame, colour: dict[str, str]) -> Any:
         return sec
     conv = convergence_table(hist)
     warning = convergence_text(conv)
-    sec.notes.append(
-        (warning + ".")
-        if warning
-        else f"Converged: no job's validation Dice rose by more than {MIN_GAIN:g} in its last {TAIL:.0%} "
-        "of epochs."
-    )
+    if warning:
+        sec.notes.append(warning + ".")
+    elif conv["still_improving"].notna().any():
+        sec.notes.append(
+            f"Converged: no job's validation Dice rose by more than {MIN_GAIN:g} in its last {TAIL:.0%} "
+            "of epochs."
+        )
+    else:
+        sec.notes.append("Convergence not checked: no job validated before its last 20% of epochs.")
     improving = conv[conv["still_improving"].eq(True)]
     if not improving.empty:
         sec.tables.append(

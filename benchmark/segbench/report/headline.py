@@ -3,8 +3,9 @@
 Why generated from the leaderboard cells: every number in a sentence is the number of a table cell
 (and links to it by its anchor), so the summary cannot disagree with the table. The sentences say
 which model is most accurate in-domain, whether its lead is significant (the stats board's † marks:
-paired Wilcoxon, Holm-adjusted), which model holds up best under shift (best mean OOD, smallest drop,
-best worst case) and which model is best on each shift family.
+architecture-level decisions, cases and each model's own seeds, Holm over the block), which model is
+best under shift, and under which shift family one model is significantly ahead of all others. No
+sentence names a winner from point estimates alone.
 
 Values out: a list of blocks, each a list of sentence *parts* — ``("text", str)`` or
 ``("num", text, anchor)`` — that the template renders escaped, numbers as links.
@@ -15,6 +16,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 from segbench.report.leaderboard import BoardTable, LeaderboardCell
 
 __all__ = ["headline_blocks"]
@@ -22,12 +25,19 @@ __all__ = ["headline_blocks"]
 Part = tuple[str, ...]
 
 
-def headline_blocks(tables: list[BoardTable], metric: str = "dice") -> list[dict[str, Any]]:
-    """Headline sentences per (dataset, complexity), from the Dice leaderboards.
+def headline_blocks(
+    tables: list[BoardTable], metric: str = "dice", effects: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """Headline sentences per (dataset, complexity), from the Dice leaderboards and the decisions.
+
+    Every claim of a sentence is a *controlled architecture-level decision*: the † marks of the
+    board and, for shift families, the rows of ``effects`` (Holm over every pair x condition of the
+    block). Point estimates alone (smallest drop, best worst case) are never turned into a winner.
 
     Args:
         tables: :func:`segbench.report.leaderboard.board_tables` output.
         metric: the metric the sentences speak of. Defaults to ``"dice"`` (the tested one).
+        effects: :func:`segbench.stats.claims.decide` output (``None``: no per-family sentences).
 
     Returns:
         ``[{"title": "textures2d, complexity 0.2", "sentences": [[part, ...], ...]}, ...]``.
@@ -37,13 +47,56 @@ def headline_blocks(tables: list[BoardTable], metric: str = "dice") -> list[dict
         rows = t.rows.get(metric, [])
         for cx in dict.fromkeys(r["complexity"] for r in rows):
             block_rows = [r for r in rows if r["complexity"] == cx]
-            sentences = _block_sentences(t, metric, cx, block_rows)
+            decided = _block_effects(effects, t.dataset, cx)
+            sentences = _block_sentences(t, metric, cx, block_rows, decided)
             title = t.dataset if cx == "–" else f"{t.dataset}, complexity {cx}"
             blocks.append({"title": title, "sentences": sentences})
     return blocks
 
 
-def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, Any]]) -> list[list[Part]]:
+def _block_effects(effects: pd.DataFrame | None, dataset: str, cx: str) -> pd.DataFrame:
+    """The decisions of one (dataset, complexity label) block; empty without ``effects``."""
+    if effects is None or effects.empty:
+        return pd.DataFrame(columns=["perturbation", "model_a", "model_b", "effect", "significant", "claim"])
+    label = effects["complexity"].map(lambda v: "–" if pd.isna(v) else f"{float(v):g}")
+    return effects[(effects["dataset"].astype(str) == dataset) & (label == cx)]
+
+
+def _no_claim(decided: pd.DataFrame, perturbation: str, model: str) -> str:
+    """Why no architecture-level claim about ``model`` is possible here ("" if one is)."""
+    rows = decided[
+        (decided["perturbation"] == perturbation)
+        & ((decided["model_a"] == model) | (decided["model_b"] == model))
+        & (decided["claim"] != "architecture")
+    ]
+    return str(rows["claim"].iloc[0]).removeprefix("none: ") if len(rows) else ""
+
+
+def _lead_sentence(
+    cell: Any, best: str, others: list[str], key: str, decided: pd.DataFrame, perturbation: str
+) -> list[Part]:
+    """ "; its lead is significant ..." / "; its lead over X (v) is not significant ..." parts."""
+    worse = [m for m in others if cell(m, key).dag]
+    ties = [m for m in others if not cell(m, key).dag]
+    if not ties:
+        return [
+            ("text", "; its lead is significant against every other model (†, architecture level, Holm).")
+        ]
+    runner = max(ties, key=lambda m: cell(m, key).value)
+    parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
+    rest = [m for m in ties if m != runner]
+    why = _no_claim(decided, perturbation, runner) or _no_claim(decided, perturbation, best)
+    text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
+    text += f"; nor against {', '.join(rest)}." if rest else "."
+    parts.append(("text", text))
+    if worse:
+        parts.append(("text", f" Significantly worse (†): {', '.join(worse)}."))
+    return parts
+
+
+def _block_sentences(
+    t: BoardTable, metric: str, cx: str, rows: list[dict[str, Any]], decided: pd.DataFrame
+) -> list[list[Part]]:
     def cell(model: str, key: str) -> LeaderboardCell:
         return t.values[(metric, cx, model, key)]
 
@@ -59,25 +112,7 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
         ("text", ")"),
     ]
     others = [m for m in ranked if m != best]
-    if others:
-        worse = [m for m in others if cell(m, "id").dag]
-        ties = [m for m in others if not cell(m, "id").dag]
-        runner = max(others, key=lambda m: cell(m, "id").value)
-        if not ties:
-            s.append(("text", "; its lead is significant against every other model (†, Holm-adjusted)."))
-        else:
-            s += [("text", f"; its lead over {runner} ("), _num(cell(runner, "id"))]
-            s.append(
-                (
-                    "text",
-                    ") is not significant"
-                    + (f" ({', '.join(ties)} not significantly worse)." if len(ties) > 1 else "."),
-                )
-            )
-            if worse:
-                s.append(("text", f" Significantly worse (†): {', '.join(worse)}."))
-    else:
-        s.append(("text", "."))
+    s += _lead_sentence(cell, best, others, "id", decided, "none") if others else [("text", ".")]
     out.append(s)
     shifted = [m for m in models if _ok(cell(m, "ood").value)]
     if not shifted:
@@ -88,44 +123,53 @@ def _block_sentences(t: BoardTable, metric: str, cx: str, rows: list[dict[str, A
         _num(cell(best_ood, "ood")),
         ("text", ")"),
     ]
-    ood_ties = [m for m in shifted if m != best_ood and not cell(m, "ood").dag]
-    if len(shifted) > 1:
-        s.append(
-            ("text", f"; not significantly better than {', '.join(ood_ties)}.")
-            if ood_ties
-            else ("text", "; every other model is significantly worse out of domain (†).")
-        )
-    else:
-        s.append(("text", "."))
+    rest = [m for m in shifted if m != best_ood]
+    s += _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
     out.append(s)
-    drops = [m for m in shifted if _ok(cell(m, "drop").value)]
-    worsts = [m for m in shifted if _ok(cell(m, "worst").value)]
-    if drops and worsts:
-        robust = min(drops, key=lambda m: cell(m, "drop").value)
-        hardiest = max(worsts, key=lambda m: cell(m, "worst").value)
-        s = [
-            ("text", f"Most robust: {robust} loses least from in-domain to shift (drop "),
-            _num(cell(robust, "drop")),
-        ]
-        s += [("text", f"); {hardiest} has the best worst case (")]
-        s += [
-            _num(cell(hardiest, "worst")),
-            ("text", f" under {cell(hardiest, 'worst').title or 'its worst shift'})."),
-        ]
-        s.append(("text", " Drops and worst cases are not tested for significance."))
-        out.append(s)
     fams = [f for f in t.families if any(_ok(cell(m, f"fam:{f}").value) for m in models)]
-    if fams:
-        s = [("text", "Best per shift: ")]
-        for i, f in enumerate(fams):
-            winner = max(
-                (m for m in models if _ok(cell(m, f"fam:{f}").value)), key=lambda m: cell(m, f"fam:{f}").value
+    if fams and not decided.empty:
+        out.append(_family_sentence(cell, models, fams, decided))
+    out.append(
+        [
+            (
+                "text",
+                "Mean OOD and drop pool the harder shifts only, shift families weighted equally; "
+                "drops and worst cases are shown with intervals, not ranked.",
             )
-            s += [("text", ("; " if i else "") + f"{f}: {winner} (")]
-            s += [_num(cell(winner, f"fam:{f}")), ("text", ")")]
-        s.append(("text", "."))
-        out.append(s)
+        ]
+    )
     return out
+
+
+def _family_sentence(cell: Any, models: list[str], fams: list[str], decided: pd.DataFrame) -> list[Part]:
+    """Shift families where one model is significantly ahead of every other (controlled decisions)."""
+    s: list[Part] = []
+    for f in fams:
+        have = [m for m in models if _ok(cell(m, f"fam:{f}").value)]
+        if len(have) < 2:
+            continue
+        winner = max(have, key=lambda m: cell(m, f"fam:{f}").value)
+        pert = f"family:{f}" if (decided["perturbation"] == f"family:{f}").any() else f
+        rows = decided[decided["perturbation"] == pert]
+        ahead = 0
+        for m in have:
+            if m == winner:
+                continue
+            r = rows[
+                ((rows["model_a"] == winner) & (rows["model_b"] == m))
+                | ((rows["model_a"] == m) & (rows["model_b"] == winner))
+            ]
+            sign = 1.0 if len(r) and r["model_a"].iloc[0] == winner else -1.0
+            ahead += bool(len(r) and r["significant"].iloc[0] and sign * r["effect"].iloc[0] > 0)
+        if ahead == len(have) - 1:
+            s += [
+                ("text", ("; " if s else "") + f"{f}: {winner} ("),
+                _num(cell(winner, f"fam:{f}")),
+                ("text", ")"),
+            ]
+    if not s:
+        return [("text", "No model is significantly ahead of every other under any single shift family.")]
+    return [("text", "Significantly best per shift family (†-level decisions): "), *s, ("text", ".")]
 
 
 def _num(cell: LeaderboardCell) -> Part:
@@ -145,6 +189,7 @@ def page_top(
     n_resamples: int,
     confidence: float,
     seed: int,
+    effects: Any = None,
     reference: str = "unet",
 ) -> dict[str, Any]:
     """Everything the first screen shows: leaderboards, the metric switch's entries, headline blocks.
@@ -155,6 +200,7 @@ def page_top(
         jobs: ``Store.jobs(suite)``.
         suite_yaml: suite text (shift order).
         n_resamples, confidence, seed: bootstrap settings of the leaderboard's own CIs.
+        effects: the architecture-level decisions (:func:`segbench.stats.claims.decide`).
         reference: the suite's baseline model (measures each shift's effect in the legend).
     """
     from segbench.report.leaderboard import SCORE_METRICS, board_tables
@@ -165,7 +211,7 @@ def page_top(
     return {
         "tables": tables,
         "metrics": [m for m in SCORE_METRICS if m.name in shown],
-        "headline": headline_blocks(tables),
+        "headline": headline_blocks(tables, effects=effects),
         "ensembles": ensemble_definitions(suite_yaml, cases),
         "min_cases": MIN_CASES,
     }

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
 from segbench.ensemble import ENSEMBLE_MODEL
 from segbench.presets import PRESETS
 from segbench.report.shifts import Shift, shift_effects, suite_shifts
-from segbench.stats.hierarchical import MIN_CASES
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 
@@ -188,17 +189,21 @@ def board_tables(
         One :class:`BoardTable` per dataset (sorted by name).
     """
     same = cases[cases["test_complexity"].isna()] if "test_complexity" in cases else cases
+    families = shift_families(same, suite_yaml)
     metrics = [m for m in SCORE_METRICS if m.name in same.columns and same[m.name].notna().any()]
     costs = cost_table(jobs)
+    from segbench.report.tables import shift_directions
+
+    directions = shift_directions(families, suite_yaml)
     tables = []
     for t_i, (dataset, block) in enumerate(same.groupby("dataset", sort=True)):
-        shifts = suite_shifts(suite_yaml, block)
+        shifts = suite_shifts(suite_yaml, block)  # the suite's names ("harder"), not the perturbation's
         fams = [sh.name for sh in shifts]
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)
-        table.legend = _legend(block, shifts, reference)
+        table.legend = _legend(block, shifts, reference, directions)
         for spec in metrics:
-            stats = _metric_stats(block, spec, shifts, n_resamples, confidence, seed)
+            stats = _metric_stats(block, spec, shifts, n_resamples, confidence, seed, directions)
             if spec.name == "dice":
                 stats = _with_board(stats, board)
             rows = _rows(table, stats, costs, spec, fams)
@@ -231,14 +236,17 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
 
 # -- internals ------------------------------------------------------------------------------------------
 def _columns(families: list[str]) -> list[tuple[str, str, str]]:
-    """The displayed columns after rank and model (costs folded into one column so the table fits)."""
     cols = [("id", "in-domain", "mean over in-domain test cases")]
     for f in families:
         cols.append((f"fam:{f}", f, f"{f}: mean over its conditions (see the shift legend)"))
     cols += [
-        ("ood", "mean OOD", "all shift conditions pooled"),
-        ("worst", "worst OOD", "the model's worst shift condition (its mean; hover for which)"),
-        ("drop", "drop", "in-domain minus mean OOD (positive = worse under shift)"),
+        ("ood", "mean OOD", "harder shifts pooled: each family's severity mean, families weighted equally"),
+        (
+            "worst",
+            "worst OOD",
+            "the model's worst shift condition (its mean; CI of the worst, re-picked per resample)",
+        ),
+        ("drop", "drop", "in-domain minus mean OOD over harder shifts (positive = worse under shift)"),
         ("mce", "mCE", "mean corruption error vs the baseline model (Dice only; 1 = as fragile)"),
         ("cost", "cost", "trainable parameters; mean training seconds per job; peak memory of a job (MB)"),
         ("cases", "n / k", "independent test cases in-domain / under shift; k: seeds (networks) of the row"),
@@ -246,8 +254,11 @@ def _columns(families: list[str]) -> list[tuple[str, str, str]]:
     return cols
 
 
-def _legend(block: pd.DataFrame, shifts: list[Shift], reference: str) -> list[str]:
-    """One line per shift: its suite name, what ran, and whether it made the task easier or harder."""
+def _legend(
+    block: pd.DataFrame, shifts: list[Shift], reference: str, directions: dict[str, str]
+) -> list[str]:
+    """One line per shift: its suite name, what ran, whether it made the task easier or harder (measured
+    on the reference model), and whether mean OOD pools it (its registered direction)."""
     effects = shift_effects(block, shifts, reference)
     lines = []
     for sh in shifts:
@@ -258,69 +269,115 @@ def _legend(block: pd.DataFrame, shifts: list[Shift], reference: str) -> list[st
                 f": {e.verdict} for {e.model} (mean Dice {e.in_domain:.3f} in-domain, "
                 f"{e.shifted:.3f} shifted)"
             )
+        registered = {directions.get(p, "harder") for p, _ in sh.conditions}
+        if registered == {"easier"}:
+            line += "; registered as easier, so not pooled in mean OOD and drop"
         lines.append(line)
     return lines
 
 
-def _seed_means(df: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
-    """Per case: the metric averaged over seeds (and over whatever else ``by`` leaves out)."""
-    return df.groupby([*by, "case_id"], dropna=False)[metric].mean().reset_index()
+def _two_level(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float, seed: int) -> pd.DataFrame:
+    """Two-level (cases, each model's seeds) CIs of ``metric`` per ``by`` group, after averaging each
+    (case, seed) over whatever else ``by`` leaves out (severities of a family); ``n`` = cases,
+    ``small`` = fewer than the small-n rule's cases."""
+    from segbench.stats import hier_group_cis
+    from segbench.stats.hierarchical import MIN_CASES
 
-
-def _ci_frame(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float, seed: int) -> pd.DataFrame:
-    from segbench.stats import group_cis
-
+    cols = [*by, "estimate", "low", "high", "n", "small"]
     if df.empty:
-        return pd.DataFrame(columns=[*by, "estimate", "low", "high", "n"])
-    return group_cis(df, by, metric=metric, n_resamples=n, confidence=conf, seed=seed)
+        return pd.DataFrame(columns=cols)
+    pooled = df.groupby([*by, "seed", "case_id"], dropna=False)[metric].mean().reset_index()
+    ci = hier_group_cis(pooled, by, metric, n_resamples=n, confidence=conf, seed=seed)
+    ci = ci.rename(columns={"n_cases": "_cases"}).drop(columns="n").rename(columns={"_cases": "n"})
+    ci["small"] = ci["n"] < MIN_CASES
+    return ci[cols]
 
 
 def _metric_stats(
-    block: pd.DataFrame, spec: MetricSpec, shifts: list[Shift], n: int, conf: float, seed: int
+    block: pd.DataFrame,
+    spec: MetricSpec,
+    shifts: list[Shift],
+    n: int,
+    conf: float,
+    seed: int,
+    directions: dict[str, str],
 ) -> pd.DataFrame:
-    """One row per (model, dataset, complexity): ``<col>_mean/low/high`` for id, families, ood, worst."""
+    """One row per (model, dataset, complexity): ``<col>_mean/low/high/_small`` for id, families, ood,
+    worst, and the drop with its CI. Every interval is two-level (cases and each model's own seeds)."""
+    from segbench.stats.claims import drop_cis, harder_pool
+
     m = spec.name
     ind = block[block["perturbation"] == IN_DOMAIN]
     ood = block[block["perturbation"] != IN_DOMAIN]
-    out = _prefixed(_ci_frame(_seed_means(ind, m, _KEYS), _KEYS, m, n, conf, seed), "id")
-    out = out.merge(
-        _prefixed(_ci_frame(_seed_means(ood, m, _KEYS), _KEYS, m, n, conf, seed), "ood"),
-        on=_KEYS,
-        how="outer",
-    )
+    pooled = harder_pool(ood, directions, _KEYS, m)
+    out = _prefixed(_two_level(ind, _KEYS, m, n, conf, seed), "id")
+    out = out.merge(_prefixed(_two_level(pooled, _KEYS, m, n, conf, seed), "ood"), on=_KEYS, how="outer")
     for sh in shifts:
         fam = ood[sh.mask(ood)]
-        ci = _prefixed(_ci_frame(_seed_means(fam, m, _KEYS), _KEYS, m, n, conf, seed), f"fam:{sh.name}")
-        out = out.merge(ci, on=_KEYS, how="outer")
-    cond_keys = [*_KEYS, "perturbation", "severity"]
-    cond = _ci_frame(_seed_means(ood, m, cond_keys), cond_keys, m, n, conf, seed)
-    worst_rows = []
-    if not cond.empty:
-        cond = cond.dropna(subset=["estimate"])
-        lower_better = spec.direction == "lower"
-        for _, g in cond.groupby(_KEYS, dropna=False):
-            w = g.loc[g["estimate"].idxmax() if lower_better else g["estimate"].idxmin()]
-            worst_rows.append(
-                {
-                    **{k: w[k] for k in _KEYS},
-                    "worst_mean": w["estimate"],
-                    "worst_low": w["low"],
-                    "worst_high": w["high"],
-                    "n_worst": w["n"],
-                    "worst_cond": _cond_label(str(w["perturbation"]), int(w["severity"])),
-                }
-            )
-    worst_cols = [*_KEYS, "worst_mean", "worst_low", "worst_high", "n_worst", "worst_cond"]
-    worst = pd.DataFrame(worst_rows, columns=worst_cols)
-    out = out.merge(worst, on=_KEYS, how="left")
+        out = out.merge(
+            _prefixed(_two_level(fam, _KEYS, m, n, conf, seed), f"fam:{sh.name}"), on=_KEYS, how="outer"
+        )
+    out = out.merge(_worst(ood, spec, n, conf, seed), on=_KEYS, how="left")
     if "seed" in block:  # seeds (trained networks) per row: an ensemble's own k, not the suite's
         k = block.groupby(_KEYS, dropna=False)["seed"].nunique().rename("n_seeds").reset_index()
         out = out.merge(k, on=_KEYS, how="left")
     sign = -1.0 if spec.direction == "lower" else 1.0
-    out["drop"] = sign * (out["id_mean"] - out["ood_mean"])
+    drop = drop_cis(ind, pooled, _KEYS, m, sign, n_resamples=n, confidence=conf, seed=seed)
+    out = out.merge(drop, on=_KEYS, how="left")
     out["id_dag"] = False
     out["ood_dag"] = False
     return out
+
+
+def _worst(ood: pd.DataFrame, spec: MetricSpec, n: int, conf: float, seed: int) -> pd.DataFrame:
+    """Worst shift condition per model: its mean, and a CI from the minimum (HD95: maximum) taken
+    inside every two-level resample over all the model's conditions (the selection is resampled too,
+    so the interval carries the winner's curse of picking the worst)."""
+    from segbench.seeding import derive_rng
+    from segbench.stats.hierarchical import MIN_CASES, case_seed_tables, two_level_means
+
+    cols = [*_KEYS, "worst_mean", "worst_low", "worst_high", "worst_small", "worst_cond"]
+    if ood.empty:
+        return pd.DataFrame(columns=cols)
+    m = spec.name
+    lower_better = spec.direction == "lower"
+    pick = np.nanmax if lower_better else np.nanmin
+    rows = []
+    tabs = case_seed_tables(ood, [*_KEYS, "perturbation", "severity"], m)
+    groups: dict[tuple[object, ...], list[Any]] = {}
+    for t in tabs:
+        norm = tuple("<NaN>" if isinstance(v, float) and np.isnan(v) else v for v in t.key[:3])
+        groups.setdefault(norm, []).append(t)
+    for conds in groups.values():
+        cases = np.unique(np.concatenate([t.cases.astype(str) for t in conds]))
+        seeds = np.unique(np.concatenate([t.seeds for t in conds]))
+        y = np.full((cases.size, seeds.size, len(conds)), np.nan)
+        for j, t in enumerate(conds):
+            y[np.ix_(np.searchsorted(cases, t.cases.astype(str)), np.searchsorted(seeds, t.seeds), [j])] = (
+                t.values[:, :, None]
+            )
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(np.nanmean(y, axis=1), axis=0)
+            if np.isnan(means).all():
+                continue
+            j = int(np.nanargmax(means) if lower_better else np.nanargmin(means))
+            theta = two_level_means(y, n, derive_rng(seed, "worst", *conds[0].key[:3]))
+            worst_b = pick(theta, axis=1)
+            alpha = (1 - conf) / 2
+            low, high = np.nanquantile(worst_b, [alpha, 1 - alpha])
+        n_cases = int((~np.isnan(y[:, :, j])).any(axis=1).sum())
+        rows.append(
+            {
+                **dict(zip(_KEYS, conds[j].key[:3], strict=True)),
+                "worst_mean": float(means[j]),
+                "worst_low": float(low),
+                "worst_high": float(high),
+                "worst_small": n_cases < MIN_CASES,
+                "worst_cond": _cond_label(str(conds[j].key[3]), int(conds[j].key[4])),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
@@ -345,11 +402,16 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         id_small=_small(board, "id_small_n"),
         ood_small=_small(board, "ood_small_n"),
     )
+    for col in ("drop", "drop_low", "drop_high", "rank_low", "rank_high"):
+        if col in board:
+            b[col] = board[col].to_numpy()
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
+    ours += ("drop", "drop_low", "drop_high", "drop_small_n")  # the board's drop, or the board's means'
     s = stats.drop(columns=[c for c in ours if c in stats])
     s = s.drop(columns=[c for c in ("n_id", "n_ood", "n_seeds") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
-    s["drop"] = s["id_mean"] - s["ood_mean"]
+    if "drop" not in b:  # a board without its own drop: in-domain minus OOD of its cells, no interval
+        s["drop"] = s["id_mean"] - s["ood_mean"]
     return s
 
 
@@ -378,7 +440,8 @@ def _small(board: pd.DataFrame, flag_col: str) -> list[bool]:
 
 def _prefixed(ci: pd.DataFrame, prefix: str) -> pd.DataFrame:
     ci = ci.rename(columns={"estimate": f"{prefix}_mean", "low": f"{prefix}_low", "high": f"{prefix}_high"})
-    ci = ci.rename(columns={"n": f"n_{prefix}"})  # every cell applies the small-n rule to its own n
+    ci = ci.rename(columns={"small": f"{prefix}_small"})
+    ci = ci.rename(columns={"n": f"n_{prefix}"}) if prefix in ("id", "ood") else ci.drop(columns=["n"])
     return ci[[c for c in ci.columns if c.startswith((prefix, f"n_{prefix}")) or c in _KEYS]]
 
 
@@ -401,10 +464,12 @@ def _rows(
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
             "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=_note(r, "id")),
-            **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits) for f in families},
+            **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits, note=_note(r, f"fam:{f}")) for f in families},
             "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=_note(r, "ood")),
-            "worst": _ci_cell(r, "worst", digits, title=str(r.get("worst_cond") or "")),
-            "drop": _num_cell(r.get("drop"), f"{{:+.{digits}f}}"),
+            "worst": _ci_cell(
+                r, "worst", digits, title=str(r.get("worst_cond") or ""), note=_note(r, "worst")
+            ),
+            "drop": _drop_cell(r, digits),
             "mce": _num_cell(r.get("mce") if spec.name == "dice" else None, "{:.2f}"),
             "params": _num_cell(c.get("n_params"), "{:,.0f}"),
             "time": _num_cell(c.get("train_seconds"), "{:.1f}"),
@@ -420,6 +485,9 @@ def _rows(
             cell.anchor = f"{anchor}-{re.sub(r'[^A-Za-z0-9_-]', '_', key)}"
             table.values[(spec.name, cx, str(r["model"]), key)] = cell
         rank = "–" if pd.isna(r["rank"]) else f"{r['rank']:.0f}"
+        lo, hi = r.get("rank_low"), r.get("rank_high")
+        if spec.name == "dice" and rank != "–" and not (pd.isna(lo) or pd.isna(hi)) and lo != hi:
+            rank += f" ({lo:.0f}–{hi:.0f})"  # the 95% bootstrap rank interval
         rows.append(
             {
                 "complexity": cx,
@@ -463,9 +531,7 @@ def _ci_cell(
     ci = ""
     if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
         ci = f"[{low:.{digits}f}, {high:.{digits}f}]"
-    n = r.get(f"n_{prefix}")
-    few = n is not None and not pd.isna(n) and int(n) < MIN_CASES  # the same rule for every cell
-    ci = "[n too small]" if "small" in note or (few and ci) else ci
+    ci = "[n too small]" if "small" in note else ci
     ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
 
@@ -479,6 +545,21 @@ def _cost_cell(c: dict[str, Any]) -> LeaderboardCell:
     parts = [f"{secs:.1f} s" if secs is not None and not pd.isna(secs) else "no training"]
     parts += [f"{mem:.0f} MB"] if mem is not None and not pd.isna(mem) else []
     return LeaderboardCell(text, float(params), ci=" · ".join(parts))
+
+
+def _drop_cell(r: dict[str, Any], digits: int) -> LeaderboardCell:
+    """The drop with its two-level CI ("[n too small]" under the small-n rule)."""
+    value = r.get("drop")
+    if value is None or pd.isna(value):
+        return LeaderboardCell("–")
+    low, high = r.get("drop_low"), r.get("drop_high")
+    ci = (
+        ""
+        if low is None or high is None or pd.isna(low) or pd.isna(high)
+        else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
+    )
+    ci = "[n too small]" if "n too small" in str(r.get("drop_small_n") or "") else ci
+    return LeaderboardCell(f"{float(value):+.{digits}f}", float(value), ci=ci)
 
 
 def _num_cell(value: Any, fmt: str) -> LeaderboardCell:

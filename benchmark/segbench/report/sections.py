@@ -197,11 +197,12 @@ def significance_section(d: PageData) -> Section:
         )
         return sec
     sec.notes.append(
-        "Signed paired effect of the row model over the column model: median per-case Dice difference "
+        "Claims about these trained networks (the † marks speak for the architecture, see Methods): "
+        "signed paired effect of the row model over the column model: median per-case Dice difference "
         "(seeds averaged) and Holm-adjusted Wilcoxon p, one family per condition. Blue: row better, red: "
         f"row worse; the colour breaks at p = {t.settings.alpha:g}, every non-significant cell is grey. "
         "One in-domain map per complexity level; per-condition maps are folded below. All pairs with "
-        "effect sizes, p-value method and two-level bootstrap CIs of the mean differences: tests.csv."
+        "effect sizes, p-value method and the architecture-level intervals and decisions: tests.csv."
     )
     fams = list(testable.groupby(CONDITION, dropna=False, sort=True))
     compact, folded = [], []
@@ -279,9 +280,10 @@ def rank_section(d: PageData) -> Section:
         return sec
     sec.notes.append(
         f"In-domain ranks over {t.settings.rank_resamples:,} two-level bootstrap resamples (cases, then "
-        "seeds; the same cases for every model); blob area = share of resamples giving the model that "
-        "rank. The table gives the share of resamples reproducing the full-data ranking exactly (Wilson "
-        "95% CI) and the median Kendall tau; the 5th percentile only with at least 2,000 resamples."
+        "each model's own seeds; the same cases for every model); blob area = share of resamples giving "
+        "the model that rank. The table gives the share of resamples reproducing the full-data ranking "
+        "exactly, with the Wilson 95% interval of its Monte-Carlo error (not a CI of the ranking), and "
+        "the median Kendall tau; the 5th percentile only with at least 2,000 resamples."
     )
     fams = list(t.rank_freq.groupby(BOARD_GROUP, dropna=False, sort=True))
     for i, (key, fam) in enumerate(fams[:MAX_FAMILY_PLOTS]):
@@ -303,7 +305,7 @@ def rank_section(d: PageData) -> Section:
                 "n_cases": "cases (n)",
                 "n_seeds": "seeds (k)",
                 "n_models": "models",
-                "same": "identical ranking [95% CI]",
+                "same": "identical ranking [MC 95%]",
                 "tau_median": "Kendall tau (median)",
                 "tau_p05": "tau 5th pct",
                 "small_n": "limits",

@@ -17,7 +17,7 @@ patch sizes (3D), because each patch size is then a separately trained competito
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -26,17 +26,24 @@ from segbench.presets import PRESETS
 from segbench.stats import (
     friedman_tables,
     hier_group_cis,
-    hier_pairwise_diff_cis,
     hier_rank_stability,
     pair_differences,
-    pairwise_wilcoxon,
-    pool_cases,
     robustness_summary,
     seed_case_spread,
-    significantly_worse_than_best,
     variance_components,
 )
+from segbench.stats.claims import (
+    OOD,
+    decide,
+    drop_cis,
+    harder_pool,
+    marks_vs_best,
+    rank_intervals,
+    tests_table,
+)
 from segbench.stats.entries import with_entries
+from segbench.suite.errors import SuiteError
+from segbench.suite.yaml_safe import yaml_data
 
 __all__ = [
     "BOARD_GROUP",
@@ -51,10 +58,12 @@ __all__ = [
     "in_out_split",
     "leaderboard",
     "measured_complexity",
+    "shift_directions",
     "with_entries",
 ]
 
 CONDITION: list[str] = ["dataset", "complexity", "perturbation", "severity"]
+IN_DOMAIN = "none"
 #: one leaderboard block per (dataset, complexity)
 BOARD_GROUP: list[str] = ["dataset", "complexity"]
 #: what the complexity curves can put on their x axis
@@ -74,6 +83,28 @@ def condition_label(perturbation: str, severity: int) -> str:
     return f"{named[0]} ({base})" if named else base
 
 
+def shift_directions(perturbations: Iterable[str], suite_yaml: str = "") -> dict[str, str]:
+    """Direction (``"harder"``/``"easier"``) of every shift: the suite's override, else the catalogue's.
+
+    The catalogue is the perturbation registration (``direction=``, one place, also read by the
+    measured easier/harder display); a suite overrides it per entry (``{name: x, direction: easier}``;
+    a preset's override applies to its perturbation).
+    """
+    from segbench.perturbations.base import shift_direction
+
+    out = {str(p): shift_direction(str(p)) for p in perturbations if str(p) != IN_DOMAIN}
+    try:
+        data = yaml_data(suite_yaml or "", "stored suite") or {}
+    except SuiteError:
+        return out
+    entries = data.get("perturbations", []) if isinstance(data, dict) else []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("direction") in ("harder", "easier"):
+            name = PRESETS.get(str(entry.get("name")), (str(entry.get("name")), 0))[0]
+            out[name] = str(entry["direction"])
+    return out
+
+
 @dataclass(frozen=True)
 class StatsSettings:
     """Every knob of the statistics, so the methods paragraph can name what was actually used.
@@ -88,7 +119,9 @@ class StatsSettings:
         vc_resamples: two-level bootstrap resamples for the variance-component CIs (only with >= 3
             seeds). Defaults to 1000.
         confidence: two-sided CI level. Defaults to 0.95.
-        alpha: family-wise error rate for the Holm-adjusted mark. Defaults to 0.05.
+        alpha: error rate of the marks, controlled per (dataset, complexity) family. Defaults to 0.05.
+        control: ``"holm"`` (family-wise error) or ``"fdr_bh"`` (false discovery rate) over every
+            model pair x decided condition of a (dataset, complexity) block. Defaults to ``"holm"``.
         zero_method: ``scipy.stats.wilcoxon`` zero handling. Defaults to ``"wilcox"``.
         min_pairs: fewest paired cases for a Wilcoxon test. Defaults to 6.
         seed: base seed of every bootstrap. Defaults to 0.
@@ -104,6 +137,7 @@ class StatsSettings:
     vc_resamples: int = 1000
     confidence: float = 0.95
     alpha: float = 0.05
+    control: str = "holm"
     zero_method: str = "wilcox"
     min_pairs: int = 6
     seed: int = 0
@@ -111,6 +145,8 @@ class StatsSettings:
     complexity_axis: str = "alpha"
 
     def __post_init__(self) -> None:
+        if self.control not in ("holm", "fdr_bh"):
+            raise ValueError(f"control={self.control!r} is not one of holm, fdr_bh")
         if self.complexity_axis not in COMPLEXITY_AXES:
             raise ValueError(
                 f"complexity_axis={self.complexity_axis!r} is not one of {', '.join(COMPLEXITY_AXES)}"
@@ -125,7 +161,7 @@ class SuiteTables:
     board: pd.DataFrame
     condition_cis: pd.DataFrame
     tests: pd.DataFrame
-    worse: pd.DataFrame
+    effects: pd.DataFrame
     robustness_by_perturbation: pd.DataFrame
     rank_freq: pd.DataFrame
     rank_tau: pd.DataFrame
@@ -148,43 +184,52 @@ def in_out_split(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def leaderboard(
-    cases: pd.DataFrame, baseline_model: str = "unet", settings: StatsSettings | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Leaderboard per (dataset, complexity) with CIs, drop, corruption error and significance marks.
+    cases: pd.DataFrame,
+    baseline_model: str = "unet",
+    settings: StatsSettings | None = None,
+    directions: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leaderboard per (dataset, complexity) with CIs, rank intervals, drop, corruption error and marks.
 
     The test case is the unit (DESIGN.md §5). In-domain Dice: mean over cases of the per-case seed
     means, with the two-level (cases, then seeds) BCa CI of :func:`segbench.stats.hier_group_cis`. OOD
-    Dice: every case's OOD conditions (perturbations x severities) are averaged first, so the pooled CI
-    resamples cases with their conditions together. Marks: paired Wilcoxon on per-case seed means
-    against the block's best entry, Holm-adjusted within the (dataset, complexity) block; ``mark`` is
-    ``"worse"`` only when the median per-case difference agrees with the test, ``"mixed"`` otherwise
-    (:func:`segbench.stats.significantly_worse_than_best`); the median and its two-level bootstrap CI
-    are in ``effect_vs_best``/``effect_low``/``effect_high``. ``mce`` is the mean corruption error
+    Dice: each case's *harder* shift families (each the mean over its severities, families weighted
+    equally; :func:`segbench.stats.claims.harder_pool`), so the pooled CI resamples cases with their
+    conditions together and a shift that makes the task easier does not enter; ``drop`` = in-domain -
+    OOD with the two-level CI of the per-case, per-seed difference. Marks (†): architecture-level
+    decisions (:func:`segbench.stats.claims.decide`: cases and each model's own seeds, Holm over every
+    pair x condition of the block) against the block's best entry; ``mark_note`` says when no
+    architecture claim is possible (k < 3 seeds, n < 10 cases). ``mce`` is the mean corruption error
     against ``baseline_model``.
 
     Args:
         cases: per-case table after :func:`with_entries`.
         baseline_model: entry CE is normalised to. Defaults to ``"unet"``.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
+        directions: perturbation -> ``"harder"``/``"easier"`` (:func:`shift_directions`); missing =
+            harder.
 
     Returns:
-        ``(board, id_tests, ood_tests)``: the board (one row per dataset, complexity, model: ``rank``,
-        ``id_mean``, ``id_low``, ``id_high``, ``id_method``, ``n_id`` (cases), ``n_seeds``, ``id_small_n``,
-        ``ood_mean``, ``ood_low``, ``ood_high``, ``n_ood`` (cases), ``ood_small_n``, ``drop``,
-        ``rel_drop``, ``mce``, ``mce_reason``, ``n_nan``, ``significantly_worse``, ``mark``,
-        ``mark_note``, ``p_holm_vs_best``, ``effect_vs_best``, ``effect_low``, ``effect_high``,
-        ``ood_significantly_worse``, ``ood_mark``) and the two pairwise test tables behind the marks.
+        ``(board, effects)``: the board (one row per dataset, complexity, model: ``rank``,
+        ``rank_low``, ``rank_high``, ``id_mean``, ``id_low``, ``id_high``, ``id_method``, ``n_id``
+        (cases), ``n_seeds``, ``id_small_n``, ``ood_mean``, ``ood_low``, ``ood_high``, ``n_ood``,
+        ``ood_small_n``, ``drop``, ``drop_low``, ``drop_high``, ``rel_drop``, ``mce``, ``mce_reason``,
+        ``n_nan``, ``significantly_worse``, ``mark``, ``mark_note``, ``p_adj_vs_best``,
+        ``effect_vs_best``, ``effect_low``, ``effect_high``, ``ood_significantly_worse``,
+        ``ood_mark``) and the architecture-level decisions behind the marks.
     """
     s = settings or StatsSettings()
+    directions = dict(directions or {})
     in_domain, shifted = in_out_split(cases)
     keys = ["model", *BOARD_GROUP]
     id_ci = _cis(in_domain, keys, s, "id")
-    pooled = pool_cases(shifted, keys) if not shifted.empty else shifted
+    pooled = harder_pool(shifted, directions, keys)
     ood_ci = _cis(pooled, keys, s, "ood").drop(columns="n_seeds_ood", errors="ignore")
     board = id_ci.rename(columns={"n_seeds_id": "n_seeds"}).merge(ood_ci, on=keys, how="outer")
     nan = cases.assign(_nan=cases["dice"].isna()).groupby(keys, dropna=False)["_nan"].sum()
     board = board.merge(nan.rename("n_nan").reset_index(), on=keys, how="left")
-    board["drop"] = board["id_mean"] - board["ood_mean"]
+    drop = drop_cis(in_domain, pooled, keys, n_resamples=s.n_resamples, confidence=s.confidence, seed=s.seed)
+    board = board.merge(drop, on=keys, how="left")
     board["rel_drop"] = board["drop"] / board["id_mean"].where(board["id_mean"] != 0)
 
     robust = robustness_summary(
@@ -195,25 +240,30 @@ def leaderboard(
     )
     board = board.merge(robust.by_model[[*keys, "mce", "mce_reason"]], on=keys, how="left")
 
-    id_tests, id_worse = _tests_and_marks(in_domain, BOARD_GROUP, s)
-    ood_tests, ood_worse = _tests_and_marks(pooled, BOARD_GROUP, s)
-    id_cols = [*keys, "significantly_worse", "mark", "mark_note", "p_holm_vs_best", "effect_vs_best"]
-    board = board.merge(id_worse[id_cols], on=keys, how="left").merge(
-        ood_worse[[*keys, "significantly_worse", "mark"]].rename(
-            columns={"significantly_worse": "ood_significantly_worse", "mark": "ood_mark"}
+    effects = decide(pd.concat([in_domain, shifted]), directions, s.alpha, s.control, s.confidence)
+    id_marks = marks_vs_best(effects, IN_DOMAIN, board.rename(columns={"id_mean": "mean"}))
+    ood_marks = marks_vs_best(effects, OOD, board.rename(columns={"ood_mean": "mean"}))
+    id_marks = id_marks.rename(columns={"claim": "mark_note"})
+    id_cols = [*keys, "significantly_worse", "mark_note", "p_adj_vs_best", "effect_vs_best"]
+    board = board.merge(id_marks[[*id_cols, "effect_low", "effect_high"]], on=keys, how="left").merge(
+        ood_marks[[*keys, "significantly_worse"]].rename(
+            columns={"significantly_worse": "ood_significantly_worse"}
         ),
         on=keys,
         how="left",
     )
-    board = board.merge(_effect_cis(in_domain, id_worse, s), on=keys, how="left")
     for col in ("significantly_worse", "ood_significantly_worse"):
         board[col] = board[col].astype("boolean").fillna(False).astype(bool)
+    board["mark"] = board["significantly_worse"].map({True: "worse", False: ""})
+    board["ood_mark"] = board["ood_significantly_worse"].map({True: "worse", False: ""})
+    board["mark_note"] = board["mark_note"].where(board["mark_note"] != "architecture", "")
     for col in ("mark", "ood_mark", "mark_note", "id_small_n", "ood_small_n"):
         board[col] = board[col].fillna("").astype(str)
     board["rank"] = board.groupby(BOARD_GROUP, dropna=False)["id_mean"].rank(ascending=False, method="min")
+    board = board.merge(rank_intervals(in_domain, BOARD_GROUP, s.rank_resamples, s.seed), on=keys, how="left")
     board = board.sort_values([*BOARD_GROUP, "rank", "model"], na_position="last").reset_index(drop=True)
-    cols = [*BOARD_GROUP, "rank", "model"]
-    return board[cols + [c for c in board.columns if c not in cols]], id_tests, ood_tests
+    cols = [*BOARD_GROUP, "rank", "rank_low", "rank_high", "model"]
+    return board[cols + [c for c in board.columns if c not in cols]], effects
 
 
 def cross_complexity(cases: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
@@ -280,7 +330,10 @@ def box_stats(cases: pd.DataFrame, by: Sequence[str], metric: str = "dice") -> p
 
 
 def compute_tables(
-    cases: pd.DataFrame, baseline_model: str = "unet", settings: StatsSettings | None = None
+    cases: pd.DataFrame,
+    baseline_model: str = "unet",
+    settings: StatsSettings | None = None,
+    directions: Mapping[str, str] | None = None,
 ) -> SuiteTables:
     """All statistics of one suite's report from its per-case table.
 
@@ -288,6 +341,7 @@ def compute_tables(
         cases: ``Store.cases(suite)`` (non-empty).
         baseline_model: CE baseline (the suite's ``baseline_model``). Defaults to ``"unet"``.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
+        directions: shift directions (:func:`shift_directions`); missing = harder.
 
     Returns:
         A :class:`SuiteTables`.
@@ -296,14 +350,9 @@ def compute_tables(
     df = with_entries(cases)
     in_domain, shifted = in_out_split(df)
     same_level = pd.concat([in_domain, shifted])
-    board, _, _ = leaderboard(df, baseline_model, s)
+    board, effects = leaderboard(df, baseline_model, s, directions)
     condition_cis = _cis(same_level, ["model", *CONDITION], s, "")
-    tests = pairwise_wilcoxon(same_level, zero_method=s.zero_method, min_pairs=s.min_pairs)
-    diff_cis = hier_pairwise_diff_cis(
-        same_level, CONDITION, n_resamples=s.diff_resamples, confidence=s.confidence, seed=s.seed
-    ).drop(columns="n_seeds")
-    tests = tests.merge(diff_cis, on=[*CONDITION, "model_a", "model_b"], how="left")
-    worse = significantly_worse_than_best(same_level, tests, alpha=s.alpha)
+    tests = tests_table(same_level, effects, s.zero_method, s.min_pairs)
     robust = robustness_summary(same_level, baseline_model=baseline_model, alpha_weight=s.severity_weight)
     rank_freq, rank_tau = hier_rank_stability(
         in_domain, by=BOARD_GROUP, n_resamples=s.rank_resamples, seed=s.seed, confidence=s.confidence
@@ -324,7 +373,7 @@ def compute_tables(
         board=board,
         condition_cis=condition_cis,
         tests=tests,
-        worse=worse,
+        effects=effects,
         robustness_by_perturbation=robust.by_perturbation,
         rank_freq=rank_freq,
         rank_tau=rank_tau,
@@ -360,55 +409,6 @@ def _cis(df: pd.DataFrame, keys: list[str], s: StatsSettings, prefix: str) -> pd
             "small_n": f"{prefix}_small_n",
         }
     )
-
-
-def _tests_and_marks(
-    df: pd.DataFrame, family: list[str], s: StatsSettings
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairwise Wilcoxon on per-case seed means (Holm within ``family``) and the marks; empty-safe."""
-    if df.empty:
-        cols = [*family, "model", "significantly_worse", "mark", "mark_note", "p_holm_vs_best"]
-        return pd.DataFrame(), pd.DataFrame(columns=[*cols, "effect_vs_best", "best_model", "is_best"])
-    tests = pairwise_wilcoxon(df, family=family, zero_method=s.zero_method, min_pairs=s.min_pairs)
-    return tests, significantly_worse_than_best(df, tests, family=family, alpha=s.alpha)
-
-
-def _effect_cis(df: pd.DataFrame, worse: pd.DataFrame, s: StatsSettings) -> pd.DataFrame:
-    """Two-level bootstrap CI of the median per-case difference best - model behind each mark."""
-    keys = ["model", *BOARD_GROUP]
-    out_cols = [*keys, "effect_low", "effect_high"]
-    frames = []
-    others = (
-        worse[~worse["is_best"].astype("boolean").fillna(False).astype(bool)] if not worse.empty else worse
-    )
-    for key, block in others.groupby(BOARD_GROUP, dropna=False, sort=False):
-        sub = df[_block_mask(df, dict(zip(BOARD_GROUP, key, strict=True)))]
-        pairs = list(block[["best_model", "model"]].dropna().itertuples(index=False, name=None))
-        if sub.empty or not pairs:
-            continue
-        ci = hier_pairwise_diff_cis(
-            sub,
-            BOARD_GROUP,
-            n_resamples=s.diff_resamples,
-            confidence=s.confidence,
-            seed=s.seed,
-            pairs=pairs,
-            median=True,
-        )
-        frames.append(
-            ci.rename(columns={"model_b": "model", "median_low": "effect_low", "median_high": "effect_high"})
-        )
-    if not frames:
-        return pd.DataFrame(columns=out_cols)
-    return pd.concat(frames, ignore_index=True)[out_cols]
-
-
-def _block_mask(df: pd.DataFrame, keyd: dict[str, object]) -> pd.Series:
-    """Rows of one block; NaN keys (no complexity knob) match NaN."""
-    mask = pd.Series(True, index=df.index)
-    for col, value in keyd.items():
-        mask &= df[col].isna() if pd.isna(value) else df[col] == value
-    return mask
 
 
 def _friedman(

@@ -2,11 +2,19 @@
 
 Modules: :mod:`.paired` (Wilcoxon with exact/permutation p + Holm, evidence-consistent marks),
 :mod:`.hierarchical` (two-level case/seed bootstrap: CIs, paired differences, rank stability),
-:mod:`.variance` (case/seed variance components), :mod:`.ranking` (Friedman + Nemenyi, critical
-difference), :mod:`.bootstrap` (row-level BCa CIs used by the gate), :mod:`.robustness` (OOD drop,
-CE/mCE, weighted degradation), :mod:`.regression` (CI gate). Conventions are in DESIGN.md §5.
+:mod:`.architecture` (architecture-level effects and means: cases and each model's own seeds, the
+decisions behind † and the headline), :mod:`.variance` (case/seed variance components),
+:mod:`.ranking` (Friedman + Nemenyi, critical difference), :mod:`.bootstrap` (row-level BCa CIs
+used by the gate), :mod:`.robustness` (OOD drop, CE/mCE, weighted degradation), :mod:`.regression`
+(CI gate). Conventions are in DESIGN.md §5.
 """
 
+from segbench.stats.architecture import (
+    architecture_effects,
+    architecture_means,
+    crossed_mean_ci,
+    crossed_paired_ci,
+)
 from segbench.stats.bootstrap import (
     CI,
     CONDITION_COLUMNS,
@@ -37,10 +45,14 @@ __all__ = [
     "CONDITION_COLUMNS",
     "RobustnessSummary",
     "anova_components",
+    "architecture_effects",
+    "architecture_means",
     "bootstrap_ci",
     "cd_cliques",
     "compare_to_baseline",
     "critical_difference",
+    "crossed_mean_ci",
+    "crossed_paired_ci",
     "friedman_nemenyi",
     "friedman_tables",
     "group_cis",

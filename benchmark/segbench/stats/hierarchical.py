@@ -56,6 +56,7 @@ __all__ = [
     "hier_group_cis",
     "hier_pairwise_diff_cis",
     "hier_rank_stability",
+    "own_seed_means",
     "pool_cases",
     "small_n_flag",
     "tables_by_family",
@@ -230,6 +231,43 @@ def two_level_means(
     return out
 
 
+def own_seed_means(tables: Sequence[np.ndarray], n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Two-level bootstrap means of several models on the same cases, each over its *own* seeds.
+
+    Why not :func:`two_level_means`: that shares one seed-position draw across groups, which needs a
+    common ``k``; models with different seed counts (a seed-pooled ensemble has k = 1) would be padded
+    with NaN seed positions, and a draw of only padding leaves the model without a value. Here the
+    case draw is shared (differences stay paired) and every model draws its own ``k_m`` seeds with
+    replacement (seed effects of different architectures are independent networks).
+
+    Args:
+        tables: one ``(n_cases, k_m)`` array per model, rows = the same cases (NaN = missing).
+        n_resamples: resamples ``B``.
+        rng: the generator draws come from.
+
+    Returns:
+        ``(B, M)`` resample means (NaN where a resample drew no value for a model).
+    """
+    ys = [np.asarray(t, dtype=float) for t in tables]
+    n = ys[0].shape[0] if ys else 0
+    if n == 0 or any(y.shape[0] != n or y.shape[1] == 0 for y in ys):
+        raise ValueError("own_seed_means needs tables with the same, non-zero number of cases and seeds")
+    out = np.empty((n_resamples, len(ys)))
+    chunk = max(1, min(n_resamples, _CHUNK_ENTRIES // max(n, 1)))
+    for start in range(0, n_resamples, chunk):
+        m = min(chunk, n_resamples - start)
+        cc = _counts(rng.integers(0, n, size=(m, n), dtype=np.int32), n)
+        for g, y in enumerate(ys):
+            k = y.shape[1]
+            cs = _counts(rng.integers(0, k, size=(m, k), dtype=np.int32), k) if k > 1 else np.ones((m, 1))
+            valid = ~np.isnan(y)
+            sums = np.einsum("mk,mk->m", cs, cc @ np.where(valid, y, 0.0))
+            dens = np.einsum("mk,mk->m", cs, cc @ valid.astype(float))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[start : start + m, g] = np.where(dens > 0, sums / dens, np.nan)
+    return out
+
+
 def hier_group_cis(
     df: pd.DataFrame,
     by: Sequence[str],
@@ -323,8 +361,9 @@ def hier_pairwise_diff_cis(
     """Paired two-level bootstrap CIs of ``mean(a) - mean(b)`` for model pairs within each family.
 
     Cases are paired across the two models (a case without a value for either model drops out of that
-    pair); each model's seeds are resampled at the seed level (one seed-position draw per resample
-    shared by both models, so networks trained with the same seed stay together).
+    pair); each model is resampled over its *own* seeds (:func:`own_seed_means`): networks of two
+    architectures are different networks whatever their seed number, and a k = 1 model (a seed-pooled
+    ensemble) is never padded to another model's seed positions.
 
     Args:
         df: long per-case table with ``model``, ``seed``, ``case_id``, ``family`` columns, ``metric``.
@@ -360,8 +399,7 @@ def hier_pairwise_diff_cis(
         if not fam_pairs:
             continue
         cases = np.unique(np.concatenate([tabs[m].cases.astype(str) for m in models]))
-        k = max(tabs[m].values.shape[1] for m in models)
-        aligned = {m: _align(tabs[m], cases, k) for m in models}
+        aligned = {m: _align(tabs[m], cases, tabs[m].values.shape[1]) for m in models}
         stacks = []
         for a, b in fam_pairs:
             both = _has_value(aligned[a]) & _has_value(aligned[b])
@@ -369,15 +407,14 @@ def hier_pairwise_diff_cis(
                 np.where(both[:, None], aligned[a], np.nan),
                 np.where(both[:, None], aligned[b], np.nan),
             ]
-        y = np.stack(stacks, axis=2)  # (n, k, 2P)
         rng = derive_rng(seed, "hier_pairwise_diff", *key_t)
-        theta = two_level_means(y, n_resamples, rng, True)
+        theta = own_seed_means(stacks, n_resamples, rng)
         theta_d = theta[:, 0::2] - theta[:, 1::2]
-        cm = _nanmean(y, axis=1)
+        cm = np.column_stack([_nanmean(t, axis=1) for t in stacks])
         d_cases = cm[:, 0::2] - cm[:, 1::2]
         est, low, high, method = percentile_or_bca(d_cases, theta_d, confidence)
         med = (
-            _median_cis(y, n_resamples, derive_rng(seed, "hier_median", *key_t), confidence)
+            _median_cis(stacks, n_resamples, derive_rng(seed, "hier_median", *key_t), confidence)
             if median
             else None
         )
@@ -455,11 +492,12 @@ def hier_rank_stability(
     for key_t, tabs in tables_by_family(df, by, metric):
         keyd = dict(zip(by, key_t, strict=True))
         models = sorted(tabs)
-        k = max((tabs[m].values.shape[1] for m in models), default=0)
+        ks = [tabs[m].values.shape[1] for m in models]
+        k = max(ks, default=0)  # a k = 1 ensemble has no seed level by design: it does not set k
         cases = (
             np.unique(np.concatenate([tabs[m].cases.astype(str) for m in models])) if models else np.array([])
         )
-        aligned = {m: _align(tabs[m], cases, k) for m in models}
+        aligned = {m: _align(tabs[m], cases, tabs[m].values.shape[1]) for m in models}
         common = np.ones(len(cases), bool)
         for m in models:
             common &= _has_value(aligned[m])
@@ -468,10 +506,11 @@ def hier_rank_stability(
         if n_cases == 0 or len(models) < 2:
             tau_rows.append({**base, **_empty_tau(), "small_n": small_n_flag(n_cases, k)})
             continue
-        y = np.stack([aligned[m][common] for m in models], axis=2)
-        full_rank = stats.rankdata(sign * _nanmean(_nanmean(y, axis=1), axis=0), method="min").astype(int)
-        theta = two_level_means(y, n_resamples, derive_rng(seed, "hier_rank", *key_t), True)
-        # a resample without a value for a model (NaN mean) ranks it last
+        ys = [aligned[m][common] for m in models]
+        full_rank = stats.rankdata(sign * np.array([_nanmean(y, axis=1).mean() for y in ys]), method="min")
+        full_rank = full_rank.astype(int)
+        # each model over its own seeds: a k = 1 ensemble is ranked by its Dice, never by a padding NaN
+        theta = own_seed_means(ys, n_resamples, derive_rng(seed, "hier_rank", *key_t))
         score = np.where(np.isnan(theta), np.inf, sign * theta)
         ranks = stats.rankdata(score, axis=1, method="min").astype(int)
         for j, model in enumerate(models):
@@ -531,39 +570,36 @@ def wilson_ci(successes: int, trials: int, confidence: float = 0.95) -> tuple[fl
 
 
 def _median_cis(
-    y: np.ndarray, n_resamples: int, rng: np.random.Generator, confidence: float
+    stacks: list[np.ndarray], n_resamples: int, rng: np.random.Generator, confidence: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Percentile CIs of the median per-case difference for stacked pairs ``y`` ``(n, k, 2P)``.
+    """Percentile CIs of the median per-case difference for pairs ``stacks = [a0, b0, a1, b1, ...]``.
 
-    Each resample draws seed positions (shared by the pair's two models, as in :func:`two_level_means`),
-    forms every case's seed-mean difference (a BLAS product with the seed counts), then draws cases
-    and takes their median; cases missing for a pair are left out of that pair's draw.
+    Each resample draws every model's own seeds (a BLAS product with the seed counts gives each case's
+    resampled seed mean), forms the per-case differences, then draws cases and takes their median;
+    cases missing for a pair are left out of that pair's draw.
     """
-    _, k, g2 = y.shape
-    n_pairs = g2 // 2
+    n_pairs = len(stacks) // 2
     est, low, high = np.full(n_pairs, np.nan), np.full(n_pairs, np.nan), np.full(n_pairs, np.nan)
     alpha = (1 - confidence) / 2
-    cs = _counts(rng.integers(0, k, size=(n_resamples, k)), k) if k > 1 else np.ones((n_resamples, 1))
     for p in range(n_pairs):
-        a, b = y[:, :, 2 * p], y[:, :, 2 * p + 1]
+        a, b = stacks[2 * p], stacks[2 * p + 1]
         ok = _has_value(a) & _has_value(b)
         a, b = a[ok], b[ok]
         m = a.shape[0]
         if m == 0:
             continue
         est[p] = float(np.median(_nanmean(a, axis=1) - _nanmean(b, axis=1)))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            da = (np.nan_to_num(a) @ cs.T) / ((~np.isnan(a)) @ cs.T)  # (m, B) seed means per resample
-            db = (np.nan_to_num(b) @ cs.T) / ((~np.isnan(b)) @ cs.T)
-        d = np.ascontiguousarray((da - db).T)  # (B, m)
+        means = []
+        for y in (a, b):
+            k = y.shape[1]
+            cs = _counts(rng.integers(0, k, size=(n_resamples, k)), k) if k > 1 else np.ones((n_resamples, 1))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means.append((np.nan_to_num(y) @ cs.T) / ((~np.isnan(y)) @ cs.T))  # (m, B)
+        d = np.ascontiguousarray((means[0] - means[1]).T)  # (B, m)
         idx = rng.integers(0, m, size=(n_resamples, m))
-        sample = np.take_along_axis(d, idx, axis=1)
-        if np.isnan(sample).any():  # models with different seed counts: NaN-padded seed positions
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(sample, axis=1)
-        else:
-            med = np.median(sample, axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            med = np.nanmedian(np.take_along_axis(d, idx, axis=1), axis=1)
         low[p], high[p] = np.nanquantile(med, [alpha, 1 - alpha])
     return est, low, high
 

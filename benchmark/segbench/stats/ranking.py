@@ -11,8 +11,9 @@ sqrt(2), infinite degrees of freedom). The CD diagram draws the average ranks on
 models that are not significantly different.
 
 Formulas are Demšar's (section 3.2.2): ``chi2_F = 12N / (k(k+1)) * (sum R_j^2 - k(k+1)^2 / 4)`` with
-mid-ranks for ties and no tie correction, ``F_F = (N-1) chi2_F / (N(k-1) - chi2_F)`` with ``(k-1,
-(k-1)(N-1))`` degrees of freedom (the p-value reported). Nemenyi p-values are
+mid-ranks for ties, divided by the tie correction ``1 - sum(t^3 - t) / (N k (k^2 - 1))`` over the tie
+groups of every case (as ``scipy.stats.friedmanchisquare``), ``F_F = (N-1) chi2_F / (N(k-1) -
+chi2_F)`` with ``(k-1, (k-1)(N-1))`` degrees of freedom (the p-value reported). Nemenyi p-values are
 ``P(Q > |R_i - R_j| * sqrt(2) / se)`` from ``scipy.stats.studentized_range`` with ``se = sqrt(k (k+1) /
 (6N))`` — the same formula as ``scikit_posthocs.posthoc_nemenyi_friedman``, which the tests use as the
 reference (it is not imported here because it loads matplotlib and seaborn, ~1 s of every report).
@@ -101,6 +102,9 @@ def friedman_nemenyi(
     res["avg_ranks"] = dict(zip(models, avg.tolist(), strict=True))
     res["cd"] = critical_difference(k, n, alpha)
     chi2 = 12.0 * n / (k * (k + 1)) * (np.sum(avg**2) - k * (k + 1) ** 2 / 4.0)
+    ties = 1.0 - _tie_sum(ranks) / (n * k * (k * k - 1))
+    if ties > 0:
+        chi2 /= ties
     res["chi2"] = float(chi2)
     denom = n * (k - 1) - chi2
     if denom <= 0:  # every block ranks the models identically: chi2 at its maximum
@@ -220,3 +224,13 @@ def _empty_friedman(by: list[str]) -> pd.DataFrame:
         "nemenyi",
     ]
     return pd.DataFrame(columns=cols)
+
+
+def _tie_sum(ranks: np.ndarray) -> float:
+    """``sum(t^3 - t)`` over the tie groups of every row (case) of a mid-rank matrix."""
+    srt = np.sort(ranks, axis=1)
+    total = 0.0
+    for row in srt:
+        _, counts = np.unique(row, return_counts=True)
+        total += float(np.sum(counts.astype(float) ** 3 - counts))
+    return total

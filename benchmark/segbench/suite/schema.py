@@ -72,6 +72,12 @@ class PerturbationSpec(_Strict):
     name: str = Field(min_length=1)
     severity: list[Severity] | None = None
     p: float = Field(default=1.0, ge=0.0, le=1.0, description="probability per sample (train-time only)")
+    # report-only (excluded from dumps, so job keys of augmenting suites do not change)
+    direction: Literal["harder", "easier"] | None = Field(
+        default=None,
+        exclude=True,
+        description="overrides the catalogue's direction of this shift (the report's drop)",
+    )
 
     @field_validator("severity", mode="before")
     @classmethod

@@ -430,7 +430,8 @@ def advise_dataset(
     complexity: float | None = None,
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
-    from segbench.advise import advise, measure_dataset, resolve_dataset, to_json
+    from segbench.advise import advise, measure_dataset, resolve_dataset, stored_evidence, to_json
+    from segbench.paths import safe_name
     from segbench.report.build import write_plotly_js
     from segbench.store import Store
 
@@ -441,13 +442,12 @@ def advise_dataset(
     if suites:
         cases = cases[cases["suite"].isin(suites)]
     profile = measure_dataset(resolve_dataset(reference, params), complexity=complexity)
-    advice = advise(profile, cases)
+    jobs = store.jobs()
+    jobs = jobs[jobs["suite"].isin(suites)] if suites and not jobs.empty else jobs
+    advice = advise(profile, cases, evidence=stored_evidence(jobs))
     folder = Path(out) / "advise"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = (
-        "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(reference).name).strip(".")
-        or "dataset"
-    )
+    stem = safe_name(profile.name)  # the dataset's name, not its file's: dataset.json pages never collide
     write_plotly_js(Path(out))
     page = folder / f"{stem}.html"
     page.write_text(advice.html(plotly_src="../plotly.min.js"), encoding="utf-8")

@@ -44,6 +44,16 @@ def _interrupted() -> None:
     sys.exit(130)
 
 
+def _folder_out(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """An output-folder option: a name that looks like a file (``x.png``) is a usage error."""
+    from segbench.paths import check_folder
+
+    try:
+        return check_folder(value, f"--{param.name}")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _warn(lines: list[str]) -> None:
     for line in lines:
         click.secho(f"warning: {line}", fg="yellow", err=True)
@@ -196,7 +206,9 @@ def run(
 
 @main.command()
 @RESULTS_OPTION
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, callback=_folder_out
+)
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
 @click.option(
     "--self-contained", is_flag=True, help="Also write <out>/<suite>/<suite>.html: one file, script inlined."
@@ -310,7 +322,11 @@ def validate(suite_files: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("suite_file", type=click.Path(path_type=Path))
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    callback=_folder_out,
 )
 @click.option("--perturbation", "names", multiple=True, help="Only these perturbations (repeatable).")
 @click.option("--case", default=0, show_default=True, help="Index of the test case to show.")

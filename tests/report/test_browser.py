@@ -99,7 +99,7 @@ def test_wide_leaderboard_fits_1400_px_without_horizontal_scroll(ci_results: Pat
     """Seven shift columns and long model names: every column visible at 1400 px, no scrollbar."""
     store = Store(ci_results)
     cases = store.cases("ci")
-    shifted = cases[cases["perturbation"] != "none"]
+    shifted = cases[cases["perturbation"] == "speckle"]  # one condition, copied under five more names
     extra = ["gaussian_noise", "rician", "gibbs", "motion", "bias_field"]
     cases = pd.concat([cases, *(shifted.assign(perturbation=p, severity=3) for p in extra)])
     cases["model"] = cases["model"].replace({"unet": "unet_wide_variant"})
@@ -118,6 +118,7 @@ def test_wide_leaderboard_fits_1400_px_without_horizontal_scroll(ci_results: Pat
     boards = seen["widths"]["boards"]
     assert boards and all(w <= room for _, w, room in boards), boards
     headers = result.index.read_text(encoding="utf-8")
+    headers = headers.replace("<wbr>", "")  # break points inside long names
     assert all(f">{p}</th>" in headers for p in extra) and ">harder</th>" in headers  # the suite's names
 
 

@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from segbench.paths import OVERLAYS
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
 from segbench.report import figures
 from segbench.report.board_export import write_board_exports
+from segbench.report.cells import write_cell_pages
 from segbench.report.curves import history_table
 from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
 from segbench.report.headline import page_top
@@ -132,6 +134,7 @@ def build_reports(
             done,
             out,
             self_contained=self_contained,
+            overlays=Path(results) / OVERLAYS,
         )
         result.seconds = time.perf_counter() - start
         built.append(result)
@@ -149,6 +152,7 @@ def render_suite(
     out: Path,
     settings: StatsSettings | None = None,
     self_contained: bool = False,
+    overlays: Path | None = None,
 ) -> ReportResult:
     """Compute the statistics of one suite and write its page and exports under ``out/<suite>/``.
 
@@ -165,6 +169,7 @@ def render_suite(
         out: reports folder.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
         self_contained: also write one file with plotly.js and images inlined (see :mod:`.portable`).
+        overlays: ``<results>/overlays`` (the worker's prediction pictures), for the cell pages.
 
     Returns:
         A :class:`ReportResult`.
@@ -198,6 +203,7 @@ def render_suite(
             tables.effects,
             reference=baseline_model,
         )
+        write_cell_pages(folder, top["tables"], cases, overlays, _env())
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")

@@ -87,6 +87,7 @@ class BoardTable:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     values: dict[tuple[str, str, str, str], LeaderboardCell] = field(default_factory=dict)
     legend: list[str] = field(default_factory=list)  # one line per shift: name = definition, measured effect
+    shifts: list[Shift] = field(default_factory=list)  # the shift columns' conditions (:mod:`.shifts`)
 
 
 def suite_perturbation_order(suite_yaml: str) -> list[str]:
@@ -202,6 +203,7 @@ def board_tables(
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)
         table.legend = _legend(block, shifts, reference, directions)
+        table.shifts = shifts
         for spec in metrics:
             stats = _metric_stats(block, spec, shifts, n_resamples, confidence, seed, directions)
             if spec.name == "dice":

@@ -46,6 +46,7 @@ from segbench.worker.device import pick_device
 from segbench.worker.evaluate import evaluate_condition
 from segbench.worker.infer import NonFiniteOutputError, Predictor
 from segbench.worker.memory import PeakMemory
+from segbench.worker.overlays import OVERLAYS, write_overlays
 from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
@@ -186,6 +187,15 @@ def _run(
             # Not a score: the condition stays unevaluated (retried next run) and the job fails.
             failures.append(f"condition {condition.describe()}: {exc}")
             continue
+        write_overlays(
+            results / OVERLAYS / job.condition_key(condition),
+            model,
+            predictor,
+            cases,
+            condition,
+            rng_for,
+            rows,
+        )
         shard["conditions"].append(condition_record(job.condition_key(condition), condition, started, rows))
     if failures:
         shard["error"] = "NonFiniteOutputError: " + "; ".join(failures)

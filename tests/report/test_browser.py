@@ -183,7 +183,8 @@ def _sort_and_switch(page: Any) -> dict[str, Any]:
     seen["best_02"] = page.evaluate(
         "Array.from(document.querySelectorAll("
         "'#leaderboard-0 tbody[data-metric=dice][data-complexity=\"0.2\"] tr.board-row'))"
-        ".filter(r => r.cells[0].textContent.trim() === '1').map(r => r.cells[1].textContent.trim())"
+        ".filter(r => /^1( |$)/.test(r.cells[0].textContent.trim()))"  # rank 1, with or without its interval
+        ".map(r => r.cells[1].textContent.trim())"
     )
     return seen
 

@@ -26,7 +26,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SUITE = """\
 name: latency
@@ -45,11 +47,14 @@ perturbations: [none, harder, {name: gaussian_noise, severity: [1, 3]}]
 TARGETS = {"validate": 1.0, "run (finished, 100 jobs)": 1.5}
 
 
-def build_finished_store(suite_path: Path, results: Path) -> int:
+def build_finished_store(
+    suite_path: Path, results: Path, cases: Callable[[Any, Any], list[dict[str, Any]]] | None = None
+) -> int:
     """Write and ingest one finished shard per job of ``suite_path``; returns the job count.
 
     Uses the worker's shard writer and job record and the store's ingestion, so the store is
-    what ``segbench run`` would leave (with made-up metric values).
+    what ``segbench run`` would leave (with made-up metric values: two cases, or ``cases(job,
+    condition)``'s rows).
     """
     from segbench.plan import expand
     from segbench.store import Store
@@ -88,7 +93,9 @@ def build_finished_store(suite_path: Path, results: Path) -> int:
                     "preset": c.preset,
                     "test_params": c.test_params or None,
                     "eval_seconds": 0.01,
-                    "cases": [
+                    "cases": cases(job, c)
+                    if cases is not None
+                    else [
                         {"case_id": f"case{i}", "dice": 0.5 + i / 10, "hd95": 3.0, "nsd": 0.5}
                         for i in range(2)
                     ],
@@ -102,6 +109,10 @@ def build_finished_store(suite_path: Path, results: Path) -> int:
         write_shard(results, shard)
     Store(results).ingest_pending()
     return len(jobs)
+
+
+def _two_cases() -> list[dict[str, Any]]:
+    return [{"case_id": f"case{i}", "dice": 0.5 + i / 10, "hd95": 3.0, "nsd": 0.5} for i in range(2)]
 
 
 def _time(

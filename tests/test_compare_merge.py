@@ -7,6 +7,7 @@ made-up per-case values chosen so the expected differences can be written down b
 
 from __future__ import annotations
 
+import html
 import json
 import time
 import uuid
@@ -34,11 +35,23 @@ def _base(model: str, perturbation: str, i: int) -> float:
     return 0.5 + 0.05 * i - (0.1 if perturbation != "none" else 0.0)
 
 
-def _store(results: Path, job_slice: slice, value: Value = _base) -> list:
-    """Write, ingest and record the shards of ``expand(ci.yaml)[job_slice]``."""
+def _store(
+    results: Path,
+    job_slice: slice,
+    value: Value = _base,
+    seeds: list[int] | None = None,
+    n_cases: int = N_CASES,
+    by_seed: Callable[[int], float] = lambda seed: 0.0,
+) -> list:
+    """Write, ingest and record the shards of ``expand(ci.yaml)[job_slice]`` (with other ``seeds``:
+    ``by_seed(seed)`` is added to every value of that seed's networks)."""
     from segbench.worker.shard import write_shard
 
-    suite = load_suite(SUITE)
+    source = SUITE
+    if seeds is not None:
+        source = results.parent / f"{results.name}.yaml"
+        source.write_text(SUITE.read_text().replace("seeds: [1]", f"seeds: {seeds}"))
+    suite = load_suite(source)
     jobs = expand(suite)
     for job in jobs[job_slice]:
         now = time.time()
@@ -67,10 +80,10 @@ def _store(results: Path, job_slice: slice, value: Value = _base) -> list:
                     "cases": [
                         {
                             "case_id": f"case{i}",
-                            "dice": value(job.model.display, c.perturbation, i),
+                            "dice": value(job.model.display, c.perturbation, i) + by_seed(job.seed),
                             "hd95": 2.0,
                         }
-                        for i in range(N_CASES)
+                        for i in range(n_cases)
                     ],
                 }
                 for c in job.conditions
@@ -82,7 +95,7 @@ def _store(results: Path, job_slice: slice, value: Value = _base) -> list:
         write_shard(results, shard)
     store = Store(results)
     store.ingest_pending()
-    store.record_suite(suite.name, SUITE.read_text(), str(SUITE), jobs[job_slice])
+    store.record_suite(suite.name, source.read_text(), str(source), jobs[job_slice])
     return jobs
 
 
@@ -165,6 +178,38 @@ def test_compare_against_a_baseline_json_and_rows_only_on_one_side(tmp_path: Pat
     assert out.exit_code == 0, out.output
     assert "only in A" in out.output and "12 no clear difference" in out.output
     assert '<table id="compare">' in html.read_text()
+
+
+def test_compare_with_other_seeds_pairs_on_case_id_and_never_calls_one_seed_a_verdict(tmp_path: Path) -> None:
+    # Seed 1 on A, seed 2 on B, B = A + 0.1 on every unet case: the old pairing (seed/case id) found no
+    # pairs, printed "12 (unpaired)" and called it "B better". Another seed's network may well be 0.1
+    # better on every case: with one seed per side no verdict is possible, and the output says why.
+    _store(tmp_path / "a", slice(0, 6), seeds=[1])
+    _store(tmp_path / "b", slice(0, 6), lambda m, p, i: _base(m, p, i) + (0.1 if m == "unet" else 0.0), [2])
+    result = compare_runs(tmp_path / "a", tmp_path / "b", n_resamples=999)
+    unet = result.table[result.table["model"] == "unet"]
+    assert unet["diff"].to_numpy() == pytest.approx(0.1) and (unet["n"] == N_CASES).all()
+    assert set(result.table["verdict"]) == {"no verdict: k = 1 < 3 seeds"}
+    assert result.pairing.startswith("paired on case id, seed means (seeds differ: A 1, B 2)")
+    assert result.pairing in result.text and "(unpaired)" not in result.text
+    assert result.pairing in html.unescape(result.html)
+
+
+def test_compare_with_three_other_seeds_tells_seed_noise_from_a_change(tmp_path: Path) -> None:
+    n = 12  # >= 10 paired cases, 3 seeds a side: an architecture-level interval is possible
+    noise = {1: -0.05, 2: 0.0, 3: 0.05, 4: -0.03, 5: 0.02, 6: 0.07}  # B's seeds happen to be 0.02 better
+    _store(tmp_path / "a", slice(0, 6), seeds=[1, 2, 3], n_cases=n, by_seed=noise.get)
+    plus = {"unet": 0.3}  # a real change on top of the seed noise
+    value: Value = lambda m, p, i: _base(m, p, i) + plus.get(m, 0.0)  # noqa: E731
+    _store(tmp_path / "b", slice(0, 6), value, seeds=[4, 5, 6], n_cases=n, by_seed=noise.get)
+    table = compare_runs(tmp_path / "a", tmp_path / "b").table
+    assert (table["n"] == n).all() and table["ci_low"].notna().all()
+    unet = table[table["model"] == "unet"]
+    assert (unet["verdict"] == "B better").all()
+    # The others: every case differs by +0.02 (B's seeds' mean offset), so the case-level interval of
+    # these networks excludes 0; with 3 seeds a side that is well within seed noise.
+    others = table[table["model"] != "unet"]
+    assert (others["verdict"] == "no clear difference").all(), others[["diff", "ci_low", "ci_high"]]
 
 
 def test_failures_command_prints_traceback_tails(tmp_path: Path) -> None:

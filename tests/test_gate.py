@@ -55,6 +55,25 @@ def test_fresh_ci_results_pass_the_committed_baseline(ci_results: Path) -> None:
     assert not result.regressed, result.text
     assert set(result.table["status"]) == {"ok"} and len(result.table) == 3 * 2 * 3
     assert result.text.splitlines()[-1].startswith("PASS")
+    assert not any("threads" in line for line in result.differences)  # made at the default, 1
+
+
+def test_baseline_records_its_run_and_check_names_differences(ci_results: Path, tmp_path: Path) -> None:
+    baseline = tmp_path / "ci.json"
+    assert run_gate(ci_results, baseline, update=True).updated
+    data = json.loads(baseline.read_text())
+    assert data["run"]["threads"] == "1" and data["run"]["torch"] and data["run"]["cpu"]
+    assert run_gate(ci_results, baseline).differences == []
+    data["run"].update(threads="2", torch="2.0.0")
+    baseline.write_text(json.dumps(data))
+    result = run_gate(ci_results, baseline)
+    assert not result.regressed  # a note, not a failure: the numbers decide
+    named = [line.split(" differ")[0] for line in result.differences]
+    assert named == ["CPU threads per job", "torch versions"]
+    assert "note: CPU threads per job differ: baseline 2, this run 1 (CPU results depend on it" in result.text
+    del data["run"]  # a baseline from before the record existed says so
+    baseline.write_text(json.dumps(data))
+    assert "does not record the CPU threads" in run_gate(ci_results, baseline).differences[0]
 
 
 def test_degraded_model_is_flagged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -56,6 +56,7 @@ class PlanSummary:
     warnings: list[str] = field(default_factory=list)
     ensembles: list[EnsembleJob] = field(default_factory=list)
     missing_checkpoints: set[str] = field(default_factory=set)
+    shard: tuple[str, set[str]] | None = None  # ("I/N", the job keys of that part) with --shard
 
     @property
     def n_conditions(self) -> int:
@@ -72,9 +73,13 @@ class PlanSummary:
             f"{len(self.tasks)} jobs to run"
         ]
         pending = {t.job.key: t for t in self.tasks}
+        if self.shard is not None:
+            out[0] += f" (part {self.shard[0]}: {len(self.shard[1])} of the suite's jobs)"
         for job in self.jobs:
             task = pending.get(job.key)
-            if task is None:
+            if self.shard is not None and job.key not in self.shard[1]:
+                state = f"another part than {self.shard[0]}"
+            elif task is None:
                 state = "done"
             elif job.key in self.trained:
                 state = f"trained; {len(task.conditions)} conditions to evaluate"
@@ -86,6 +91,9 @@ class PlanSummary:
             for cond in job.conditions:
                 mark = "x" if job.condition_key(cond) in self.done_conditions else " "
                 out.append(f"      [{mark}] {cond.describe()}")
+        from segbench.suite.holdout import held_out_lines
+
+        out += held_out_lines(self.suite)
         if self.ensembles:
             from segbench.ensemble.api import ensemble_lines
 
@@ -133,7 +141,9 @@ def count_text(suite: Suite, jobs: list[Any]) -> str:
     )
 
 
-def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False) -> PlanSummary:
+def plan_suite(
+    path: str | Path, results: str | Path = DEFAULT_RESULTS, replace: bool = False, shard: str | None = None
+) -> PlanSummary:
     """Expand a suite and subtract what the store holds plus what pending shards hold.
 
     Read-only: nothing is ingested, moved or written (the database is opened ``mode=ro``), so a dry
@@ -149,7 +159,7 @@ def plan_suite(path: str | Path, results: str | Path = DEFAULT_RESULTS, replace:
     suite = load_suite(path)
     if not replace and (problem := store.suite_conflict(suite.name, Path(path).read_text(), path)):
         raise SuiteConflict(problem)
-    return _plan(suite, store, *store.peek_pending())
+    return _only_shard(_plan(suite, store, *store.peek_pending()), shard)
 
 
 def _plan(
@@ -190,6 +200,21 @@ def _plan(
     )
 
 
+def _only_shard(plan: PlanSummary, shard: str | None) -> PlanSummary:
+    """``plan`` cut to part ``shard`` ("I/N") of the suite's jobs; ensembles go with their members."""
+    if shard is None:
+        return plan
+    from segbench.execute.split import ShardSpec, shard_keys
+
+    spec = ShardSpec.parse(shard)
+    groups = [[m.key for m in e.members] for e in plan.ensembles]
+    keys = shard_keys((j.key for j in plan.jobs), groups, spec)
+    plan.tasks = [t for t in plan.tasks if t.job.key in keys]
+    plan.ensembles = [e for e in plan.ensembles if all(m.key in keys for m in e.members)]
+    plan.shard = (str(spec), keys)
+    return plan
+
+
 def run_suite(
     path: str | Path,
     results: str | Path = DEFAULT_RESULTS,
@@ -201,6 +226,8 @@ def run_suite(
     executor: str | Executor | None = None,
     executor_settings: dict[str, Any] | None = None,
     timeout_min: float | None = None,
+    threads: int | None = None,
+    shard: str | None = None,
 ) -> RunSummary:
     """Train and evaluate every pending cell of a suite, committing each job as it ends.
 
@@ -214,6 +241,10 @@ def run_suite(
             ``executor:`` section, else "local".
         executor_settings: that executor's options (e.g. ``workers``), overriding the suite's.
         timeout_min: per-job limit overriding ``train.timeout_min``.
+        threads: CPU threads per job overriding ``train.threads`` (default 1; not in the job key,
+            recorded in each job's provenance).
+        shard: "I/N": run only part I of N of the suite's jobs (split by job key; an ensemble
+            runs in its members' part); ``segbench merge`` joins the parts' folders.
 
     Raises:
         SuiteError: the suite file has problems (all of them listed).
@@ -228,11 +259,28 @@ def run_suite(
     check_device(device)  # one upfront error, not one failed job per cell
     if timeout_min is not None and not (math.isfinite(timeout_min) and timeout_min > 0):
         raise ValueError(f"timeout_min must be a finite number of minutes > 0, got {timeout_min!r}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads!r}")
+    if shard is not None:
+        from segbench.execute.split import ShardSpec
+
+        ShardSpec.parse(shard)  # a typo fails before the lock or the store are touched
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
         summary = _run_locked(
-            path, results, device, reporter, quiet, replace, started, executor, executor_settings, timeout_min
+            path,
+            results,
+            device,
+            reporter,
+            quiet,
+            replace,
+            started,
+            executor,
+            executor_settings,
+            timeout_min,
+            threads,
+            shard,
         )
     summary.unconverged = _unconverged(results, summary.suite)
     return summary
@@ -245,6 +293,13 @@ def _unconverged(results: Path, suite: str) -> str:
     from segbench.store import Store
 
     return convergence_text(convergence_table(history_table(Store(results).jobs(suite))))
+
+
+def _with_threads(suite: Suite, threads: int | None) -> Suite:
+    """``suite`` with ``train.threads`` set to ``threads`` (``--threads``); unchanged for None."""
+    if threads is None:
+        return suite
+    return suite.model_copy(update={"train": suite.train.model_copy(update={"threads": threads})})
 
 
 def _say_waiting(holder: str) -> None:
@@ -262,6 +317,8 @@ def _run_locked(
     executor: str | Executor | None = None,
     executor_settings: dict[str, Any] | None = None,
     timeout_min: float | None = None,
+    threads: int | None = None,
+    shard: str | None = None,
 ) -> RunSummary:
     from segbench.core.records import RecordError
     from segbench.shards import clean_stale_tmp
@@ -271,14 +328,16 @@ def _run_locked(
     store = Store(results)
     clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
     recovered = store.ingest_pending()
-    suite = load_suite(path)
+    suite = _with_threads(load_suite(path), threads)
     plan = _plan(suite, store)
     store.record_suite(
         plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
     )
+    plan = _only_shard(plan, shard)  # the suite is recorded whole: merged parts report as one run
+    part = plan.shard[1] if plan.shard else {job.key for job in plan.jobs}
     summary = RunSummary(
         plan.suite.name,
-        skipped=len({job.key for job in plan.jobs}) - len(plan.tasks),  # shared by two labels: once
+        skipped=len(part) - len(plan.tasks),  # shared by two labels: once
         recovered_shards=recovered,
         warnings=store.warnings,
     )
@@ -297,6 +356,8 @@ def _run_locked(
         from segbench.execute.config import executor_choice
 
         kind, settings = executor_choice(plan.suite, executor, executor_settings or {})
+        if kind == "pool":  # its workers run at the jobs' thread count
+            settings.setdefault("threads", plan.suite.train.threads)
         limit = timeout_min if timeout_min is not None else plan.suite.train.timeout_min
         runner = make_executor(kind, ExecutorOptions(results, device, limit), reporter, **settings)
     reporter.start(len(plan.tasks))

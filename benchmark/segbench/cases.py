@@ -13,9 +13,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALINGS", "Case", "DatasetSplits", "perturb_channels"]
+__all__ = ["SCALINGS", "Case", "DatasetSplits", "NativeGrid", "perturb_channels"]
 
 SCALINGS = ("minmax", "zscore", "none")
+
+
+@dataclass(frozen=True)
+class NativeGrid:
+    """A case's label on its file's own grid, kept when the image was resized for the model.
+
+    Attributes:
+        label: uint8 0/1 ``(*native spatial)``, the label as read (after ``label_threshold``).
+        spacing: the file's voxel size per axis (mm), ``(1.0, ...)`` where the file has none.
+    """
+
+    label: np.ndarray
+    spacing: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,7 @@ class Case:
         spacing: voxel size per spatial axis in mm (``(1.0, 1.0)`` = pixel units).
         meta: per-case scalars stored with the metrics, e.g. ``{"complexity_kl": 1.3}``
             or ``{"fbr": 0.04}``.
+        native: the original grid to score on (``score_at: native`` with a resize), else None.
     """
 
     case_id: str
@@ -39,6 +53,7 @@ class Case:
     label: np.ndarray
     spacing: tuple[float, ...]
     meta: dict[str, float | str] = field(default_factory=dict)
+    native: NativeGrid | None = None
 
     @property
     def in_channels(self) -> int:

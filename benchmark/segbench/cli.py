@@ -123,6 +123,18 @@ def main() -> None:
 @click.option(
     "--timeout-min", type=POSITIVE, default=None, help="Stop and fail a job after this many minutes."
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads per job (default: train.threads, 1; results depend on it, see README).",
+)
+@click.option(
+    "--shard",
+    default=None,
+    metavar="I/N",
+    help="Run only part I of N of the suite's jobs (one part per machine; join them with merge).",
+)
 @click.option("--partition", default=None, help="slurm: partition.")
 @click.option("--gpus-per-task", type=click.IntRange(min=0), default=None, help="slurm: GPUs per job.")
 @click.option("--cpus-per-task", type=click.IntRange(min=1), default=None, help="slurm: CPUs per job.")
@@ -152,6 +164,8 @@ def run(
     replace: bool,
     executor: str | None,
     timeout_min: float | None,
+    threads: int | None,
+    shard: str | None,
     **executor_settings: object,
 ) -> None:
     """Train and evaluate every pending cell of SUITE_FILE (resumes where it stopped)."""
@@ -165,7 +179,7 @@ def run(
     settings["cluster"] = settings.pop("slurm_cluster")
     try:
         if dry_run:
-            plan = api.plan_suite(suite_file, results, replace=replace)
+            plan = api.plan_suite(suite_file, results, replace=replace, shard=shard)
             _warn(plan.warnings)
             click.echo("\n".join(plan.lines()))
             return
@@ -179,6 +193,8 @@ def run(
             executor=executor,
             executor_settings=settings,
             timeout_min=timeout_min,
+            threads=threads,
+            shard=shard,
         )
     except (SuiteError, DeviceError, LockHeld, StoreError) as exc:
         _fail(str(exc))
@@ -232,6 +248,28 @@ def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bo
         click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows){note}")
         if item.standalone:
             click.echo(f"{item.suite}: {item.standalone} (self-contained)")
+
+
+@main.command()
+@click.argument("cases_csv", metavar="CASES.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--baseline", default="unet", show_default=True, help="Model corruption errors are relative to."
+)
+@click.option("--self-contained", is_flag=True, help="Also write one file with the script inlined.")
+def analyze(cases_csv: Path, out: Path, baseline: str, self_contained: bool) -> None:
+    """Statistics and report of any long per-case table (the columns of segbench's cases.csv)."""
+    from segbench.report.from_csv import CasesTableError, analyze_csv
+
+    if out.exists() and not out.is_dir():
+        _fail(f"cannot write the report to {out}: it is a file; remove it or choose another --out")
+    try:
+        item = analyze_csv(cases_csv, out, self_contained=self_contained, baseline_model=baseline)
+    except CasesTableError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(_os_error(exc))
+    click.echo(f"{item.suite}: {item.index} ({item.n_cases} case rows)")
 
 
 @main.command()

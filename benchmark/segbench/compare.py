@@ -1,11 +1,22 @@
 """``segbench compare A B``: what changed between two runs, per model x condition, with paired CIs.
 
-A and B are results folders, or baseline JSON files written by ``segbench check --update``. The
-statistics are the regression gate's (:func:`segbench.stats.compare_to_baseline`): per model x
-condition the mean of B − A over cases matched on seed and case id, with its paired bootstrap CI
-(unpaired when too few cases match). The verdict reads the CI: ``B better`` / ``B worse`` when it
-excludes 0 (direction from the metric table, so lower HD95 is better), ``no clear difference``
-otherwise, ``only in A`` / ``only in B`` for rows one side lacks.
+A and B are results folders, or baseline JSON files written by ``segbench check --update``.
+
+Pairing depends on the seeds, and the output says which one was used:
+
+* **Same seeds on both sides** (a code change, another machine): the regression gate's statistics
+  (:func:`segbench.stats.compare_to_baseline`): per model x condition the mean of B − A over cases
+  matched on seed and case id, with its paired bootstrap CI (unpaired when too few cases match).
+* **Different seeds** (two halves of a study, a rerun with new seeds): networks trained with another
+  seed differ by seed noise, and matching seed 1 of A with seed 4 of B means nothing.  Each side is
+  averaged over its seeds per case, the cases are paired on case id, and the interval is the
+  architecture-level one (:func:`segbench.stats.architecture.crossed_paired_ci`: cases and each
+  side's own seeds).  With fewer than 3 seeds on a side, or fewer than 10 paired cases, seed noise
+  cannot be told apart from a real change, and the row says so instead of giving a verdict.
+
+The verdict reads the CI: ``B better`` / ``B worse`` when it excludes 0 (direction from the metric
+table, so lower HD95 is better), ``no clear difference`` otherwise, ``only in A`` / ``only in B`` for
+rows one side lacks.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import metric as metric_spec
+from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
 __all__ = ["CompareResult", "compare_runs", "load_side"]
 
@@ -34,11 +46,13 @@ class CompareResult:
             ``ci_low``, ``ci_high``, ``paired``, ``n``, ``verdict``.
         text: fixed-width table and a one-line summary, for the terminal.
         html: the same as an HTML page (escaped).
+        pairing: which pairing was used and why (printed in ``text`` and ``html``).
     """
 
     table: pd.DataFrame
     text: str
     html: str
+    pairing: str = ""
 
 
 def load_side(path: str | Path, suite: str | None, metric: str) -> tuple[pd.DataFrame, str]:
@@ -99,28 +113,51 @@ def compare_runs(
     Returns:
         A :class:`CompareResult`.
     """
-    from segbench.stats import compare_to_baseline, make_baseline
-
     spec = metric_spec(metric)
     df_a, suite_a = load_side(a, suite, metric)
     df_b, suite_b = load_side(b, suite or suite_a, metric)
+    sign = -1.0 if spec.direction == "lower" else 1.0
+    seeds_a, seeds_b = _seeds(df_a), _seeds(df_b)
+    if seeds_a == seeds_b:
+        table = _by_seed_and_case(df_a, df_b, metric, sign, n_resamples, seed)
+        pairing = f"paired on seed and case id (seeds {seeds_a} on both sides)"
+        method = "Paired bootstrap 95% CI of the mean difference over cases matched on seed and case id"
+    else:
+        table = _by_case(df_a, df_b, metric, sign)
+        pairing = (
+            f"paired on case id, seed means (seeds differ: A {seeds_a}, B {seeds_b}); a verdict needs "
+            f"{MIN_SEEDS}+ seeds per side, as seed noise is otherwise not excluded"
+        )
+        method = (
+            "95% CI of the mean per-case difference of seed means, over cases and each side's own seeds "
+            "(architecture level)"
+        )
+    title = f"{spec.title}: B − A per model x condition (suite {suite_b}); A = {a}, B = {b}"
+    return CompareResult(table, _text(table, title, pairing), _html(table, title, pairing, method), pairing)
+
+
+def _seeds(df: pd.DataFrame) -> str:
+    return ", ".join(str(s) for s in sorted(set(df["seed"].dropna().astype(int))))
+
+
+def _by_seed_and_case(
+    df_a: pd.DataFrame, df_b: pd.DataFrame, metric: str, sign: float, n_resamples: int, seed: int
+) -> pd.DataFrame:
+    """Same seeds: cases matched on (seed, case id), paired bootstrap CI (the gate's statistics)."""
+    from segbench.stats import compare_to_baseline, make_baseline
+
     raw = compare_to_baseline(
         df_b, make_baseline(df_a, metric), delta=0.0, n_resamples=n_resamples, seed=seed
     )
-    sign = -1.0 if spec.direction == "lower" else 1.0
     verdicts = []
     for r in raw.itertuples(index=False):
         if r.status == "missing":
             verdicts.append("only in A")
         elif r.status == "new":
             verdicts.append("only in B")
-        elif pd.notna(r.ci_low) and sign * r.ci_low > 0 and sign * r.ci_high > 0:
-            verdicts.append("B better")
-        elif pd.notna(r.ci_high) and sign * r.ci_high < 0 and sign * r.ci_low < 0:
-            verdicts.append("B worse")
         else:
-            verdicts.append("no clear difference")
-    table = pd.DataFrame(
+            verdicts.append(_verdict(r.ci_low, r.ci_high, sign))
+    return pd.DataFrame(
         {
             "model": raw["model"],
             "dataset": raw["dataset"],
@@ -137,8 +174,64 @@ def compare_runs(
             "verdict": verdicts,
         }
     )
-    title = f"{spec.title}: B − A per model x condition (suite {suite_b}); A = {a}, B = {b}"
-    return CompareResult(table, _text(table, title), _html(table, title))
+
+
+def _by_case(df_a: pd.DataFrame, df_b: pd.DataFrame, metric: str, sign: float) -> pd.DataFrame:
+    """Different seeds: per-case seed means paired on case id, architecture-level interval."""
+    from segbench.stats.architecture import crossed_paired_ci
+
+    keys = ["model", "dataset", "complexity", "perturbation", "severity"]
+    sides = [dict(_case_seed_tables(df, keys, metric)) for df in (df_a, df_b)]
+    rows = []
+    for key in sorted(set(sides[0]) | set(sides[1]), key=lambda k: tuple(map(str, k))):
+        ta, tb = sides[0].get(key), sides[1].get(key)
+        row: dict[str, Any] = dict(zip(keys, key, strict=True))
+        row.update(mean_a=_grand_mean(ta), mean_b=_grand_mean(tb), paired=True, n=0)
+        row.update(diff=math.nan, ci_low=math.nan, ci_high=math.nan)
+        if ta is None or tb is None:
+            row["verdict"] = "only in B" if ta is None else "only in A"
+            row["n"] = len(tb if ta is None else ta)
+            rows.append(row)
+            continue
+        common = ta.index.intersection(tb.index)
+        r = crossed_paired_ci(tb.loc[common].to_numpy(), ta.loc[common].to_numpy())
+        row.update(diff=r["effect"], n=r["n_cases"])
+        k = min(r["k_a"], r["k_b"])
+        if k < MIN_SEEDS:
+            row["verdict"] = f"no verdict: k = {k} < {MIN_SEEDS} seeds"
+        elif r["n_cases"] < MIN_CASES:
+            row["verdict"] = f"no verdict: {r['n_cases']} cases < {MIN_CASES}"
+        else:
+            row.update(ci_low=r["low"], ci_high=r["high"])
+            row["verdict"] = _verdict(r["low"], r["high"], sign)
+        rows.append(row)
+    columns = [*keys, "mean_a", "mean_b", "diff", "ci_low", "ci_high", "paired", "n", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _case_seed_tables(df: pd.DataFrame, keys: list[str], metric: str) -> list[tuple[tuple, pd.DataFrame]]:
+    """One (case id x seed) table of ``metric`` per model x condition."""
+    out = []
+    for key, sub in df.groupby(keys, dropna=False, sort=False):
+        table = sub.pivot_table(index="case_id", columns="seed", values=metric, aggfunc="mean", dropna=False)
+        out.append((tuple(key), table.astype(float)))
+    return out
+
+
+def _grand_mean(table: pd.DataFrame | None) -> float:
+    """Mean over cases of each case's mean over seeds (NaN-aware)."""
+    if table is None:
+        return math.nan
+    means = table.mean(axis=1, skipna=True).dropna()
+    return float(means.mean()) if len(means) else math.nan
+
+
+def _verdict(low: float, high: float, sign: float) -> str:
+    if pd.notna(low) and sign * low > 0 and sign * high > 0:
+        return "B better"
+    if pd.notna(high) and sign * high < 0 and sign * low < 0:
+        return "B worse"
+    return "no clear difference"
 
 
 def _from_baseline(path: Path, metric: str) -> tuple[pd.DataFrame, str]:
@@ -203,13 +296,13 @@ def _summary(table: pd.DataFrame) -> str:
     return "; ".join(f"{n} {v}" for v, n in counts.items()) or "no rows"
 
 
-def _text(table: pd.DataFrame, title: str) -> str:
+def _text(table: pd.DataFrame, title: str, pairing: str) -> str:
     view = pd.DataFrame(_cells(table), columns=_HEADER)
     body = view.to_string(index=False) if len(view) else "(no rows)"
-    return f"{title}\n{body}\n{_summary(table)}"
+    return f"{title}\n{pairing}\n{body}\n{_summary(table)}"
 
 
-def _html(table: pd.DataFrame, title: str) -> str:
+def _html(table: pd.DataFrame, title: str, pairing: str, method: str) -> str:
     from html import escape
 
     head = "".join(f"<th>{escape(h)}</th>" for h in _HEADER)
@@ -225,9 +318,9 @@ def _html(table: pd.DataFrame, title: str) -> str:
 td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}}th{{background:#f3f3f3}}
 tr.B-worse td{{background:#fde2e2}}tr.B-better td{{background:#e2f5e2}}</style></head>
 <body><h1>segbench compare</h1><p>{escape(title)}</p>
-<p>Paired bootstrap 95% CI of the mean difference over cases matched on seed and case id (unpaired
-where too few match). Verdict: the CI excludes 0 (better/worse in the metric's direction), else no
-clear difference.</p>
+<p id="pairing"><b>Pairing:</b> {escape(pairing)}.</p>
+<p>{escape(method)} (unpaired where too few match). Verdict: the CI excludes 0 (better/worse in the
+metric's direction), else no clear difference.</p>
 <table id="compare"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 <p>{escape(_summary(table))}</p></body></html>
 """

@@ -9,6 +9,10 @@ paired per-case Dice difference (current - baseline); a *regression* is a CI lyi
 * entries new since the baseline (status ``new``) are listed but do not fail it;
 * ``update=True`` rewrites the baseline from the current results (and never fails).
 
+A baseline also records how its numbers were made (``run``: CPU threads per job, torch version, CPU
+model), because CPU float results depend on them; ``check`` names every one that differs in the
+current run, so a gate failure on another machine is not mistaken for a code regression.
+
 Cross-complexity rows (``test_complexity`` set) are left out: the baseline keys on (model, dataset,
 complexity, perturbation, severity). A model trained at several patch sizes is keyed ``"label [patch]"``.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,7 @@ from segbench.stats.entries import with_entries
 from segbench.stats.regression import compare_to_baseline, make_baseline, validate_baseline
 from segbench.store import Store
 
-__all__ = ["GateResult", "run_gate"]
+__all__ = ["GateResult", "run_differences", "run_gate", "run_record"]
 
 
 @dataclass
@@ -39,12 +43,15 @@ class GateResult:
         regressed: True when the gate fails (a regression, or baseline entries without results).
         text: a fixed-width table plus a one-line verdict, for the terminal / CI log.
         updated: True when the baseline file was (re)written.
+        differences: how the current run was made differently from the baseline (threads, torch
+            version, CPU), one line each; empty when it matches.
     """
 
     table: pd.DataFrame
     regressed: bool
     text: str
     updated: bool
+    differences: list[str] = field(default_factory=list)
 
 
 def run_gate(
@@ -83,11 +90,13 @@ def run_gate(
             f"'segbench check --baseline {baseline} --results {results} --update'"
         )
     cases = _gate_cases(results, suite)
+    run = run_record(results, suite)
     old = _load(baseline) if baseline.exists() else None
     table = compare_to_baseline(cases, old, delta=delta) if old is not None else pd.DataFrame()
     if update:
         payload = make_baseline(cases)
         payload["suite"] = suite
+        payload["run"] = run
         baseline.parent.mkdir(parents=True, exist_ok=True)
         tmp = baseline.with_suffix(baseline.suffix + ".tmp")
         tmp.write_text(
@@ -99,6 +108,8 @@ def run_gate(
         n = len(payload["entries"])
         text = _render(table, delta) + f"\nbaseline updated: {baseline} ({n} entries from suite {suite!r})"
         return GateResult(table, False, text, True)
+    differences = run_differences(old, run)
+    notes = "".join(f"\nnote: {line}" for line in differences)
     n_reg = int((table["status"] == "regressed").sum())
     n_missing = int((table["status"] == "missing").sum())
     failed = n_reg > 0 or n_missing > 0
@@ -108,7 +119,51 @@ def run_gate(
         verdict = "FAIL: " + "; ".join(parts)
     else:
         verdict = f"PASS: no model x condition is worse than the baseline by more than {delta:g} Dice"
-    return GateResult(table, failed, _render(table, delta) + "\n" + verdict, False)
+    return GateResult(table, failed, _render(table, delta) + notes + "\n" + verdict, False, differences)
+
+
+def run_record(results: Path, suite: str) -> dict[str, str]:
+    """How ``suite``'s stored jobs were run: CPU threads per job, torch version, CPU model.
+
+    Read from the jobs' provenance; several values are joined with ", " and an unknown one is "".
+    """
+    jobs = Store(results).jobs(suite)
+    found: dict[str, set[str]] = {name: set() for name in _RUN_FIELDS}
+    for text in jobs["provenance"].dropna() if "provenance" in jobs else []:
+        prov = json.loads(text)
+        values = {
+            "threads": prov.get("torch_threads"),
+            "torch": (prov.get("packages") or {}).get("torch"),
+            "cpu": prov.get("cpu"),
+        }
+        for name, value in values.items():
+            if value is not None:
+                found[name].add(str(value))
+    return {name: ", ".join(sorted(values)) for name, values in found.items()}
+
+
+def run_differences(baseline: dict[str, Any] | None, run: dict[str, str]) -> list[str]:
+    """One line per way the current ``run`` differs from ``baseline['run']`` (nothing when equal)."""
+    if baseline is None:
+        return []
+    made = baseline.get("run")
+    if not isinstance(made, dict):
+        return [
+            "the baseline does not record the CPU threads, torch version and CPU it was made with; "
+            "regenerate it with --update to have them checked"
+        ]
+    lines = []
+    for name, label in _RUN_FIELDS.items():
+        before, now = str(made.get(name) or ""), run.get(name, "")
+        if before and now and before != now:
+            lines.append(
+                f"{label} differ: baseline {before}, this run {now} "
+                "(CPU results depend on it: differences may come from this, not from the code)"
+            )
+    return lines
+
+
+_RUN_FIELDS = {"threads": "CPU threads per job", "torch": "torch versions", "cpu": "CPUs"}
 
 
 def _gate_cases(results: Path, suite: str) -> pd.DataFrame:

@@ -33,14 +33,24 @@ __all__ = [
     "expand",
     "job_key",
     "patch_size",
+    "score_at",
 ]
 
 # Bump when the meaning of training/evaluation changes, so stored results are not reused.
 TRAIN_PROTOCOL = 1
 EVAL_PROTOCOL = 1
 _EVAL_ONLY_TRAIN_FIELDS = frozenset({"sw_overlap", "tta"})
-# How a job is run, not what it computes: never part of a job or condition key.
-_RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every"})
+# How a job is run, not what it computes: never part of a job or condition key.  ``threads`` does
+# change CPU floats (reductions split by thread), as ``device`` does, and like the device it is
+# recorded in every job's provenance and in gate baselines instead: in the key it would re-key every
+# stored job, and a key cannot say how many threads a job stored before the setting existed used.
+_RUN_ONLY_TRAIN_FIELDS = frozenset({"timeout_min", "checkpoint_every", "threads"})
+# Dataset params added after keys were first stored: left out of job keys at these defaults, so a
+# suite that does not set them keeps its stored jobs.  ``score_at`` is where a prediction is
+# scored, never part of training: it enters only the condition key.
+_NEW_DATASET_DEFAULTS = {"label_resize": "nearest", "image_resize": "bilinear"}
+_EVAL_ONLY_DATASET_PARAMS = frozenset({"score_at"})
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,9 @@ class TrainJob:
         eval_cfg = {
             f: getattr(self.train, f) for f in sorted(_EVAL_ONLY_TRAIN_FIELDS) if f != "tta" or self.train.tta
         }
+        scored = score_at(self.dataset)
+        if scored == "native":  # results scored on the resized grid before native scoring stay apart
+            eval_cfg["score_at"] = scored
         return _hash(
             {
                 "job": self.key,
@@ -154,6 +167,8 @@ def job_key(
 ) -> str:
     """Stable content hash of everything that affects training."""
     excluded = set(_EVAL_ONLY_TRAIN_FIELDS | _RUN_ONLY_TRAIN_FIELDS)
+    if train.validation == "split":  # the default (and all there was before): stored keys stay valid
+        excluded.add("validation")
     train_fields = train.model_dump(mode="json", exclude=excluded)
     pretrained = weights_fingerprint(model)
     if pretrained:  # never trained: the weights' content replaces the training config in the key
@@ -161,10 +176,7 @@ def job_key(
     return _hash(
         {
             "model": {"name": model.name, "params": _with_defaults(MODELS, model.name, model.params)},
-            "dataset": {
-                "name": dataset.name,
-                "params": _with_defaults(DATASETS, dataset.name, dataset.params),
-            },
+            "dataset": {"name": dataset.name, "params": _training_params(dataset)},
             "complexity": complexity,
             "patch": patch.model_dump(mode="json") if patch else "full",
             "seed": seed,
@@ -248,7 +260,25 @@ def dataset_identity(spec: DatasetSpec) -> str:
     Complexity is deliberately excluded: cases at every complexity level share masks and
     case ids, so they can be paired across levels.
     """
-    return _hash({"name": spec.name, "params": _with_defaults(DATASETS, spec.name, spec.params)})
+    return _hash({"name": spec.name, "params": _training_params(spec)})
+
+
+def score_at(spec: DatasetSpec) -> str:
+    """Where ``spec``'s predictions are scored: ``native`` (each file's own grid; real data that is
+    resized for the model) or ``model`` (the grid the model sees: synthetic data, ``size: null``,
+    or ``score_at: model``)."""
+    full = _with_defaults(DATASETS, spec.name, spec.params)
+    return "native" if full.get("score_at") == "native" and full.get("size") is not None else "model"
+
+
+def _training_params(spec: DatasetSpec) -> dict[str, Any]:
+    """The dataset params that enter a job key (defaults filled in; see ``_NEW_DATASET_DEFAULTS``)."""
+    full = _with_defaults(DATASETS, spec.name, spec.params)
+    return {
+        k: v
+        for k, v in full.items()
+        if k not in _EVAL_ONLY_DATASET_PARAMS and _NEW_DATASET_DEFAULTS.get(k, _UNSET) != v
+    }
 
 
 def dataset_fingerprint(spec: DatasetSpec) -> str | None:

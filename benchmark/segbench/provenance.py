@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["collect_provenance", "git_commit"]
+__all__ = ["collect_provenance", "cpu_name", "git_commit"]
 
 _PACKAGES = ("segbench", "torch", "monai", "numpy", "scipy", "scikit-image", "pydantic")
 
@@ -51,9 +51,26 @@ def collect_provenance(device: str) -> dict[str, Any]:
         "packages": versions,
         "git_commit": git_commit(),
         "device": device,
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch.get_num_threads(),  # set per job (train.threads): CPU floats depend on it
+        "cpu": cpu_name(),
     }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
         info["cuda"] = torch.version.cuda
     return info
+
+
+def cpu_name() -> str:
+    """The CPU model (``/proc/cpuinfo`` on Linux), else the platform's processor or machine name.
+
+    Recorded because CPU float results may differ between instruction sets (AVX2 vs AVX-512
+    kernels), which is one reason a gate baseline may not reproduce on another machine.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

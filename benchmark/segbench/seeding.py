@@ -7,6 +7,7 @@ plus a stable key (never from global ``np.random`` state).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -15,7 +16,14 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["derive_rng", "derive_seed", "job_randomness", "perturbation_rng", "seed_everything"]
+__all__ = [
+    "derive_rng",
+    "derive_seed",
+    "job_randomness",
+    "job_threads",
+    "perturbation_rng",
+    "seed_everything",
+]
 
 
 def derive_seed(seed: int, *keys: object) -> int:
@@ -120,3 +128,37 @@ def job_randomness(seed: int, deterministic: bool = True, device_type: str = "cp
         torch.set_rng_state(saved_rng[2])
         if saved_cuda_rng is not None:
             torch.cuda.set_rng_state_all(saved_cuda_rng)
+
+
+@contextmanager
+def job_threads(threads: int) -> Iterator[None]:
+    """Run one job with ``threads`` torch CPU threads, then put the previous count back.
+
+    Why per job, not per process: CPU float results depend on the intra-op thread count (oneDNN
+    and OpenMP split reductions by thread), so a job's numbers must not depend on which executor
+    ran it or on how many cores the machine has.  Measured on a 2-core machine (quick suite, same
+    seeds): torch's default of one thread per core changed 63 of 126 leaderboard cells against
+    one thread, and with one busy neighbour process its spinning threads made the run 5x slower.
+    Inter-op threads (parallel graph branches; no effect on the numbers) can only be set before
+    torch first uses them, so they are set once per process, best effort.
+
+    Args:
+        threads: intra-op threads for the job (``train.threads``, default 1).
+    """
+    import torch
+
+    global _INTEROP_SET
+    if not _INTEROP_SET:
+        _INTEROP_SET = True
+        # already used in this process (e.g. a notebook): keep torch's choice
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+_INTEROP_SET = False

@@ -37,13 +37,17 @@ def test_task_json_round_trip_keeps_every_field(tiny_suite: Path, tmp_path: Path
     assert job_from_dict(json.loads(json.dumps(job_to_dict(job)))) == job
 
 
-def test_slots_split_cores_and_pack_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slots_keep_the_job_thread_count_and_pack_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(16)), raising=False)
+    # Not the cores split between workers: that made a job's numbers depend on the machine.
     cpu = plan_slots(4, "cpu")
-    assert [s.gpu for s in cpu] == [None] * 4 and {s.threads for s in cpu} == {4}
+    assert [s.gpu for s in cpu] == [None] * 4 and {s.threads for s in cpu} == {1}
+    assert {s.threads for s in plan_slots(2, "cpu", threads=3)} == {3}
+    with pytest.raises(ValueError, match="--threads"):
+        plan_slots(2, "cpu", threads=0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     packed = plan_slots(None, "cuda", jobs_per_gpu=4)
-    assert [s.gpu for s in packed] == ["0", "1"] * 4 and {s.threads for s in packed} == {2}
+    assert [s.gpu for s in packed] == ["0", "1"] * 4 and {s.threads for s in packed} == {1}
     assert [s.gpu for s in plan_slots(None, "cuda:1", jobs_per_gpu=2)] == ["1", "1"]
     with pytest.raises(ValueError, match="--jobs-per-gpu"):
         plan_slots(None, "cuda", jobs_per_gpu=0)
@@ -62,11 +66,12 @@ def test_pool_of_two_matches_sequential_per_case(tiny_suite: Path, tmp_path: Pat
 
     sequential, pooled = tmp_path / "seq", tmp_path / "pool"
     # CPU float results depend on the intra-op thread count (oneDNN splits reductions by thread), so
-    # "identical" means: the same threads per job.  Each of the pool's 2 workers gets cores // 2.
-    threads, before = plan_slots(2, "cpu")[0].threads, torch.get_num_threads()
-    torch.set_num_threads(threads)
+    # every job runs at train.threads (1 by default) whatever this process uses: 3 threads here.
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
     try:
         assert api.run_suite(tiny_suite, sequential, device="cpu", quiet=True).ok
+        assert torch.get_num_threads() == 3  # put back after each job
     finally:
         torch.set_num_threads(before)
     args = ["--executor", "pool", "--workers", "2", "--device", "cpu", "--quiet"]
@@ -77,6 +82,8 @@ def test_pool_of_two_matches_sequential_per_case(tiny_suite: Path, tmp_path: Pat
     pd.testing.assert_frame_equal(a, b)
     jobs = Store(pooled).jobs("tiny")
     assert (jobs["status"] == "trained").all() and (jobs["peak_memory_mb"] > 0).all()
+    for stored in (Store(sequential).jobs("tiny"), jobs):  # recorded with every job
+        assert {json.loads(p)["torch_threads"] for p in stored["provenance"]} == {1}
     # Each worker logged to its own file, and a rerun has nothing left to do.
     assert sorted(p.name for p in (pooled / "logs").glob("pool-*.log")) == ["pool-0.log", "pool-1.log"]
     again = api.run_suite(tiny_suite, pooled, quiet=True, executor="pool", executor_settings={"workers": 2})

@@ -48,6 +48,10 @@ dataset_shifts:
 """,
     )
     cases = store.cases("fundus")
+    # score_at: native (the default): scored against the 584x565 GIF, not the 32x32 resized mask.
+    gif = np.asarray(Image.open(tmp_path / "siteB" / "1st_manual" / "01_manual1.gif").convert("L"))
+    row = cases[(cases["perturbation"] == "site_B") & (cases["case_id"] == "01_training")]
+    assert int(row["n_ref"].iloc[0]) == int((gif > 0).sum()) > 32 * 32
     by_condition = cases.groupby("perturbation")["case_id"].apply(sorted).to_dict()
     assert by_condition["site_B"] == ["01_training", "02_training", "03_training"]  # all of B
     assert by_condition["site_B+speckle"] == by_condition["site_B"]  # a perturbation on top of B

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -12,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from tests_tiny_text import tiny_with_models
+from tests_tiny_text import TEMPLATE, tiny_with_models
 
 from segbench import api
 from segbench.execute import ExecutorOptions, Task
@@ -76,22 +75,28 @@ def test_rerun_reattaches_to_running_jobs_and_submits_only_missing(tiny_suite: P
 
 
 def test_preempted_job_is_requeued_and_resumes_from_its_last_epoch(write_suite, tmp_path: Path) -> None:
-    epochs = 10
-    text = tiny_with_models(["unet"], "requeue").replace("epochs: 10", f"epochs: {epochs}")
+    epochs, per_epoch = 10, 7  # 28 training images in batches of 4
+    marker = tmp_path / "paused"
+    # The model pauses at the first training step of epoch 3 (after epoch 2's state was saved) and
+    # waits there: the preemption below then hits the same point on an idle or a loaded machine.
+    params = f"{{marker: '{marker}', step: {2 * per_epoch + 1}}}"
+    model = f"  - {{name: 'pausing_models:unet_pausing_at', params: {params}}}"
+    text = TEMPLATE.format(name="requeue", models=model).replace("epochs: 10", f"epochs: {epochs}")
     suite = write_suite(text.replace("lr: 0.01,", "lr: 0.01, checkpoint_every: 1,"), "requeue")
     reference, results = tmp_path / "reference", tmp_path / "results"
+    marker.touch()  # the reference run never pauses
     assert api.run_suite(suite, reference, device="cpu", quiet=True).ok
+    marker.unlink()
 
     (job,) = expand(load_suite(suite))
     executor = SlurmExecutor(ExecutorOptions(results, "cpu"), _quiet(), cluster="local", timeout_min=30)
     executor.submit([Task(job, job.conditions)])
-    state = state_path(results, job.key)
-    saved, deadline = 0, time.time() + 300
-    while saved < 2 and time.time() < deadline:
-        with contextlib.suppress(OSError, RuntimeError, EOFError):
-            saved = torch.load(state, weights_only=True)["epoch"] if state.exists() else 0
+    deadline = time.time() + 600  # a bound for a broken run only: the test waits on the marker
+    while not marker.exists() and time.time() < deadline:
         time.sleep(0.1)
-    assert 2 <= saved < epochs, "training ended before it could be preempted; make it longer"
+    assert marker.exists(), "the job never reached its pause point"
+    saved = torch.load(state_path(results, job.key), weights_only=True)["epoch"]
+    assert saved == 2, f"paused after epoch {saved}; expected 2 (did the split or batch size change?)"
     # What Slurm sends a preempted job: USR2 to the task (the local controller does not forward it).
     controller = executor._watched[0].job_id
     (task_pid,) = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()

@@ -76,6 +76,9 @@ def build(
     label_threshold: float | None = None,
     split: Sequence[float] = (0.7, 0.1, 0.2),
     group: str | None = None,
+    label_resize: str = "nearest",
+    image_resize: str = "bilinear",
+    score_at: str = "native",
 ) -> DatasetSplits:
     """BUSI benign + malignant ultrasound, masks OR-ed, 256 x 256 grayscale (the skip study).
 
@@ -85,7 +88,8 @@ def build(
         root: folder holding ``Dataset_BUSI_with_GT`` (or that folder itself).
         classes: class folders to use.  Defaults to ``("benign", "malignant")``.
         size: output side; ``None`` keeps native sizes.  Defaults to 256.
-        channels, intensity, label_threshold, split, group: see ``segbench.datasets.preprocess``.
+        channels, intensity, label_threshold, split, group, label_resize, image_resize, score_at:
+            see ``segbench.datasets.preprocess`` (defaults ``nearest``, ``bilinear``, ``native``).
 
     Returns:
         Splits of ``Case`` with ids = image stems (``"benign (12)"``).
@@ -99,4 +103,7 @@ def build(
         label_threshold=label_threshold,
         split=split,
         group=group,
+        label_resize=label_resize,
+        image_resize=image_resize,
+        score_at=score_at,
     )

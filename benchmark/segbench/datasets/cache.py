@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segbench.cases import Case
+from segbench.cases import Case, NativeGrid
 
 __all__ = ["CACHE_VERSION", "cache_dir", "cached_cases", "set_cache_dir"]
 
@@ -76,7 +76,10 @@ def _read(path: Path, key: str) -> list[Case]:
             # Reading every member checks each one's zip CRC: a flipped byte raises here.
             image = np.array(data[f"image_{i}"])
             label = np.array(data[f"label_{i}"])
-            cases.append(Case(entry["case_id"], image, label, tuple(entry["spacing"]), entry["meta"]))
+            native = None
+            if "native_spacing" in entry:
+                native = NativeGrid(np.array(data[f"native_{i}"]), tuple(entry["native_spacing"]))
+            cases.append(Case(entry["case_id"], image, label, tuple(entry["spacing"]), entry["meta"], native))
     return cases
 
 
@@ -85,12 +88,14 @@ def _write(path: Path, key: str, cases: list[Case]) -> None:
     index = {
         "key": key,
         "version": CACHE_VERSION,
-        "cases": [{"case_id": c.case_id, "spacing": list(c.spacing), "meta": c.meta} for c in cases],
+        "cases": [_entry(c) for c in cases],
     }
     arrays: dict[str, np.ndarray] = {"index": np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)}
     for i, case in enumerate(cases):
         arrays[f"image_{i}"] = case.image
         arrays[f"label_{i}"] = case.label
+        if case.native is not None:
+            arrays[f"native_{i}"] = case.native.label
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -99,3 +104,10 @@ def _write(path: Path, key: str, cases: list[Case]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _entry(case: Case) -> dict[str, object]:
+    entry: dict[str, object] = {"case_id": case.case_id, "spacing": list(case.spacing), "meta": case.meta}
+    if case.native is not None:
+        entry["native_spacing"] = list(case.native.spacing)
+    return entry

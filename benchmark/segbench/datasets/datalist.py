@@ -7,6 +7,8 @@ pre-run check mirrors it without importing torch, and a test keeps the two equal
 ``"image"`` may be a list of files (modalities, stacked as channels).  2D files (png, jpg,
 tif, bmp, gif) and 3D (nii, nii.gz; nrrd, mha with ITK) are read through MONAI ``LoadImage``.
 Lists that are missing (or hold no labels, like MSD's ``test``) are made by a seeded split.
+A datalist with only a labelled ``test`` list is a test-only site: valid as a dataset shift,
+refused (saying so) as a training dataset.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
             the runner) instead of the identical light resolver (validation).
 
     Raises:
-        DataError: the file is missing, not JSON, or has no labelled ``training`` entries.
+        DataError: the file is missing, not JSON, or has neither labelled ``training`` entries
+            nor (test-only) a ``test`` list.
     """
     file = Path(path).expanduser()
     if not file.is_file():
@@ -49,8 +52,13 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
         data = json.loads(file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataError(f"datalist {file} is not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("training"), list):
-        raise DataError(f"datalist {file} has no 'training' list of {{image, label}} entries")
+    if not isinstance(data, dict) or not (
+        isinstance(data.get("training"), list) or isinstance(data.get("test"), list)
+    ):
+        raise DataError(
+            f"datalist {file} has no 'training' list of {{image, label}} entries "
+            "(nor, for a test-only site, a 'test' list)"
+        )
     pairs: list[Pair] = []
     official_test = False
     for key, subset in _LISTS:
@@ -74,6 +82,10 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
             images = _as_paths(entry.get("image"), file, f"{key}[{k}].image")
             labels = _as_paths(entry["label"], file, f"{key}[{k}].label")
             pairs.append(Pair(stem(images[0]), images, labels, subset, f"{file.name} {key}[{k}]"))
+    if not pairs:
+        raise DataError(
+            f"datalist {file}: no labelled entries in 'training' or 'test'; add {{image, label}} pairs"
+        )
     return Listing("datalist", file.parent, pairs, (file,), official_test=official_test)
 
 
@@ -89,6 +101,9 @@ def build(
     label_threshold: float | None = None,
     split: Sequence[float] = (0.7, 0.1, 0.2),
     group: str | None = None,
+    label_resize: str = "nearest",
+    image_resize: str = "bilinear",
+    score_at: str = "native",
 ) -> DatasetSplits:
     """A MONAI datalist / Decathlon JSON of 2D or 3D images with binary labels.
 
@@ -105,6 +120,11 @@ def build(
         split: train/val/test fractions for the lists the JSON lacks.  Defaults to ``(0.7, 0.1, 0.2)``.
         group: regex on the file stem giving the subject (first capture group), so one
             subject's images stay in one split.  Defaults to ``None`` (each image its own).
+        label_resize: ``nearest`` or ``area`` (see ``segbench.datasets.preprocess``).
+            Defaults to ``"nearest"``.
+        image_resize: ``bilinear`` or ``area``.  Defaults to ``"bilinear"``.
+        score_at: ``native`` (metrics on each file's own grid) or ``model`` (on the resized grid).
+            Defaults to ``"native"``.
 
     Returns:
         Splits of ``Case`` with ids = image file stems (see ``segbench.datasets.preprocess``).
@@ -121,6 +141,9 @@ def build(
         label_threshold=label_threshold,
         split=split,
         group=group,
+        label_resize=label_resize,
+        image_resize=image_resize,
+        score_at=score_at,
     )
 
 

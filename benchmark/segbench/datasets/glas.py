@@ -71,6 +71,9 @@ def build(
     label_threshold: float | None = None,
     split: Sequence[float] = (0.85, 0.15, 0.0),
     group: str | None = None,
+    label_resize: str = "nearest",
+    image_resize: str = "bilinear",
+    score_at: str = "native",
 ) -> DatasetSplits:
     """GlaS colon histology: glands (instance ids > 0) vs stroma, official testA/testB kept.
 
@@ -81,7 +84,8 @@ def build(
         test: ``testA``, ``testB`` or ``both`` as the test split.  Defaults to ``"both"``.
         size: output side; ``None`` keeps native sizes.  Defaults to 256.
         channels: Defaults to ``"rgb"`` (H&E colour).
-        intensity, label_threshold, group: see ``segbench.datasets.preprocess``.
+        intensity, label_threshold, group, label_resize, image_resize, score_at: see
+            ``segbench.datasets.preprocess`` (defaults ``nearest``, ``bilinear``, ``native``).
         split: train/val fractions of ``train_*`` (test is fixed).  Defaults to ``(0.85, 0.15, 0.0)``.
 
     Returns:
@@ -98,4 +102,7 @@ def build(
         label_threshold=label_threshold,
         split=split,
         group=group,
+        label_resize=label_resize,
+        image_resize=image_resize,
+        score_at=score_at,
     )

@@ -72,6 +72,9 @@ def build(
     label_threshold: float | None = None,
     split: Sequence[float] = (0.7, 0.1, 0.2),
     group: str | None = None,
+    label_resize: str = "nearest",
+    image_resize: str = "bilinear",
+    score_at: str = "native",
 ) -> DatasetSplits:
     """An nnU-Net v2 raw dataset (2D PNG or 3D NIfTI), labels mapped to one foreground.
 
@@ -88,6 +91,8 @@ def build(
         split: train/val/test fractions of ``imagesTr`` (train/val only when labelled
             ``imagesTs`` exist).  Defaults to ``(0.7, 0.1, 0.2)``.
         group: regex on the case id giving the subject.  Defaults to ``None``.
+        label_resize, image_resize, score_at: resampling and where metrics are computed
+            (see ``segbench.datasets.preprocess``).  Default to ``nearest``, ``bilinear``, ``native``.
 
     Returns:
         Splits of ``Case`` with ids = nnU-Net case identifiers.
@@ -101,6 +106,9 @@ def build(
         label_threshold=label_threshold,
         split=split,
         group=group,
+        label_resize=label_resize,
+        image_resize=image_resize,
+        score_at=score_at,
     )
 
 

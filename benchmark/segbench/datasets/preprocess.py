@@ -16,26 +16,53 @@ and ``msd2d``:
   window nothing is re-applied, so a brightness shift stays visible to the model).
 - ``label_threshold``: ``None`` = values > 0 are foreground (binary masks saved as 0/1 or
   0/255 both work); a number = values above it (lossy JPEG masks).
+- ``label_resize``: ``"nearest"`` (default) or ``"area"``: the binary mask (after
+  ``label_threshold``: thresholding comes first, resizing second) is area-averaged and
+  thresholded at 0.5.  Nearest sampling of a x3-x5 shrink breaks 1-3 px structures (vessels)
+  apart; the area average keeps a pixel that is at least half foreground.
+- ``image_resize``: ``"bilinear"`` (default; antialiased when shrinking, trilinear in 3D) or
+  ``"area"`` (the mean of the source pixels each target pixel covers).
+- ``score_at``: ``"native"`` (default) or ``"model"``: where predictions are scored (see
+  ``segbench.worker.native``).  With ``native`` and a ``size``, each case keeps its original
+  label and spacing (``Case.native``), against which the runner scores.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from segbench.cases import Case
+from segbench.cases import Case, NativeGrid
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import LabelRule, Pair
 from segbench.datasets.readers import EXTENSIONS_2D, decode, extension, nrrd_spacing
 
-__all__ = ["CHANNELS", "PREPROCESSING", "Preprocess", "binarize", "parse_preprocess", "preprocess_pair"]
+__all__ = [
+    "CHANNELS",
+    "IMAGE_RESIZE",
+    "LABEL_RESIZE",
+    "PREPROCESSING",
+    "RESAMPLING",
+    "SCORE_AT",
+    "Preprocess",
+    "binarize",
+    "parse_preprocess",
+    "parse_resampling",
+    "preprocess_pair",
+]
 
 CHANNELS = ("gray", "green", "rgb")
 PREPROCESSING = ("size", "channels", "intensity", "label_threshold", "split", "group")
+#: Resampling params with their defaults (the first value): a shift dataset inherits them from
+#: the training dataset, and a job key leaves them out at their default (``segbench.plan``).
+LABEL_RESIZE = ("nearest", "area")
+IMAGE_RESIZE = ("bilinear", "area")
+SCORE_AT = ("native", "model")
+RESAMPLING = {"label_resize": LABEL_RESIZE, "image_resize": IMAGE_RESIZE, "score_at": SCORE_AT}
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
@@ -47,6 +74,9 @@ class Preprocess:
     channels: str = "gray"
     intensity: str | tuple[float, float] = "minmax"
     label_threshold: float | None = None
+    label_resize: str = "nearest"
+    image_resize: str = "bilinear"
+    native: bool = False  # keep each case's original label and spacing (score_at: native)
 
     @property
     def scaling(self) -> str:
@@ -56,6 +86,10 @@ class Preprocess:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["intensity"] = list(self.intensity) if isinstance(self.intensity, tuple) else self.intensity
+        # Left out at their defaults, so caches written before these fields existed stay valid.
+        for name, default in (("label_resize", "nearest"), ("image_resize", "bilinear"), ("native", False)):
+            if out[name] == default:
+                del out[name]
         return out
 
 
@@ -86,6 +120,22 @@ def parse_preprocess(
             raise ValueError(f"label_threshold={label_threshold!r} must be finite")
         label_threshold = float(label_threshold)
     return Preprocess(size, channels, intensity, label_threshold)
+
+
+def parse_resampling(
+    prep: Preprocess, label_resize: Any = "nearest", image_resize: Any = "bilinear", score_at: Any = "native"
+) -> Preprocess:
+    """``prep`` with the resampling params checked and set; ``ValueError`` names the field."""
+    for field_name, value in (
+        ("label_resize", label_resize),
+        ("image_resize", image_resize),
+        ("score_at", score_at),
+    ):
+        allowed = RESAMPLING[field_name]
+        if value not in allowed:
+            raise ValueError(f"{field_name}={value!r} is not allowed; use one of {', '.join(allowed)}")
+    native = score_at == "native" and prep.size is not None  # without a resize the grid is native
+    return replace(prep, label_resize=label_resize, image_resize=image_resize, native=native)
 
 
 def binarize(raw: np.ndarray, rule: LabelRule, threshold: float | None, path: Path) -> np.ndarray:
@@ -134,16 +184,22 @@ def preprocess_pair(pair: Pair, prep: Preprocess, rule: LabelRule, dims: int) ->
             )
         label |= binarize(raw, rule, prep.label_threshold, path)
     spacing = _spacing(pair.images[0], dims)
+    native = NativeGrid(label.copy(), spacing) if prep.native else None
     if prep.size is not None:
         target = (prep.size,) * dims
         spacing = tuple(s * n / t for s, n, t in zip(spacing, label.shape, target, strict=True))
-        image, label = _resize(image, label, target)
+        image, label = _resize(
+            image, label, target, label_mode=prep.label_resize, image_mode=prep.image_resize
+        )
     image = _scale(image, prep.intensity)
     if image.shape[0] == 1:
         image = image[0]
     fbr = float(label.mean()) if label.size else 0.0
-    meta: dict[str, float | str] = {"source": pair.images[0].name, "fbr": fbr}
-    return Case(pair.case_id, np.ascontiguousarray(image), np.ascontiguousarray(label), spacing, meta)
+    # HD95/NSD units: 2D files carry no spacing (pixels of the file); volumes are read in mm.
+    unit = "px" if extension(pair.images[0]) in EXTENSIONS_2D else "mm"
+    meta: dict[str, float | str] = {"source": pair.images[0].name, "fbr": fbr, "distance_unit": unit}
+    image, label = np.ascontiguousarray(image), np.ascontiguousarray(label)
+    return Case(pair.case_id, image, label, spacing, meta, native=native)
 
 
 def _select_channels(array: np.ndarray, channels: str, dims: int, path: Path) -> list[np.ndarray]:
@@ -177,16 +233,35 @@ def _spacing(path: Path, dims: int) -> tuple[float, ...]:
         return (1.0,) * dims
 
 
-def _resize(image: np.ndarray, label: np.ndarray, target: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _resize(
+    image: np.ndarray,
+    label: np.ndarray,
+    target: tuple[int, ...],
+    *,
+    label_mode: str = "nearest",
+    image_mode: str = "bilinear",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Image ``(C, *spatial)`` and binary label ``(*spatial)`` resized to ``target``.
+
+    ``image_mode`` ``bilinear`` is antialiased where it shrinks (MONAI applies the Gaussian
+    only when downsampling); ``area`` averages the covered pixels.  ``label_mode`` ``nearest``
+    samples the mask; ``area`` averages it and thresholds at 0.5 (ties count as foreground).
+    """
     if tuple(label.shape) == target:
         return image, label
     from monai.transforms import Resize
 
-    mode = "bilinear" if len(target) == 2 else "trilinear"
-    resized = Resize(target, mode=mode, anti_aliasing=True)(image)
-    # Nearest on the binary mask: keeps it binary (antialiasing would blur the boundary).
-    mask = Resize(target, mode="nearest")(label[None].astype(np.float32))
-    return np.asarray(resized, dtype=np.float32), np.asarray(mask)[0].astype(np.uint8)
+    if image_mode == "area":
+        resized = Resize(target, mode="area")(image)
+    else:
+        mode = "bilinear" if len(target) == 2 else "trilinear"
+        resized = Resize(target, mode=mode, anti_aliasing=True)(image)
+    if label_mode == "area":
+        share = np.asarray(Resize(target, mode="area")(label[None].astype(np.float32)))[0]
+        mask = (share >= 0.5).astype(np.uint8)
+    else:  # nearest keeps the mask binary (antialiasing would blur the boundary)
+        mask = np.asarray(Resize(target, mode="nearest")(label[None].astype(np.float32)))[0].astype(np.uint8)
+    return np.asarray(resized, dtype=np.float32), mask
 
 
 def _scale(image: np.ndarray, intensity: str | tuple[float, float]) -> np.ndarray:

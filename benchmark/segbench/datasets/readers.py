@@ -39,7 +39,9 @@ _NIFTI = (".nii.gz", ".nii")
 _NRRD = (".nrrd",)
 _ITK = (".mha", ".mhd")
 # PIL modes whose pixel values are not intensities (palette) or carry alpha: converted first.
-_TO_RGB = {"P", "PA", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "LA", "1"}
+# A 1-bit image ("1") is one grey channel (read as 0/255), not colour: a 1-bit mask used to be
+# described as (H, W, 3) in size messages.
+_TO_RGB = {"P", "PA", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "LA"}
 
 
 def extension(path: Path | str) -> str:
@@ -211,6 +213,8 @@ def _decode_nrrd(path: Path) -> np.ndarray:
 
 
 def _to_rgb_if_needed(img: Any) -> Any:
+    if img.mode == "1":
+        return img.convert("L")
     return img.convert("RGB") if img.mode in _TO_RGB else img
 
 

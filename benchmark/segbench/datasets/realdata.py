@@ -22,7 +22,14 @@ from segbench.datasets.checks import check_listing
 from segbench.datasets.errors import DataError
 from segbench.datasets.listing import Listing, fingerprint
 from segbench.datasets.memory import memory_problem
-from segbench.datasets.preprocess import PREPROCESSING, Preprocess, parse_preprocess, preprocess_pair
+from segbench.datasets.preprocess import (
+    PREPROCESSING,
+    RESAMPLING,
+    Preprocess,
+    parse_preprocess,
+    parse_resampling,
+    preprocess_pair,
+)
 from segbench.datasets.readers import EXTENSIONS_2D, extension, header_shape
 from segbench.datasets.split import check_group, check_split, group_of, split_cases
 
@@ -41,18 +48,27 @@ def build_dataset(
     label_threshold: float | None,
     split: Sequence[float],
     group: str | None,
+    label_resize: str = "nearest",
+    image_resize: str = "bilinear",
+    score_at: str = "native",
 ) -> DatasetSplits:
     """Check, decode (through the cache) and split a listing; the body of every real factory.
 
     ``rng`` is accepted for the uniform factory call and unused: see ``segbench.datasets.split``.
 
+    Raises:
+        DataError: the listing holds only test cases (usable as a test-only shift, not for training).
+
     Returns:
         ``DatasetSplits`` with ``scaling`` from ``intensity``, ``official_test`` from the
         layout and the listing's ``fingerprint``; case meta adds ``group`` (the subject).
     """
-    prep = parse_preprocess(size, channels, intensity, label_threshold)
+    prep = parse_resampling(
+        parse_preprocess(size, channels, intensity, label_threshold), label_resize, image_resize, score_at
+    )
     fractions = check_split(split)
     pattern = check_group(group)
+    _require_training_cases(listing)
     cases, key = load_all_cases(listing, prep)
     for case in cases:
         case.meta["group"] = group_of(case.case_id, pattern)
@@ -92,6 +108,15 @@ def load_all_cases(listing: Listing, prep: Preprocess) -> tuple[list[Case], str]
     return cases, fp
 
 
+def _require_training_cases(listing: Listing) -> None:
+    """A dataset trained on needs training cases; a test-only one is for shifts."""
+    if listing.pairs and all(p.subset == "test" for p in listing.pairs):
+        raise DataError(
+            f"{listing.kind} {listing.root} has only test cases ({len(listing.pairs)}); it can be a "
+            "dataset shift (test-only site) but training needs training cases (a 'training' list / imagesTr)"
+        )
+
+
 def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[str, Any]], Any]]:
     """Registry meta for a real dataset: ``check``, ``fingerprint`` and ``test_cases`` of params.
 
@@ -122,6 +147,10 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
             raise ValueError(f"{name} needs {', '.join(missing)}")
         return discover(**{k: full[k] for k in discover_keys})
 
+    def prep_of(full: dict[str, Any]) -> Preprocess:
+        prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
+        return parse_resampling(prep, *(full.get(k, allowed[0]) for k, allowed in RESAMPLING.items()))
+
     def check(params: dict[str, Any]) -> list[str]:
         """Problems as one-line messages (``suite.params`` reports them at the params' line)."""
         try:
@@ -132,11 +161,13 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
 
     def _check(params: dict[str, Any]) -> None:
         full = resolved(params)
-        prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
+        prep = prep_of(full)
         fractions = check_split(full.get("split", (0.7, 0.1, 0.2)))
         pattern = check_group(full.get("group"))
         listing = listing_of(full)
         check_listing(listing, prep)
+        if all(p.subset == "test" for p in listing.pairs):
+            return  # test-only: a shift dataset; training on it is refused by the factory
         if prep.size is not None and listing.pairs:
             first = listing.pairs[0].images[0]
             dims = 2 if extension(first) in EXTENSIONS_2D else 3
@@ -153,9 +184,8 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
     def test_cases(params: dict[str, Any]) -> list[Case]:
         """All labelled cases (or the layout's own test list) for a train-on-A / test-on-B shift."""
         full = resolved(params)
-        prep = parse_preprocess(*(full.get(k) for k in PREPROCESSING[:4]))
         listing = listing_of(full)
-        cases, _ = load_all_cases(listing, prep)
+        cases, _ = load_all_cases(listing, prep_of(full))
         if listing.official_test:
             fixed = {p.case_id for p in listing.pairs if p.subset == "test"}
             cases = [c for c in cases if c.case_id in fixed]
@@ -176,8 +206,47 @@ def registry_hooks(name: str, discover: Discover) -> dict[str, Callable[[dict[st
             return None
         return 2 if extension(pair.images[0]) in EXTENSIONS_2D else len(shape)
 
+    def probe(params: dict[str, Any]) -> dict[str, Any] | None:
+        """What a shift must share with the training dataset, from the first case's headers:
+        ``dims``, ``channels`` (model input channels), ``file``; ``test_only`` (no training cases).
+        None when the files cannot be listed (``check`` says why)."""
+        try:
+            full = resolved(params)
+            listing = listing_of(full)
+            pair = listing.pairs[0]
+            shape = header_shape(pair.images[0])
+        except (DataError, ValueError, OSError, LookupError, IndexError):
+            return None
+        is_2d = extension(pair.images[0]) in EXTENSIONS_2D
+        per_file = 3 if full.get("channels") == "rgb" else 1
+        return {
+            "dims": 2 if is_2d else len(shape),
+            "channels": per_file * len(pair.images),
+            "file": str(pair.images[0]),
+            "test_only": all(p.subset == "test" for p in listing.pairs),
+        }
+
+    def split_of(params: dict[str, Any]) -> dict[str, Any] | None:
+        """Case ids per split without decoding (what ``run --dry-run`` prints as held out), plus
+        ``val_listed``: the validation cases are the layout's own list; None when not listable."""
+        try:
+            full = resolved(params)
+            listing = listing_of(full)
+            fractions = check_split(full.get("split", (0.7, 0.1, 0.2)))
+            empty = np.zeros(0, np.float32)
+            placeholders = [Case(p.case_id, empty, empty, ()) for p in listing.pairs]
+            subsets = {p.case_id: p.subset for p in listing.pairs}
+            parts = split_cases(placeholders, subsets, fractions, check_group(full.get("group")))
+        except (DataError, ValueError, OSError, LookupError):
+            return None
+        out: dict[str, Any] = {k: [c.case_id for c in v] for k, v in parts.items()}
+        out["val_listed"] = any(p.subset == "val" for p in listing.pairs)
+        return out
+
     return {
         "check": check,
+        "probe": probe,
+        "split": split_of,
         "fingerprint": fingerprint_of,
         "test_cases": test_cases,
         "spatial_dims": spatial_dims,

@@ -76,7 +76,8 @@ def split_cases(
     Args:
         cases: all labelled cases (sorted by id for determinism).
         subsets: case id -> subset fixed by the layout, or ``None`` (to be split).
-        split: fractions; the missing subsets share the free cases in proportion.
+        split: fractions; the missing subsets share the free cases in proportion.  A validation
+            share of 0 leaves ``val`` empty (training then keeps its last epoch).
         pattern: compiled ``group`` regex or ``None`` (each case its own subject).
 
     Returns:
@@ -93,7 +94,9 @@ def split_cases(
             out[fixed].append(case)
         else:
             free.setdefault(group_of(case.case_id, pattern), []).append(case)
-    missing = [s for s in SUBSETS if not out[s]]
+    # A zero validation share is a choice (train.validation: none, last-epoch training): val may be empty.
+    optional = {"val"} if split[1] == 0 else set()
+    missing = [s for s in SUBSETS if not out[s] and s not in optional]
     if free and not missing:
         missing = ["train"]  # extra unlisted cases join training
     weights = np.array([split[SUBSETS.index(s)] for s in missing], dtype=float)
@@ -107,7 +110,7 @@ def split_cases(
         for subject in order[start : start + count]:
             out[subset].extend(free[subject])
         start += count
-    empty = [s for s in SUBSETS if not out[s]]
+    empty = [s for s in SUBSETS if not out[s] and s not in optional]
     if empty:
         raise DataError(
             f"split={list(split)} over {len(subjects)} subjects leaves {', '.join(empty)} empty; "

@@ -28,6 +28,7 @@ from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
 from segbench.provenance import collect_provenance
+from segbench.seeding import job_threads
 from segbench.worker.device import pick_device
 from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import Predictor
@@ -38,6 +39,7 @@ from segbench.worker.job import (
     input_format,
     load_dataset,
 )
+from segbench.worker.native import mask_rule
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]
@@ -60,8 +62,9 @@ def run_ensemble(
     }
     try:
         torch_device = pick_device(device)
-        shard["provenance"] = collect_provenance(str(torch_device))
-        _run(ensemble, conditions, results, torch_device, shard)
+        with job_threads(ensemble.train.threads):  # its members' count: the same numbers anywhere
+            shard["provenance"] = collect_provenance(str(torch_device))
+            _run(ensemble, conditions, results, torch_device, shard)
         shard["status"] = "done"
     except Exception:
         shard["error"] = traceback.format_exc()
@@ -106,7 +109,7 @@ def _run(
         started = time.perf_counter()
         cases, rng_for = condition_test_set(first, condition, data, identity)
         images, params = perturb_cases(cases, condition, rng_for)
-        masks, uncertainty = ensemble_predict(predictor, models, images)
+        masks, uncertainty = ensemble_predict(predictor, models, images, mask_rule(cases))
         rows = score_cases(cases, masks, params, uncertainty)
         shard["conditions"].append(
             condition_record(ensemble.condition_key(condition), condition, started, rows)

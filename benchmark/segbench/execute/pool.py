@@ -1,4 +1,4 @@
-"""Run jobs in N local worker processes (CPU cores split between them, GPUs shared out).
+"""Run jobs in N local worker processes (the same threads per job as anywhere, GPUs shared out).
 
 Why subprocesses driven through a pipe rather than ``multiprocessing``: each worker gets
 its own environment before torch is imported (``CUDA_VISIBLE_DEVICES``, thread counts),
@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -43,26 +44,31 @@ class Slot:
     threads: int
 
 
-def plan_slots(workers: int | None, device: str | None, jobs_per_gpu: int = 1) -> list[Slot]:
+def plan_slots(
+    workers: int | None, device: str | None, jobs_per_gpu: int = 1, threads: int = 1
+) -> list[Slot]:
     """Where each worker runs.
 
-    On CPU, ``workers`` processes split the machine's cores (``torch.set_num_threads``).
+    Every worker runs its jobs with the same CPU thread count as any other executor would (the
+    job's ``train.threads``, 1 by default): splitting the cores between workers made a job's
+    numbers depend on the core count and the worker count.  Parallelism comes from workers.
     With GPUs, each visible GPU gets ``jobs_per_gpu`` workers (``workers`` overrides the
-    total, assigned round-robin); CPU threads are split between all workers.
+    total, assigned round-robin).
 
     Args:
         workers: number of processes; None means one per GPU x ``jobs_per_gpu``, or 2 on CPU.
         device: "cpu", "cuda", "cuda:N" or None (CUDA when available).
         jobs_per_gpu: concurrent jobs packed onto one GPU. Defaults to 1.
+        threads: CPU threads of each worker (its jobs set their own, the same). Defaults to 1.
     """
     if jobs_per_gpu < 1:
         raise ValueError(f"--jobs-per-gpu must be >= 1, got {jobs_per_gpu}")
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
     gpus = _visible_gpus(device)
     count = workers if workers is not None else (len(gpus) * jobs_per_gpu if gpus else 2)
     if count < 1:
         raise ValueError(f"--workers must be >= 1, got {count}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // count)
     return [Slot(i, gpus[i % len(gpus)] if gpus else None, threads) for i in range(count)]
 
 
@@ -111,7 +117,7 @@ class PoolExecutor:
         reporter: progress display (events are forwarded from the workers).
         workers: number of worker processes (see ``plan_slots``).
         jobs_per_gpu: concurrent jobs per GPU.
-        threads: CPU threads per worker; None splits the cores evenly.
+        threads: CPU threads per worker, the run's ``train.threads``; None means 1.
     """
 
     def __init__(
@@ -124,9 +130,7 @@ class PoolExecutor:
     ) -> None:
         self.options = options
         self.reporter = reporter
-        self.slots = plan_slots(workers, options.device, jobs_per_gpu)
-        if threads is not None:
-            self.slots = [Slot(s.index, s.gpu, threads) for s in self.slots]
+        self.slots = plan_slots(workers, options.device, jobs_per_gpu, threads or 1)
         self.device = _worker_device(options.device, self.slots)
         self._queue = _Queue()
         self._workers: dict[int, _Worker] = {}
@@ -218,13 +222,16 @@ class PoolExecutor:
                     str(write_fd),
                     "--threads",
                     str(slot.threads),
+                    "--parent-pid",
+                    str(os.getpid()),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 env=env,
                 pass_fds=(write_fd,),
-                # Ctrl-C goes to the parent only; it stops the workers itself.
+                # Ctrl-C goes to the parent only; it stops the workers itself (and the kernel stops
+                # them when the parent dies: the worker asks for a parent-death signal).
                 start_new_session=True,
             )
         os.close(write_fd)
@@ -296,7 +303,7 @@ class PoolExecutor:
     def _stop(self, worker: _Worker, kill: bool) -> None:
         stdin: IO[bytes] | None = worker.proc.stdin
         if kill:
-            worker.proc.kill()
+            _kill_group(worker.proc)
         try:
             if stdin is not None:
                 stdin.close()
@@ -305,11 +312,19 @@ class PoolExecutor:
         try:
             worker.proc.wait(timeout=None if kill else 30)
         except subprocess.TimeoutExpired:
-            worker.proc.kill()
+            _kill_group(worker.proc)
             worker.proc.wait()
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(worker.events)
         os.close(worker.events)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker and anything it started (it leads its own session, so its group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        proc.kill()
 
 
 def _data_key(task: Task) -> str:

@@ -210,7 +210,7 @@ def render_suite(
     labels = [*cases.get("model", pd.Series(dtype=str)).astype(str).unique()]
     labels += [*jobs["model"].astype(str).unique()] if not jobs.empty else []
     colour = figures.colours(list(dict.fromkeys(labels)))
-    data = PageData(tables, cases, jobs, cap_text(suite_yaml), folder, baseline_model, colour)
+    data = PageData(tables, cases, jobs, suite_yaml, folder, baseline_model, colour)
     sections: list[Section] = page_sections(data)
     unconverged = convergence_text(convergence_table(history_table(jobs)))
     context = dict(

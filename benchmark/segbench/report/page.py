@@ -4,13 +4,13 @@ Why one list: the sections used to come from four places (``sections.page_sectio
 module's ``beyond_sections``, ``portable.extra_sections`` and a provenance call in ``build.py``), so
 Methods landed in the middle of the page and a new section had no obvious home. Here a section is one
 line of :data:`SECTIONS`: ``(id, builder)``. A builder takes the :class:`PageData` and returns a
-:class:`~segbench.report.sections.Section`, or ``None`` when the suite has nothing of that kind (no
-gated model, no ensembles).
+:class:`~segbench.report.sections.Section` (or a list of them), or ``None`` / ``[]`` when the suite has
+nothing of that kind (no gated model, no ensembles, no reference study).
 
 Reading order (the first screen, headline and leaderboard, is the template's ``_top``):
 
 1. what the sample supports, then the plots that answer the suite's question (complexity, severity,
-   rankings, distributions, cross-complexity, 3D context);
+   rankings, distributions, cross-complexity, 3D context, and whether it reproduces a reference study);
 2. what a reader checks next (ensembles, failure detection, gates, training curves and convergence,
    the shift gallery);
 3. expert tables (variance components), failed jobs, then Methods and provenance last.
@@ -26,7 +26,7 @@ from segbench.report.sections import PageData, Section
 __all__ = ["SECTIONS", "PageData", "page_sections"]
 
 
-Builder = Callable[[PageData], Section | None]
+Builder = Callable[[PageData], Section | list[Section] | None]
 
 
 def _stats(builder: Builder) -> Builder:
@@ -68,8 +68,16 @@ def _failures(d: PageData) -> Section | None:
     return failures_section(d.jobs)
 
 
+def _fidelity(d: PageData) -> list[Section]:
+    from segbench.report.section_fidelity import fidelity_sections
+
+    return fidelity_sections(d.cases, d.jobs, d.suite_yaml, d.folder, d.tables.settings if d.tables else None)
+
+
 def _provenance(d: PageData) -> Section | None:
-    return s.provenance_section(d.jobs, d.suite_yaml, d.cases)
+    from segbench.report.exports import cap_text
+
+    return s.provenance_section(d.jobs, cap_text(d.suite_yaml), d.cases)
 
 
 #: every section of the page, in reading order; add a section by adding one line
@@ -83,6 +91,7 @@ SECTIONS: list[tuple[str, Builder]] = [
     ("distributions", _stats(s.box_section)),
     ("cross", _stats(s.cross_section)),
     ("analysis3d", _stats(s.section_3d)),
+    ("fidelity", _fidelity),
     ("ensembles", _ensembles),
     ("failure-detection", _uncertainty),
     ("gates", _gates),
@@ -97,9 +106,8 @@ SECTIONS: list[tuple[str, Builder]] = [
 
 def page_sections(data: PageData) -> list[Section]:
     """Every section the data supports, in :data:`SECTIONS` order."""
-    out = []
+    out: list[Section] = []
     for _, build in SECTIONS:
-        section = build(data)
-        if section is not None:
-            out.append(section)
+        built = build(data)
+        out += built if isinstance(built, list) else [] if built is None else [built]
     return out

@@ -75,7 +75,7 @@ class PageData:
         tables: the suite's statistics (``None`` when no case is stored yet).
         cases: the per-case table with plain model labels (the 3D section splits them by patch).
         jobs: ``Store.jobs(suite)`` (may be empty).
-        suite_yaml: the stored suite text (capped for display).
+        suite_yaml: the stored suite text (in full; the provenance section caps what it shows).
         folder: the suite's report folder (sections may write CSVs or images beside the page).
         baseline_model: the suite's reference model (mCE, relative gain).
         colour: one colour per model label, shared by every figure.
@@ -529,6 +529,8 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
         ("git commit", values("git_commit")),
         ("device", values("device")),
         ("gpu", values("gpu")),
+        ("CPU threads per job", values("torch_threads")),  # CPU numbers depend on it
+        ("cpu", values("cpu")),
         ("python", values("python")),
         ("platform", values("platform")),
         ("host", values("host")),

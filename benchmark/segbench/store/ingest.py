@@ -24,6 +24,7 @@ _TRAIN_INFO_KEYS = (
     "patch_size",
     "n_train",
     "n_val",
+    "validation",
     "split",
     "dataset_fingerprint",
     "gates",

@@ -173,6 +173,11 @@ class TrainConfig(_Strict):
     activation: Literal["sigmoid", "softmax"] = "sigmoid"
     scheduler: Literal["none", "cosine"] = "none"
     val_every: int = Field(default=2, ge=1)
+    validation: Literal["split", "none"] = Field(
+        default="split",
+        description="split: keep the best checkpoint on the validation cases; none: train on every "
+        "training and validation case and keep the last epoch",
+    )
     rotate90: float = Field(default=0.5, ge=0, le=1, description="RandRotate90 probability")
     augment: list[PerturbationSpec] = Field(default_factory=list)
     amp: bool = Field(default=True, description="mixed precision on CUDA (ignored on CPU)")
@@ -185,6 +190,12 @@ class TrainConfig(_Strict):
     # Run-time only (not in the job key): how long a job may take, how often it saves its state.
     timeout_min: float | None = Field(default=None, gt=0, description="stop a job after this many minutes")
     checkpoint_every: int = Field(default=5, ge=0, description="epochs between resumable states (0: never)")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="CPU threads per job (torch intra-op); 1 keeps results independent of the core count",
+    )
 
     @field_validator("augment", mode="before")
     @classmethod
@@ -230,6 +241,9 @@ class Suite(_Strict):
     baseline_model: str = "unet"
     ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
+    reference: str | None = Field(
+        default=None, min_length=1, description="published study this suite reproduces (segbench.references)"
+    )
 
     @field_validator("name")
     @classmethod

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
 from segbench.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry
+from segbench.suite.dataset_probe import check_shift_fits, probe
 from segbench.suite.errors import _MISSING, SuiteIssue, show
 from segbench.suite.params import ParamProblem, check_params, signature_defaults
 from segbench.suite.schema import Suite
@@ -114,7 +115,15 @@ def _check_datasets(data: dict[str, Any], issue: Issue) -> list[tuple[int, Entry
         params = spec.get("params", {})
         if entry is None or not isinstance(params, dict):
             continue
-        _report(check_params(entry, params), ("datasets", i, "params"), issue)
+        problems = check_params(entry, params)
+        _report(problems, ("datasets", i, "params"), issue)
+        probed = probe(entry, params) if not problems else None
+        if probed and probed["test_only"]:
+            issue(
+                ("datasets", i, "params"),
+                f"{entry.name} has only test cases (e.g. {probed['file']}): training needs training cases; "
+                "use it as a test-only site under dataset_shifts",
+            )
         found.append((i, entry, params))
     return found
 
@@ -191,7 +200,10 @@ def _check_shift_dataset(
     entry = _lookup(DATASETS, spec.get("name"), (*loc, "dataset", "name"), issue)
     params = spec.get("params", {})
     if entry is not None and isinstance(params, dict):
-        _report(check_params(entry, params), (*loc, "dataset", "params"), issue)
+        problems = check_params(entry, params)
+        _report(problems, (*loc, "dataset", "params"), issue)
+        if not problems:
+            check_shift_fits(shift.get("label"), entry, params, (*loc, "dataset"), datasets, issue)
     dims = {_dims(e, p) for _, e, p in datasets}
     for j, perturbation in _specs(shift.get("perturbations")):
         _check_perturbation(perturbation, (*loc, "perturbations", j), issue, dims, allow_none=True)
@@ -254,6 +266,7 @@ def _check_suite_rules(data: dict[str, Any], issue: Issue) -> None:
             )
         labels.setdefault(display, i)
     _check_ensembles(data, labels, issue)
+    _check_reference(data, issue)
     baseline = data.get("baseline_model")
     if (
         "baseline_model" in data
@@ -312,6 +325,19 @@ def _check_ensembles(data: dict[str, Any], labels: dict[str, int], issue: Issue)
                     f"must be a non-empty subset of the suite's seeds {seeds}",
                     value=chosen,
                 )
+
+
+def _check_reference(data: dict[str, Any], issue: Issue) -> None:
+    """``reference`` names a shipped reference (segbench.references), with a "did you mean"."""
+    name = data.get("reference")
+    if not isinstance(name, str) or not name:
+        return  # absent, or the schema reports the wrong type
+    from segbench.references import reference_names
+
+    known = reference_names()
+    if name not in known:
+        hint = _did_you_mean(name, known)
+        issue(("reference",), f"is not a known reference{hint}; use one of {', '.join(known)}", value=name)
 
 
 def _check_perturbation(

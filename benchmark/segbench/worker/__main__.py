@@ -7,6 +7,9 @@ shards.  Exit status 0 means a shard was written, whether the job succeeded or f
 
 ``--serve`` is the pool executor's mode: tasks arrive one JSON line at a time on stdin,
 progress and results leave as JSON lines on the file descriptor ``--events-fd``.
+With ``--parent-pid`` the worker dies with that process (a parent-death signal on Linux;
+elsewhere, at its next event): an orphan must never write a shard, because a restarted
+run may already be training the same job into the same folder.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="read task lines from stdin (pool worker)")
     parser.add_argument("--events-fd", type=int, default=None, help="where --serve writes its events")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for this worker")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit at once when this process dies")
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
     if args.threads:
         import torch
 
@@ -55,7 +61,7 @@ def run_task_json(text: str, events_fd: int | None = None) -> Path:
 
     def emit(event: dict[str, Any]) -> None:
         if events_fd is not None:
-            os.write(events_fd, (json.dumps(event) + "\n").encode())
+            _send(events_fd, event)
 
     def on_epoch(epoch: int, total: int, loss: float, val_dice: float | None) -> None:
         emit({"event": "epoch", "epoch": epoch, "total": total, "loss": loss, "val_dice": val_dice})
@@ -74,10 +80,44 @@ def _serve(events_fd: int) -> int:
     for line in sys.stdin:
         if not line.strip():
             continue
-        os.write(events_fd, b'{"event": "started"}\n')
+        _send(events_fd, {"event": "started"})
         shard = run_task_json(line, events_fd)
-        os.write(events_fd, (json.dumps({"event": "done", "shard": str(shard)}) + "\n").encode())
+        _send(events_fd, {"event": "done", "shard": str(shard)})
     return 0
+
+
+_PARENT: int | None = None
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent_pid`` (its parent) dies.
+
+    Why: a SIGKILLed or OOM-killed pool parent cannot stop its workers, and an orphan that
+    goes on training writes into a folder a restarted run is already using; at its next
+    progress event it used to store a *failed* shard for a job that the new run finished.
+    Linux's ``PR_SET_PDEATHSIG`` (through ctypes, no dependency) covers every way the parent
+    can die; elsewhere ``_send`` notices the closed events pipe or the new parent and exits.
+    """
+    global _PARENT
+    _PARENT = parent_pid
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(0)
+
+
+def _send(events_fd: int, event: dict[str, Any]) -> None:
+    """Write one event line; a worker whose parent is gone exits here, writing nothing more."""
+    if _PARENT is not None and os.getppid() != _PARENT:
+        os._exit(0)
+    try:
+        os.write(events_fd, (json.dumps(event) + "\n").encode())
+    except OSError:  # EPIPE: nobody reads our events any more, so nobody will ingest our shard
+        os._exit(0)
 
 
 if __name__ == "__main__":

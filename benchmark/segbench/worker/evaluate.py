@@ -16,6 +16,7 @@ from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
 from segbench.suite.validate import IN_DOMAIN
 from segbench.worker.infer import Predictor
+from segbench.worker.native import mask_rule, scoring_case
 
 __all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
 
@@ -77,7 +78,7 @@ def evaluate_condition(
     from segbench.ensemble.infer import predict_with_uncertainty
 
     images, params = perturb_cases(cases, condition, rng_for)
-    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta)
+    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))
     return score_cases(cases, masks, params, uncertainty)
 
 
@@ -87,10 +88,14 @@ def score_cases(
     params: Sequence[dict[str, Any]],
     uncertainty: Sequence[dict[str, Any]],
 ) -> list[CaseRecord]:
-    """Rows for predicted ``masks`` (shared by single models and ensembles)."""
+    """Rows for predicted ``masks`` (shared by single models and ensembles).
+
+    A case with a native grid is scored against its original label and spacing
+    (``segbench.worker.native``); its mask must then be on that grid.
+    """
     rows = []
     for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
-        values = {**case_metrics(mask, case), **unc}
+        values = {**case_metrics(mask, scoring_case(case)), **unc}
         values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
         values["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
         values["fbr"] = _float(case.meta.get("fbr"))

@@ -27,11 +27,11 @@ from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
-from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
 from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
-from segbench.seeding import derive_rng, derive_seed, job_randomness, perturbation_rng
+from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
 from segbench.worker.checkpoint import (
     CheckpointError,
@@ -84,8 +84,10 @@ def run_job(
     shard = _new_shard(job)
     try:
         torch_device = pick_device(device)
-        shard["provenance"] = collect_provenance(str(torch_device))
-        with job_randomness(job.seed, job.train.deterministic, torch_device.type):  # restored after
+        # threads, then seeds, for this job only (both restored after); provenance records the count
+        randomness = job_randomness(job.seed, job.train.deterministic, torch_device.type)
+        with job_threads(job.train.threads), randomness:
+            shard["provenance"] = collect_provenance(str(torch_device))
             _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
         shard["status"] = "done" if not shard["error"] else "failed"
     except KeyboardInterrupt:
@@ -287,14 +289,18 @@ def _train(
     cfg = job.train
     batch_seed = derive_seed(job.seed, "batches")
     augmenter = make_augmenter(cfg.augment) if cfg.augment else None
+    # validation: none -> every listed training and validation case trains; the last epoch is kept.
+    train_cases, val_cases = (
+        (data.train, data.val) if cfg.validation == "split" else ([*data.train, *data.val], [])
+    )
     if job.patch is None:
         batches: FullImageBatches | PatchBatches = FullImageBatches(
-            data.train, cfg.batch_size, batch_seed, cfg.rotate90, augmenter, fmt
+            train_cases, cfg.batch_size, batch_seed, cfg.rotate90, augmenter, fmt
         )
     else:
         assert roi is not None
         batches = PatchBatches(
-            data.train,
+            train_cases,
             roi,
             cfg.batch_size,
             batch_seed,
@@ -307,7 +313,7 @@ def _train(
         )
     resume = Resume(state_path(results, job.key), cfg.checkpoint_every)
     with PeakMemory(device) as memory:
-        result = train_model(model, batches, data.val, cfg, device, predictor, on_epoch, resume)
+        result = train_model(model, batches, val_cases, cfg, device, predictor, on_epoch, resume)
     return {
         "n_params": count_parameters(model),
         "best_epoch": result.best_epoch,
@@ -317,9 +323,14 @@ def _train(
         "peak_memory_mb": memory.peak_mb,
         "crop_fbr": batches.crop_fbr,
         "patch_size": list(roi) if roi else None,
-        "n_train": len(data.train),
-        "n_val": len(data.val),
-        "split": data.split_ids(),
+        "n_train": len(train_cases),
+        "n_val": len(val_cases),
+        "validation": cfg.validation,
+        "split": {
+            "train": [c.case_id for c in train_cases],
+            "val": [c.case_id for c in val_cases],
+            "test": [c.case_id for c in data.test],
+        },
         "dataset_fingerprint": data.fingerprint or None,
         "gates": gate_values(model),
     }
@@ -375,15 +386,18 @@ def shift_dataset_cases(
 ) -> list[Case]:
     """A train-on-A / test-on-B condition's cases: B's test list if it has its own, else all of B.
 
-    B is preprocessed as the training dataset (its shared preprocessing params are copied)
-    unless B's params set them.
+    B is preprocessed as the training dataset (its shared preprocessing and resampling params
+    are copied) unless B's params set them; ``score_at`` is always the training dataset's, so
+    both sites are scored by one rule.
     """
-    from segbench.datasets.preprocess import PREPROCESSING
+    from segbench.datasets.preprocess import PREPROCESSING, RESAMPLING
 
     spec = DatasetSpec.model_validate_json(test_dataset)
     accepted = DATASETS.get(spec.name).parameters()
-    inherited = {k: v for k, v in train_spec.params.items() if k in PREPROCESSING[:4] and k in accepted}
-    spec = spec.model_copy(update={"params": {**inherited, **spec.params}})
+    shared = (*PREPROCESSING[:4], *RESAMPLING)
+    inherited = {k: v for k, v in train_spec.params.items() if k in shared and k in accepted}
+    forced = {"score_at": score_at(train_spec)} if "score_at" in accepted else {}
+    spec = spec.model_copy(update={"params": {**inherited, **spec.params, **forced}})
     hook = DATASETS.get(spec.name).meta.get("test_cases")
     if hook is not None:  # real data: every labelled case, no split needed
         cases = hook(dict(spec.params))
@@ -392,8 +406,9 @@ def shift_dataset_cases(
         cases = data.test if data.official_test else [*data.train, *data.val, *data.test]
     if cases and cases[0].in_channels != in_channels:
         raise ValueError(
-            f"test dataset {spec.name} gives {cases[0].in_channels}-channel images but the model was "
-            f"trained on {in_channels}; set the same 'channels' on both datasets"
+            f"test dataset {spec.name} gives {cases[0].in_channels}-channel images "
+            f"({cases[0].meta.get('source', cases[0].case_id)}) but the model was trained on "
+            f"{in_channels}; set the same 'channels' on both datasets"
         )
     return cases
 

@@ -25,6 +25,7 @@ datasets:
     params: {size: 32, n_images: 40, fg_texture: noise, bg_texture: stripes}
 complexity: [0.2]
 perturbations: [none, harder]
+ensembles: [{label: unet_x1, members: {model: unet, seeds: all}}]
 """
 
 
@@ -59,7 +60,8 @@ def test_cells_link_to_pictures_written_at_evaluation(write_suite, tmp_path: Pat
     summary = api.run_suite(write_suite(SUITE, "cells"), results, quiet=True)
     assert summary.ok, summary.failed
     cases = Store(results).cases("cells")
-    for key in cases["cond_key"].unique():  # every evaluated condition has its three pictures
+    assert set(cases["model"]) == {"unet", "unet_x1"}
+    for key in cases["cond_key"].unique():  # every evaluated condition has its pictures, ensembles too
         folder = results / "overlays" / key
         index = json.loads((folder / "index.json").read_text())
         assert set(index) == {"best", "median", "worst"}

@@ -40,6 +40,7 @@ from segbench.worker.job import (
     load_dataset,
 )
 from segbench.worker.native import mask_rule
+from segbench.worker.overlays import OVERLAYS, save_overlays
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]
@@ -111,6 +112,7 @@ def _run(
         images, params = perturb_cases(cases, condition, rng_for)
         masks, uncertainty = ensemble_predict(predictor, models, images, mask_rule(cases))
         rows = score_cases(cases, masks, params, uncertainty)
+        save_overlays(results / OVERLAYS / ensemble.condition_key(condition), cases, images, masks, rows)
         shard["conditions"].append(
             condition_record(ensemble.condition_key(condition), condition, started, rows)
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from segbench.report import sections as s
+from segbench.report.section_3d import section_3d
 from segbench.report.sections import PageData, Section
 
 __all__ = ["SECTIONS", "PageData", "page_sections"]
@@ -76,8 +77,9 @@ def _fidelity(d: PageData) -> list[Section]:
 
 def _provenance(d: PageData) -> Section | None:
     from segbench.report.exports import cap_text
+    from segbench.report.section_provenance import provenance_section
 
-    return s.provenance_section(d.jobs, cap_text(d.suite_yaml), d.cases)
+    return provenance_section(d.jobs, cap_text(d.suite_yaml), d.cases)
 
 
 #: every section of the page, in reading order; add a section by adding one line
@@ -90,7 +92,7 @@ SECTIONS: list[tuple[str, Builder]] = [
     ("ranks", _stats(s.rank_section)),
     ("distributions", _stats(s.box_section)),
     ("cross", _stats(s.cross_section)),
-    ("analysis3d", _stats(s.section_3d)),
+    ("analysis3d", _stats(section_3d)),
     ("fidelity", _fidelity),
     ("ensembles", _ensembles),
     ("failure-detection", _uncertainty),

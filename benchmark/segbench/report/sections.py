@@ -6,7 +6,6 @@ when it does not), which is most of the page's logic; ``build.py`` only orchestr
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import pandas as pd
 from markupsafe import Markup
 
 from segbench.core.metrics import metric
-from segbench.ensemble import ENSEMBLE_MODEL
 from segbench.report import analysis3d, figures
 from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
@@ -39,9 +37,7 @@ __all__ = [
     "gallery_section",
     "inference_section",
     "methods_section",
-    "provenance_section",
     "rank_section",
-    "section_3d",
     "severity_section",
     "significance_section",
     "variance_section",
@@ -436,121 +432,6 @@ def cross_section(d: PageData) -> Section:
     return sec
 
 
-def section_3d(d: PageData) -> Section | None:
-    """3D context and foreground ratio, only for suites with 3D patch data."""
-    if not analysis3d.has_3d_data(d.cases, d.jobs):
-        return None
-    cases, jobs, s = d.cases, d.jobs, _t(d).settings
-    sec = Section("analysis3d", "3D: context and foreground ratio")
-    colour = figures.colours(cases["model"].astype(str).unique())
-    pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
-    in_dom_all = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
-    n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
-    pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
-    few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
-    if few.any():  # issue 9: a 3D run with 2 test volumes printed a "95% CI" with no warning
-        pcis.loc[few, ["low", "high"]] = float("nan")
-        sec.notes.append(
-            f"Fewer than {MIN_CASES} test volumes behind some patch-size means (n too small): their "
-            "intervals are not drawn, and nothing is inferred from those differences."
-        )
-    for i, ds in enumerate(sorted(pcis["dataset"].unique())):
-        if pcis.loc[pcis["dataset"] == ds, "patch"].nunique() > 1:
-            sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))
-        else:
-            sec.notes.append(f"{ds}: a single patch size, so no Dice-vs-patch-size curve.")
-    in_dom = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
-    points = in_dom.assign(model=in_dom["model"].astype(str) + " [" + in_dom["patch"].astype(str) + "]")
-    if points["fbr"].notna().any():
-        pcol = figures.colours(points["model"].unique())
-        for i, ds in enumerate(sorted(points["dataset"].unique())):
-            sec.plots.append(_div(figures.fbr_scatter(points, ds, pcol), f"fbr-{i}"))
-    else:
-        sec.notes.append("No test-volume foreground ratios recorded: no FBR scatter.")
-    split = analysis3d.fbr_split(cases, analysis3d.crop_fbr_ranges(jobs))
-    if split.empty:
-        sec.notes.append("No in-domain cases for the within/outside training-FBR split.")
-        return sec
-    split = split.assign(
-        verdict=[
-            f"{r.drop:+.3f} (p={r.p_value:.3g})" if r.status == "ok" else f"degenerate: {r.status}"
-            for r in split.itertuples(index=False)
-        ]
-    )
-    sec.notes.append(
-        "Test volumes inside vs outside the training-crop FBR range (min..max over the configuration's "
-        "training crops, pooled over seeds); drop = Dice inside - Dice outside, two-sided Mann–Whitney U."
-    )
-    sec.tables.append(
-        _table(
-            split,
-            {
-                "model": "model",
-                "patch": "patch",
-                "dataset": "dataset",
-                "crop_fbr_min": "train FBR min",
-                "crop_fbr_max": "train FBR max",
-                "n_inside": "inside",
-                "n_outside": "outside",
-                "dice_inside": "Dice inside",
-                "dice_outside": "Dice outside",
-                "verdict": "drop (p)",
-            },
-            "fbr-split",
-            digits=4,
-        )
-    )
-    return sec
-
-
-def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame) -> Section:
-    sec = Section("provenance", "Provenance", code=suite_yaml or "(suite definition not stored)")
-    if jobs.empty:
-        sec.notes.append("No train jobs recorded.")
-        return sec
-    prov = [json.loads(p) for p in jobs["provenance"].dropna()]
-    packages: dict[str, set[str]] = {}
-    for p in prov:
-        for name, version in (p.get("packages") or {}).items():
-            packages.setdefault(name, set()).add(str(version))
-
-    def values(key: str) -> str:
-        return ", ".join(sorted({str(p.get(key)) for p in prov if p.get(key) is not None})) or "–"
-
-    ens = _is_ensemble(jobs)
-    trained, pooled = jobs[~ens], jobs[ens]
-    rows = [
-        ("train jobs", f"{len(trained)} ({int((trained['status'] == 'trained').sum())} trained)"),
-        ("seeds", ", ".join(str(s) for s in sorted(trained["seed"].dropna().astype(int).unique())) or "–"),
-    ]
-    if len(pooled):  # averaged from stored checkpoints: evaluations, not jobs, and no seed of their own
-        rows.append(("ensembles", f"{len(pooled)} (from the train jobs' checkpoints; no training)"))
-    rows += [
-        ("git commit", values("git_commit")),
-        ("device", values("device")),
-        ("gpu", values("gpu")),
-        ("CPU threads per job", values("torch_threads")),  # CPU numbers depend on it
-        ("cpu", values("cpu")),
-        ("python", values("python")),
-        ("platform", values("platform")),
-        ("host", values("host")),
-        ("train time (s, total)", f"{jobs['train_seconds'].fillna(0).sum():.1f}"),
-        (
-            "peak memory (MB, max)",
-            f"{jobs['peak_memory_mb'].max():.0f}" if jobs["peak_memory_mb"].notna().any() else "–",
-        ),
-        ("per-case rows", str(len(cases))),
-    ]
-    if "seed" in cases and "model" in cases and len(cases):
-        k = cases.groupby(cases["model"].astype(str))["seed"].nunique()
-        rows.append(("seeds per model (k)", ", ".join(f"{m}: {int(v)}" for m, v in k.items())))
-    rows += [(f"package {name}", ", ".join(sorted(v))) for name, v in sorted(packages.items())]
-    sec.tables.append(
-        {"id": "provenance-table", "columns": ["item", "value"], "rows": [list(r) for r in rows]}
-    )
-    return sec
-
-
 def _seeds_text(t: SuiteTables, key: dict[str, Any]) -> str:
     """Seeds per model in a block, said once: ``k=2 seeds`` or ``k=2 seeds (unet_x2: 1)``.
 
@@ -570,13 +451,6 @@ def _seed_counts(t: SuiteTables, key: dict[str, Any]) -> tuple[int, str]:
     k = cis.groupby(cis["model"].astype(str))["n_seeds"].max().astype(int)
     common = int(k.mode().max())
     return common, ", ".join(f"{m}: {v}" for m, v in k.items() if v != common)
-
-
-def _is_ensemble(jobs: pd.DataFrame) -> pd.Series:
-    """Rows of ``Store.jobs`` that are ensembles (averaged checkpoints), not trained networks."""
-    if "model_name" not in jobs:
-        return pd.Series(False, index=jobs.index)
-    return jobs["model_name"].astype(str) == ENSEMBLE_MODEL
 
 
 def _table(df: pd.DataFrame, columns: dict[str, str], table_id: str, digits: int = 3) -> dict[str, Any]:

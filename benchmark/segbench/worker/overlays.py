@@ -26,7 +26,7 @@ import numpy as np
 
 from segbench.paths import OVERLAYS
 
-__all__ = ["OVERLAYS", "RANKS", "overlay_image", "pick_cases", "write_overlays"]
+__all__ = ["OVERLAYS", "RANKS", "overlay_image", "pick_cases", "save_overlays", "write_overlays"]
 
 #: the pictures of a condition, in display order
 RANKS = ("best", "median", "worst")
@@ -71,7 +71,22 @@ def write_overlays(
     """
     try:
         _write(folder, model, predictor, cases, condition, rng_for, rows)
-    except Exception as exc:
+    except Exception as exc:  # a picture must never cost the scores it illustrates
+        print(f"segbench: no overlays for {folder.name}: {type(exc).__name__}: {exc}", flush=True)
+
+
+def save_overlays(
+    folder: Path,
+    cases: Sequence[Any],
+    images: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    rows: Sequence[Any],
+) -> None:
+    """Like :func:`write_overlays` when the evaluation kept every image and mask (ensembles)."""
+    try:
+        picks = pick_cases([r.values.get("dice") for r in rows])
+        _save(folder, picks, {i: (cases[i], images[i], masks[i]) for i in set(picks.values())}, rows)
+    except Exception as exc:  # a picture must never cost the scores it illustrates
         print(f"segbench: no overlays for {folder.name}: {type(exc).__name__}: {exc}", flush=True)
 
 
@@ -98,8 +113,6 @@ def _write(
     rng_for: Any,
     rows: Sequence[Any],
 ) -> None:
-    from PIL import Image
-
     from segbench.ensemble.infer import predict_with_uncertainty
     from segbench.worker.evaluate import perturb_cases
 
@@ -113,6 +126,17 @@ def _write(
     drawn = {
         i: (case, image, mask) for i, case, image, mask in zip(chosen, subset, images, masks, strict=True)
     }
+    _save(folder, picks, drawn, rows)
+
+
+def _save(
+    folder: Path, picks: dict[str, int], drawn: dict[int, tuple[Any, ...]], rows: Sequence[Any]
+) -> None:
+    """Write the picked cases' pictures and ``index.json`` (nothing when no case has a Dice)."""
+    from PIL import Image
+
+    if not picks:
+        return
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
     for rank, i in picks.items():

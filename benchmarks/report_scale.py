@@ -8,8 +8,8 @@ single ``read_sql_query``). The table: 5 models x 1 dataset x 5 complexity level
 shared by all models (so paired tests see realistic correlation), a model effect and a shift effect.
 
 Reported: total wall time (target <= 10 s), the time in the statistics vs rendering, and the share spent
-in two-level bootstrap resampling (``hier_group_cis`` + ``hier_rank_stability`` +
-``hier_pairwise_diff_cis``, and within them ``two_level_means``).
+in two-level bootstrap resampling (``hier_group_cis`` + ``hier_rank_stability`` + ``rank_intervals``,
+and within them ``two_level_means``), and the architecture-level decisions (``decide``).
 
 Usage::
 
@@ -106,8 +106,10 @@ def main() -> None:
     import segbench.report.build as build
 
     build.compute_tables = tables.compute_tables
-    tables.pairwise_wilcoxon = _timed("pairwise_wilcoxon (+Holm)", tables.pairwise_wilcoxon)
-    tables.hier_pairwise_diff_cis = _timed("hier_pairwise_diff_cis", tables.hier_pairwise_diff_cis)
+    tables.decide = _timed("decide (architecture level)", tables.decide)
+    tables.tests_table = _timed("tests_table (+Wilcoxon)", tables.tests_table)
+    tables.rank_intervals = _timed("rank_intervals", tables.rank_intervals)
+    tables.drop_cis = _timed("drop_cis", tables.drop_cis)
     tables.variance_components = _timed("variance_components", tables.variance_components)
     tables.friedman_tables = _timed("friedman_tables", tables.friedman_tables)
     cases = synthetic_cases(args.cases, np.random.default_rng(0))
@@ -118,7 +120,7 @@ def main() -> None:
     result = render_suite("scale", cases, jobs, "name: scale\n", 1, 1, args.out)
     total = time.perf_counter() - start
 
-    boot = TIMES["hier_group_cis"] + TIMES["hier_rank_stability"] + TIMES["hier_pairwise_diff_cis"]
+    boot = TIMES["hier_group_cis"] + TIMES["hier_rank_stability"] + TIMES["rank_intervals"]
     print(
         f"rows: {len(cases):,} ({len(MODELS)} models); page: {result.index} "
         f"({result.index.stat().st_size / 1e6:.1f} MB)"
@@ -126,16 +128,18 @@ def main() -> None:
     print(f"total (statistics + figures + HTML + exports): {total:.2f} s  [target <= 10 s]")
     for name in (
         "statistics (compute_tables)",
-        "pairwise_wilcoxon (+Holm)",
+        "decide (architecture level)",
+        "tests_table (+Wilcoxon)",
         "hier_group_cis",
         "hier_rank_stability",
-        "hier_pairwise_diff_cis",
+        "rank_intervals",
+        "drop_cis",
         "two_level_means",
         "variance_components",
         "friedman_tables",
     ):
         print(f"  {name:<30} {TIMES[name]:6.2f} s  ({TIMES[name] / total:5.1%})")
-    print(f"two-level bootstrap share (CIs, rank stability, paired differences): {boot / total:.1%}")
+    print(f"two-level bootstrap share (CIs, rank stability, rank intervals): {boot / total:.1%}")
 
 
 if __name__ == "__main__":

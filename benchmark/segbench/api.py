@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
-from segbench.pretrained import is_pretrained
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
+from segbench.suite.weights import is_pretrained
 
 if TYPE_CHECKING:
     from segbench.ensemble import EnsembleJob
@@ -466,7 +466,7 @@ def _preset_entries() -> list[dict[str, Any]]:
 
 def export_suite(path: str | Path, out: str | Path, fmt: str = "nnunet") -> Any:
     """Write a suite's perturbed test sets and ``manifest.json`` for an external tool (``ExportSummary``)."""
-    from segbench.roundtrip.export import export_suite as export
+    from segbench.tools.roundtrip.export import export_suite as export
 
     return export(path, out, fmt)
 
@@ -475,8 +475,8 @@ def import_predictions(
     predictions: str | Path, manifest: str | Path, label: str, results: str | Path = DEFAULT_RESULTS
 ) -> Any:
     """Score an external tool's masks against an export; store them as model ``label`` (``ImportSummary``)."""
-    from segbench.roundtrip.importer import import_predictions as import_
     from segbench.store import ResultsLock
+    from segbench.tools.roundtrip.importer import import_predictions as import_
 
     with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
         return import_(predictions, manifest, label, results)
@@ -491,10 +491,10 @@ def advise_dataset(
     complexity: float | None = None,
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
-    from segbench.advise import advise, measure_dataset, resolve_dataset, stored_evidence, to_json
     from segbench.paths import safe_name
     from segbench.report.build import write_plotly_js
     from segbench.store import Store
+    from segbench.tools.advise import advise, measure_dataset, resolve_dataset, stored_evidence, to_json
 
     store = Store(results)
     if not store.path.exists():

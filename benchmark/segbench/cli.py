@@ -302,7 +302,7 @@ def failures(results: Path, suite: str | None, lines: int) -> None:
 )
 def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | None) -> None:
     """Diff leaderboard B − A (results folders or baseline JSON) with paired bootstrap CIs."""
-    from segbench.compare import compare_runs
+    from segbench.tools.compare import compare_runs
 
     try:
         result = compare_runs(a, b, suite, metric)
@@ -323,7 +323,7 @@ def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | 
 )
 def merge(a: Path, b: Path, out: Path) -> None:
     """Merge two results folders (e.g. from two machines) into OUT; refuses conflicting duplicates."""
-    from segbench.merge import merge_stores
+    from segbench.tools.merge import merge_stores
 
     try:
         result = merge_stores(a, b, out)
@@ -371,8 +371,8 @@ def validate(suite_files: tuple[Path, ...]) -> None:
 @click.option("--all", "show_all", is_flag=True, help="Every registered perturbation, not only the suite's.")
 def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show_all: bool) -> None:
     """Gallery of one test case under the suite's perturbations x severities (PNG + HTML)."""
-    from segbench.preview import preview_suite
     from segbench.suite.errors import SuiteError
+    from segbench.tools.preview import preview_suite
 
     try:
         result = preview_suite(suite_file, out, list(names) or None, case, show_all=show_all)
@@ -395,8 +395,8 @@ def preview(suite_file: Path, out: Path, names: tuple[str, ...], case: int, show
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the current results.")
 def check(baseline: Path, results: Path, suite: str, delta: float, update: bool) -> None:
     """Regression gate: exit 0 pass, 1 regression, 2 usage or input error (bad baseline, no results)."""
-    from segbench.gate import run_gate
     from segbench.store import StoreError
+    from segbench.tools.gate import run_gate
 
     try:
         outcome = run_gate(results, baseline, suite=suite, delta=delta, update=update)

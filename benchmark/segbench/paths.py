@@ -2,7 +2,8 @@
 
 Why one function: the report and ``segbench preview`` both write ``<out>/<suite name>/``; a name
 such as ``..`` or ``a/../../b`` must never reach outside ``out``.  Both call :func:`safe_name`
-and :func:`inside`, so the rule cannot drift between them.
+and :func:`inside`, so the rule cannot drift between them.  ``preview`` also leaves the gallery's
+caption there (:data:`GALLERY_CAPTION`) for the report, which reads it without the dataset stack.
 """
 
 from __future__ import annotations
@@ -10,7 +11,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["FILE_SUFFIXES", "OVERLAYS", "check_folder", "inside", "safe_name"]
+__all__ = [
+    "FILE_SUFFIXES",
+    "GALLERY_CAPTION",
+    "OVERLAYS",
+    "check_folder",
+    "gallery_caption",
+    "inside",
+    "safe_name",
+]
+
+#: written by ``segbench preview`` beside gallery.png, read by the report
+GALLERY_CAPTION = "gallery.txt"
 
 #: ``<results>/overlays/<cond_key>/``: the worker's best/median/worst pictures of each condition
 OVERLAYS = "overlays"
@@ -89,3 +101,9 @@ def check_folder(path: str | Path, option: str = "--out") -> Path:
             f"into, e.g. {option} {path.with_suffix('')}"
         )
     return path
+
+
+def gallery_caption(folder: Path) -> str | None:
+    """The caption ``segbench preview`` wrote for this suite's gallery in ``folder``, if any."""
+    path = folder / GALLERY_CAPTION
+    return path.read_text(encoding="utf-8").strip() if path.is_file() else None

@@ -10,8 +10,8 @@ import pytest
 
 from segbench import api
 from segbench.ensemble import ENSEMBLE_MODEL, expand_ensembles
-from segbench.ensemble.plan import POOLED_SEED
 from segbench.plan import expand
+from segbench.plan.ensembles import POOLED_SEED
 from segbench.store import Store
 from segbench.suite.schema import Suite
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from segbench.ensemble.infer import ensemble_predict, predict_with_uncertainty
 from segbench.models.build import build_model
 from segbench.worker.infer import Predictor
+from segbench.worker.probabilities import ensemble_predict, predict_with_uncertainty
 
 
 def _images(n: int = 3, size: int = 16) -> list[np.ndarray]:

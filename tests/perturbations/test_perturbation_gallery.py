@@ -9,8 +9,8 @@ import pytest
 from perturbation_cases import textured_case
 from PIL import Image
 
-from segbench.perturbations.gallery import gallery_grid, save_gallery_png
 from segbench.registry import PERTURBATIONS
+from segbench.tools.gallery import gallery_grid, save_gallery_png
 
 
 def test_grid_shape_labels_and_clean_column_2d() -> None:

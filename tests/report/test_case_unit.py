@@ -66,7 +66,7 @@ def test_board_counts_cases_and_k2_makes_no_architecture_claim():
     decided = effects[effects["perturbation"] == "none"].iloc[0]
     assert decided["n_cases"] == 12 and decided["p"] < 0.05  # these networks: clearly apart
     assert not row["significantly_worse"] and row["mark"] == ""
-    assert "k = 2 < 3 seeds" in row["mark_note"] and "k = 2 < 3 seeds" in decided["claim"]
+    assert row["mark_note"] == decided["claim"] == "none: k = 2 < 3 seeds (no architecture-level claim)"
     cells = dict(zip(board["model"], board_cells(board), strict=True))
     assert "†" not in cells["ref"][4]
 
@@ -142,3 +142,32 @@ def test_odd_tables_render(tmp_path: Path):
         assert result.index.exists()
     tests = pd.read_csv(tmp_path / "ragged" / "tests.csv").set_index(["model_a", "model_b"])
     assert tests.loc[("a", "b"), "n_pairs"] == 6 and tests.loc[("a", "b"), "n_seeds"] == 2
+
+
+def test_headline_claims_only_controlled_architecture_decisions(tmp_path: Path):
+    """Three seeds and a clear lead: the headline says so and names the shift family it holds under; a
+    k = 1 ensemble in the same block is ranked by its Dice and named as making no architecture claim."""
+    import html
+    import re
+
+    rng = np.random.default_rng(4)
+    base = rng.uniform(0.6, 0.8, 15)
+    vals = {"a": base + 0.1, "b": base, "c": base - 0.02}
+    frames = [table(vals, seeds=3)]
+    frames += [table({m: v - 0.1 * s for m, v in vals.items()}, seeds=3, pert=("speckle", s)) for s in (1, 2)]
+    frames += [table({"ens": base + 0.05}, seeds=1)]  # in-domain only
+    cases = pd.concat(frames, ignore_index=True)
+    result = render_suite("h", cases, pd.DataFrame(), "name: h\n", 4, 4, tmp_path, settings=FAST)
+    page = result.index.read_text()
+    head = re.search(r'(?s)<section[^>]*id="headline".*?</section>', page).group(0)
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", head)))
+    assert "Most accurate in-domain: a (Dice" in text
+    assert "its lead over ens" in text and "no architecture-level claim: k = 1 < 3 seeds" in text
+    assert "Significantly worse (†): b, c." in text
+    assert "Significantly best per shift family" in text and "speckle: a" in text
+    assert "Fewer than 3 seeds for ens (k = 1)" in page
+    tests = pd.read_csv(tmp_path / "h" / "tests.csv")
+    ab = tests[
+        (tests["perturbation"] == "none") & (tests["model_a"] == "a") & (tests["model_b"] == "b")
+    ].iloc[0]
+    assert ab["significant"] and ab["effect_low"] > 0 and ab["effect"] == pytest.approx(0.1)

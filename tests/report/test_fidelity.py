@@ -101,7 +101,7 @@ def test_decisions_follow_the_architecture_level_effect() -> None:
     assert f[("skip_reversal", 0)] == AGREE  # No-Skip + 0.05 over U-Net at alpha 0.9
     assert f[("small_gap_easy", 0)] == AGREE  # identical at alpha 0.1: CI inside +-0.01
     assert f[("attention_best_hard", 0)] == DISAGREE and f[("attention_best_hard", 1)] == DISAGREE
-    assert f[("attention_fragile_real", 0)] == f"{NOT_TESTED} (this run has no data for table busi)"
+    assert f[("attention_fragile_real", 0)] == f"{NOT_TESTED}: this run has no data for table busi"
 
 
 def test_no_effect_is_not_significant_and_two_seeds_are_not_tested() -> None:
@@ -109,7 +109,7 @@ def test_no_effect_is_not_significant_and_two_seeds_are_not_tested() -> None:
     f = _findings(cases(flat, noise=0.05, seed_sd=0.0)).set_index(["finding", "test"])["decision"]
     assert f[("skip_reversal", 0)] == NOT_SIGNIFICANT
     two = _findings(cases(SHIFTS, seeds=2)).set_index(["finding", "test"])["decision"]
-    assert two[("skip_reversal", 0)].startswith(f"{NOT_TESTED} (k = 2 < 3 seeds")
+    assert two[("skip_reversal", 0)].startswith(f"{NOT_TESTED}: k = 2 < 3 seeds")
 
 
 @pytest.mark.parametrize(
@@ -139,8 +139,8 @@ def test_verdict_never_upgrades_a_weak_answer() -> None:
     assert verdict([AGREE, AGREE]) == AGREE
     assert verdict([AGREE, DISAGREE]) == DISAGREE
     assert verdict([AGREE, NOT_SIGNIFICANT]) == NOT_SIGNIFICANT
-    assert verdict([AGREE, f"{NOT_TESTED} (no x)"]) == f"{AGREE} (1 of 2 tested)"
-    assert verdict([f"{NOT_TESTED} (no x)"]) == NOT_TESTED
+    assert verdict([AGREE, f"{NOT_TESTED}: no x"]) == f"{AGREE} (1 of 2 tested)"
+    assert verdict([f"{NOT_TESTED}: no x"]) == NOT_TESTED
 
 
 def test_cells_compare_every_measured_cell_with_the_published_one() -> None:
@@ -185,3 +185,85 @@ def test_suite_without_reference_has_no_section(tmp_path: Path) -> None:
     )
     assert 'id="fidelity"' not in (tmp_path / "t" / "index.html").read_text(encoding="utf-8")
     assert not (tmp_path / "t" / "fidelity.csv").exists()
+
+
+SUITE_3D = """\
+name: t3
+reference: context_fbr
+seeds: [1, 2, 3]
+models: [unet, attention_unet, unetr]
+datasets:
+  - {name: spheres3d, params: {size: 48, n_train: 4, n_val: 2, n_test: 20}}
+patch_budget:
+  - {size: [16, 16, 16]}
+  - {size: [32, 32, 32]}
+"""
+
+
+def cases_3d() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """20 test volumes, 10 inside the training-crop FBR range [0.1, 0.3] and 10 outside (FBR 0.01).
+
+    U-Net scores 0.9 everywhere; Attention U-Net and UNETR 0.9 inside and 0.4 outside, and 0.1 more
+    with the larger patch (inside and outside alike).
+    """
+    import json
+
+    rng = np.random.default_rng(1)
+    rows, jobs = [], []
+    for model in ("unet", "attention_unet", "unetr"):
+        for side in (16, 32):
+            for s in (1, 2, 3):
+                key = f"{model}-{side}-{s}"
+                info = {"crop_fbr": [0.1, 0.2, 0.3], "patch_size": [side] * 3}
+                jobs.append(
+                    dict(
+                        model=model,
+                        dataset="spheres3d",
+                        status="trained",
+                        job_key=key,
+                        train_info=json.dumps(info),
+                        seed=s,
+                    )
+                )
+                for i in range(20):
+                    inside = i < 10
+                    dice = 0.9 if model == "unet" or inside else 0.4
+                    dice += 0.1 * (side == 32 and model != "unet") - 0.1 * (model != "unet")
+                    rows.append(
+                        dict(
+                            suite="t3",
+                            model=model,
+                            model_name=model,
+                            dataset="spheres3d",
+                            complexity=np.nan,
+                            patch=f"{side}x{side}x{side}",
+                            perturbation="none",
+                            severity=0,
+                            preset=None,
+                            test_complexity=np.nan,
+                            seed=s,
+                            case_id=f"test-{i:03d}",
+                            dice=dice + rng.normal(0, 0.01),
+                            fbr=0.2 if inside else 0.01,
+                            job_key=key,
+                        )
+                    )
+    return pd.DataFrame(rows), pd.DataFrame(jobs)
+
+
+def test_3d_cells_fbr_drops_and_findings() -> None:
+    import yaml
+
+    ref = load_reference("context_fbr")
+    table, jobs = cases_3d()
+    matched = match_cases(table, ref, suite_facts(yaml.safe_load(SUITE_3D)), jobs)
+    assert set(matched["level"]) == {32.0, 64.0}  # patch 16 and 32 of a 48 volume = 32 and 64 of 96
+    cells = cell_table(matched, ref, jobs, table).set_index(["table", "model", "level"])
+    assert cells.loc[("synthetic", "unet", 64.0), "published"] == 0.987
+    drop = cells.loc[("synthetic_fbr_drop", "attention_unet", 64.0)]
+    assert drop["published"] == 0.837 and drop["measured"] == pytest.approx(0.5, abs=0.02)
+    assert cells.loc[("synthetic_fbr_drop", "unet", 64.0), "measured"] == pytest.approx(0.0, abs=0.02)
+    f = finding_table(matched, ref, jobs).set_index(["finding", "test"])["decision"]
+    assert f[("unet_robust_fbr", 0)] == AGREE and f[("unet_robust_fbr", 1)] == AGREE  # outside, at 64
+    assert f[("unet_robust_fbr", 2)] == f"{NOT_TESTED}: no unet at 96 in this run"
+    assert f[("more_context", 2)] == AGREE and f[("more_context", 3)] == AGREE  # 64 vs 32

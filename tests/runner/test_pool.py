@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from segbench import api
 from segbench.cli import main
 from segbench.execute import ExecutorOptions, Task
-from segbench.execute.base import job_from_dict, job_to_dict
 from segbench.execute.pool import plan_slots
 from segbench.plan import expand
+from segbench.plan.task import job_from_dict, job_to_dict
 from segbench.store import Store
 from segbench.suite.load import load_suite
 

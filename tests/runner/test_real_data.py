@@ -129,3 +129,9 @@ def test_real_example_suite_end_to_end(tmp_path: Path) -> None:
     assert ids["datalist"] == ids["nnunet"]
     leaderboard = cases.groupby(["model", "perturbation"])["dice"].mean().unstack()
     print(leaderboard.round(3).to_string())
+    from segbench.report.build import build_reports
+
+    (built,) = build_reports(tmp_path / "results", tmp_path / "reports")
+    page = built.index.read_text()
+    assert "HD95 (px)" in page and "HD95 (mm)" not in page  # PNG files: distances in pixels
+    assert "every real-data case row was scored at native resolution" in page

@@ -95,7 +95,7 @@ def test_k1_and_small_n_make_no_claim_and_say_why() -> None:
     e = architecture_effects(table(models))
     row = e.iloc[0]
     assert (row["k_a"], row["k_b"]) == (1, 3)
-    assert "k = 1 < 3 seeds" in row["claim"] and not row["significant"]
+    assert row["claim"] == "none: k = 1 < 3 seeds (no architecture-level claim)" and not row["significant"]
     assert np.isnan(row["effect_low"]) and row["net_low"] > 0.25  # these networks: a clear lead
     small = architecture_effects(table({m: y[:8] for m, y in models.items()}))
     assert "n too small (8 cases < 10)" in small.iloc[0]["claim"] and not small.iloc[0]["significant"]

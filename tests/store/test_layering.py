@@ -18,7 +18,7 @@ CASES = [
     ("segbench.store", ("segbench.worker", "segbench.execute", "segbench.report", "torch", "pandas")),
     ("segbench.shards", ("segbench.worker", "segbench.store", "segbench.plan", "torch")),
     ("segbench.core.records", ("segbench.worker", "segbench.store", "segbench.suite", "torch", "numpy")),
-    ("segbench.gate", ("segbench.report", "segbench.worker", "torch")),
+    ("segbench.tools.gate", ("segbench.report", "segbench.worker", "torch")),
     ("segbench.stats.regression", ("segbench.report", "segbench.store")),
 ]
 

@@ -3,6 +3,6 @@
 ``segbench.ensemble`` itself imports no torch: ``plan`` is what ``run --dry-run`` and ``validate`` need.
 """
 
-from segbench.ensemble.plan import ENSEMBLE_MODEL, EnsembleJob, expand_ensembles
+from segbench.plan.ensembles import ENSEMBLE_MODEL, EnsembleJob, expand_ensembles
 
 __all__ = ["ENSEMBLE_MODEL", "EnsembleJob", "expand_ensembles"]

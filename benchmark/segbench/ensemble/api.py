@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from segbench.ensemble.plan import EnsembleJob
+from segbench.plan.ensembles import EnsembleJob
 from segbench.store import Store
 
 __all__ = ["ensemble_lines", "run_pending_ensembles"]
@@ -42,7 +42,7 @@ def run_pending_ensembles(
         if missing:
             failed.append((ens.describe(), f"members not trained: {', '.join(missing)}"))
             continue
-        from segbench.ensemble.run import run_ensemble
+        from segbench.worker.ensemble import run_ensemble
 
         shard = store.ingest(run_ensemble(ens, pending, results, device))
         if shard is not None and not shard.ok:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from segbench.execute.base import Executor, ExecutorOptions, Task, run_tasks
+from segbench.execute.base import Executor, ExecutorOptions, run_tasks
+from segbench.plan.task import Task
 
 if TYPE_CHECKING:
     from segbench.progress import Reporter

@@ -3,8 +3,8 @@
 Why a protocol and a task file: the parent process only ever needs "here are tasks" and
 "tell me which shard files landed", so a backend that runs jobs in this process, in a pool
 of local processes or on a Slurm cluster is one small module.  A task serialises to JSON
-(``Task.to_json``), so any scheduler can drive a job with ``python -m segbench.worker
-TASK.json``.  Workers only write shards; the parent alone writes SQLite.
+(``segbench.plan.task.Task.to_json``), so any scheduler can drive a job with
+``python -m segbench.worker TASK.json``.  Workers only write shards; the parent alone writes SQLite.
 
 This module must stay light (no torch): worker processes import it before they pin
 their GPU and thread count.
@@ -12,46 +12,14 @@ their GPU and thread count.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import typing
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from segbench.plan.task import Task
 
-from segbench.plan import EvalCondition, TrainJob
-
-__all__ = ["Executor", "ExecutorOptions", "Task", "job_from_dict", "job_to_dict", "run_tasks"]
-
-
-@dataclass(frozen=True)
-class Task:
-    """A job plus the conditions it still has to evaluate."""
-
-    job: TrainJob
-    conditions: tuple[EvalCondition, ...]
-
-    def to_json(self, results: Path, device: str | None = None) -> str:
-        """The task file that ``python -m segbench.worker`` runs (job, conditions, results)."""
-        return json.dumps(
-            {
-                "job": job_to_dict(self.job),
-                "conditions": [dataclasses.asdict(c) for c in self.conditions],
-                "results": str(results),
-                "device": device,
-            },
-            indent=1,
-        )
-
-    @staticmethod
-    def from_json(text: str) -> tuple[Task, Path, str | None]:
-        """Inverse of ``to_json``: ``(task, results folder, device)``."""
-        data = json.loads(text)
-        task = Task(job_from_dict(data["job"]), tuple(EvalCondition(**c) for c in data["conditions"]))
-        return task, Path(data["results"]), data.get("device")
+__all__ = ["Executor", "ExecutorOptions", "run_tasks"]
 
 
 @dataclass(frozen=True)
@@ -107,39 +75,3 @@ def run_tasks(executor: Executor, tasks: Sequence[Task]) -> Iterator[Path]:
     except BaseException:
         executor.cancel()
         raise
-
-
-def job_to_dict(job: TrainJob) -> dict[str, Any]:
-    """JSON-able form of a ``TrainJob`` (pydantic fields dumped, conditions as dicts)."""
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(job):
-        value = getattr(job, f.name)
-        if isinstance(value, BaseModel):
-            value = value.model_dump(mode="json")
-        elif f.name == "conditions":
-            value = [dataclasses.asdict(c) for c in value]
-        out[f.name] = value
-    return out
-
-
-def job_from_dict(data: dict[str, Any]) -> TrainJob:
-    """Rebuild a ``TrainJob`` from ``job_to_dict``'s output (types from the annotations)."""
-    hints = typing.get_type_hints(TrainJob)
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(TrainJob):
-        value = data[f.name]
-        model_type = _pydantic_type(hints[f.name])
-        if f.name == "conditions":
-            value = tuple(EvalCondition(**c) for c in value)
-        elif model_type is not None and value is not None:
-            value = model_type.model_validate(value)
-        kwargs[f.name] = value
-    return TrainJob(**kwargs)
-
-
-def _pydantic_type(hint: Any) -> type[BaseModel] | None:
-    candidates = typing.get_args(hint) or (hint,)
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None

@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from segbench.execute.base import ExecutorOptions, Task
+from segbench.execute.base import ExecutorOptions
+from segbench.plan.task import Task
 
 if TYPE_CHECKING:
     from segbench.progress import Reporter

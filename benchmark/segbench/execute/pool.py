@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from segbench.execute.base import ExecutorOptions, Task
+from segbench.execute.base import ExecutorOptions
+from segbench.plan.task import Task
 
 if TYPE_CHECKING:
     from segbench.progress import Reporter

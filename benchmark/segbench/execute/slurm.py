@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from segbench.execute.base import ExecutorOptions, Task
+from segbench.execute.base import ExecutorOptions
+from segbench.plan.task import Task
 from segbench.shards import atomic_write_bytes
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ concrete ``(perturbation, severity)`` pairs, and the presets must stay tied to t
 
 from __future__ import annotations
 
+from segbench.core.presets import PRESETS
 from segbench.perturbations.base import SEVERITIES, level_table
-from segbench.presets import PRESETS
 from segbench.registry import PERTURBATIONS
 
 __all__ = ["PRESETS", "PRESET_PARAMETERS", "resolve"]

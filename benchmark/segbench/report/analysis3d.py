@@ -1,7 +1,7 @@
 """3D context-versus-foreground-ratio analysis (issue 5): pure computations, no plotting.
 
 * :func:`has_3d_data` — does the suite have patch sizes other than ``"full"`` or training-crop FBRs?
-* :func:`patch_cis` — in-domain Dice per model x patch size with bootstrap CIs.
+* :func:`patch_cis` — in-domain Dice per model x patch size with two-level bootstrap CIs.
 * :func:`crop_fbr_ranges` — the training-crop FBR range per (model, patch size, dataset).
 * :func:`fbr_split` — test cases inside vs outside that range: Dice drop and Mann–Whitney U.
 
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from segbench.stats import group_cis
+from segbench.stats import hier_group_cis
 
 __all__ = ["crop_fbr_ranges", "fbr_split", "has_3d_data", "patch_cis", "patch_label"]
 
@@ -59,7 +59,10 @@ def patch_label(train_info: str | dict[str, Any] | None) -> str:
 def patch_cis(
     cases: pd.DataFrame, n_resamples: int = 9999, confidence: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
-    """In-domain Dice per (dataset, model, patch) with bootstrap CIs over cases (seeds pooled).
+    """In-domain Dice per (dataset, model, patch) with two-level CIs (cases, then each model's seeds).
+
+    Why two-level: the mean averages over seeds, and a volume's seed x case rows are not independent
+    (issue 19: pooling them as cases made the interval too narrow).
 
     Args:
         cases: per-case table (raw model labels, ``patch`` column).
@@ -69,12 +72,13 @@ def patch_cis(
 
     Returns:
         Columns ``dataset``, ``model``, ``patch``, ``voxels`` (patch voxel count, NaN for "full", used to
-        order the x axis), ``estimate``, ``low``, ``high``, ``method``, ``n``.
+        order the x axis), ``estimate``, ``low``, ``high``, ``method``, ``n`` (cases), ``n_seeds``.
     """
     d = _in_domain(cases)
-    ci = group_cis(
+    ci = hier_group_cis(
         d, ["dataset", "model", "patch"], n_resamples=n_resamples, confidence=confidence, seed=seed
     )
+    ci = ci.drop(columns=["n", "small_n"]).rename(columns={"n_cases": "n"})
     ci["voxels"] = ci["patch"].map(_voxels)
     return ci.sort_values(["dataset", "model", "voxels"], na_position="last").reset_index(drop=True)
 

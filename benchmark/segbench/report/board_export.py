@@ -14,9 +14,10 @@ from segbench.report.leaderboard import BoardTable, export_rows
 __all__ = ["board_markdown", "board_tex", "write_board_exports"]
 
 _NOTE = (
-    "Dice: mean [95% CI]; shift columns: mean over the shift's severities; worst OOD: the lowest "
-    "condition mean; drop: in-domain - mean OOD; † significantly worse than the best model of its "
-    "block (Holm-adjusted Wilcoxon)."
+    "Dice: mean [95% CI, two-level: cases and seeds]; shift columns: mean over the shift's severities; "
+    "mean OOD: harder shifts, families weighted equally; worst OOD: the lowest condition mean; drop: "
+    "in-domain - mean OOD; † significantly worse than the best model of its block, architecture level "
+    "(cases and each model's seeds resampled, Holm over the block's pairs x conditions, >= 3 seeds)."
 )
 
 

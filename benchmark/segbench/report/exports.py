@@ -99,8 +99,8 @@ def leaderboard_markdown(board: pd.DataFrame) -> str:
     lines.append("")
     lines.append(
         "Dice: mean over test cases of the per-case seed means [95% two-level bootstrap CI; "
-        "'n too small' below 10 cases]; † significantly worse than the best model (Holm-adjusted "
-        "Wilcoxon on cases, median effect agreeing); (mixed): test significant, median effect disagrees."
+        "'n too small' below 10 cases]; † significantly worse than the best model, a claim about the "
+        "architecture (cases and each model's seeds resampled, Holm over the block; needs >= 3 seeds)."
     )
     return "\n".join(lines) + "\n"
 
@@ -108,7 +108,8 @@ def leaderboard_markdown(board: pd.DataFrame) -> str:
 def leaderboard_tex(board: pd.DataFrame) -> str:
     """A booktabs ``tabular`` (needs ``\\usepackage{booktabs}``), special characters escaped."""
     lines = [
-        "% segbench leaderboard; Dice: mean [95% CI]; \\dag: significantly worse than the best (Holm)",
+        "% segbench leaderboard; Dice: mean [95% CI]; \\dag: significantly worse than the best "
+        "(architecture level, Holm)",
         "\\begin{tabular}{llrlllrr}",
         "\\toprule",
         " & ".join(_HEADER) + " \\\\",

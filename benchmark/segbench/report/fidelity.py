@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.references import FindingTest, Reference, ReferenceTable
 from segbench.report import analysis3d
 from segbench.stats.architecture import architecture_effects, architecture_means
@@ -142,6 +142,8 @@ def cell_table(
         )
         for r in measured.to_dict("records"):
             published = _published(t, r["model_ref"], r["level"])
+            if published is None and pd.isna(r["measured"]):
+                continue  # e.g. an FBR split with every test volume inside the range: nothing to compare
             diff = r["measured"] - published if published is not None else np.nan
             rows.append({"table": t.id, "metric": t.metric, **r, "published": published, "difference": diff})
     out = pd.DataFrame(rows, columns=cols)
@@ -163,7 +165,7 @@ def finding_table(
             pair, why = _pair_rows(matched, test, jobs)
             if why is None:
                 pairs.append(pair.assign(test=len(rows)))
-            row["decision"] = f"{NOT_TESTED} ({why})" if why else ""
+            row["decision"] = f"{NOT_TESTED}: {why}" if why else ""
             rows.append(row)
     effects = (
         architecture_effects(
@@ -181,9 +183,9 @@ def finding_table(
         row.update({k: r[k] for k in ("effect", "effect_low", "effect_high", "n_cases")})
         row.update(n_seeds=min(int(r["k_a"]), int(r["k_b"])), significant=bool(r["significant"]))
         claim = str(r["claim"])
-        row["decision"] = decide(test, row) if claim == "architecture" else f"{NOT_TESTED} ({_why(claim)})"
+        row["decision"] = decide(test, row) if claim == "architecture" else f"{NOT_TESTED}: {_why(claim)}"
     for row in rows:
-        row["decision"] = row["decision"] or f"{NOT_TESTED} (no paired cases)"
+        row["decision"] = row["decision"] or f"{NOT_TESTED}: no paired cases"
     cols = ["finding", "test", "comparison", "expect", "effect", "effect_low", "effect_high", "significant"]
     return pd.DataFrame(rows, columns=[*cols, "n_cases", "n_seeds", "decision"])
 
@@ -323,7 +325,7 @@ def _pair_rows(
     ):
         rows = sub[(sub["model_ref"] == name) & _level_is(sub["level"], level)]
         if rows.empty:
-            return pd.DataFrame(), f"no {name} at {level} in this run"
+            return pd.DataFrame(), f"no {name} at {_show(level)} in this run"
         first = sorted(rows["model"].astype(str).unique())[0]  # several labels of one model: the first
         sides.append(rows[rows["model"].astype(str) == first].assign(model=side))
     pair = pd.concat(sides, ignore_index=True).assign(test=0)
@@ -358,7 +360,8 @@ def _level_is(levels: pd.Series, level: Any) -> pd.Series:
 
 def _describe(test: FindingTest) -> dict[str, str]:
     b_at = test.at if test.b_at is None else test.b_at
-    where = f"{test.table} at {test.at}" if b_at == test.at else f"{test.table}, {test.at} vs {b_at}"
+    at, b_at = _show(test.at), _show(b_at)
+    where = f"{test.table} at {at}" if b_at == at else f"{test.table}, {at} vs {b_at}"
     subset = ", test volumes outside the training FBR range" if test.subset != "all" else ""
     expect = "a > b" if test.expect == "a_better" else f"|a − b| < {test.margin:g}"
     return {"comparison": f"{test.a} − {test.b} ({where}{subset})", "expect": expect}
@@ -372,6 +375,10 @@ def _why(claim: str) -> str:
     return claim.removeprefix("none: ")
 
 
+def _show(level: Any) -> str:
+    return level if isinstance(level, str) else f"{float(level):g}"
+
+
 def _untested(why: str) -> dict[str, Any]:
     return {
         "effect": np.nan,
@@ -380,5 +387,5 @@ def _untested(why: str) -> dict[str, Any]:
         "significant": False,
         "n_cases": 0,
         "n_seeds": 0,
-        "decision": f"{NOT_TESTED} ({why})",
+        "decision": f"{NOT_TESTED}: {why}",
     }

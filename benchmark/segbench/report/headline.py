@@ -14,11 +14,13 @@ Values out: a list of blocks, each a list of sentence *parts* — ``("text", str
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
 from segbench.report.leaderboard import BoardTable, LeaderboardCell
+from segbench.stats.hierarchical import MIN_SEEDS
 
 __all__ = ["headline_blocks"]
 
@@ -69,13 +71,37 @@ def _no_claim(decided: pd.DataFrame, perturbation: str, model: str) -> str:
         & ((decided["model_a"] == model) | (decided["model_b"] == model))
         & (decided["claim"] != "architecture")
     ]
-    return str(rows["claim"].iloc[0]).removeprefix("none: ") if len(rows) else ""
+    if not len(rows):
+        return ""
+    return str(rows["claim"].iloc[0]).removeprefix("none: ").replace(" (no architecture-level claim)", "")
+
+
+def _none_possible(decided: pd.DataFrame, perturbation: str, best: str) -> str:
+    """When no comparison of ``best`` allows an architecture claim: why, in one phrase ("" otherwise)."""
+    rows = decided[
+        (decided["perturbation"] == perturbation)
+        & ((decided["model_a"] == best) | (decided["model_b"] == best))
+    ]
+    if rows.empty or (rows["claim"] == "architecture").any():
+        return ""
+    small = {}
+    for r in rows.itertuples(index=False):
+        for m, k in ((r.model_a, r.k_a), (r.model_b, r.k_b)):
+            if k < MIN_SEEDS:
+                small[str(m)] = int(k)
+    if small:
+        ks = ", ".join(f"{m} k = {k}" for m, k in sorted(small.items()))
+        return f"fewer than {MIN_SEEDS} seeds ({ks})"
+    return str(rows["claim"].iloc[0]).removeprefix("none: ")
 
 
 def _lead_sentence(
     cell: Any, best: str, others: list[str], key: str, decided: pd.DataFrame, perturbation: str
 ) -> list[Part]:
     """ "; its lead is significant ..." / "; its lead over X (v) is not significant ..." parts."""
+    why_none = _none_possible(decided, perturbation, best)
+    if why_none:
+        return [("text", f"; no architecture-level claim is possible here: {why_none}.")]
     worse = [m for m in others if cell(m, key).dag]
     ties = [m for m in others if not cell(m, key).dag]
     if not ties:
@@ -85,7 +111,7 @@ def _lead_sentence(
     runner = max(ties, key=lambda m: cell(m, key).value)
     parts: list[Part] = [("text", f"; its lead over {runner} ("), _num(cell(runner, key))]
     rest = [m for m in ties if m != runner]
-    why = _no_claim(decided, perturbation, runner) or _no_claim(decided, perturbation, best)
+    why = _no_claim(decided, perturbation, runner)
     text = ") is not significant" + (f" (no architecture-level claim: {why})" if why else "")
     text += f"; nor against {', '.join(rest)}." if rest else "."
     parts.append(("text", text))
@@ -124,10 +150,12 @@ def _block_sentences(
         ("text", ")"),
     ]
     rest = [m for m in shifted if m != best_ood]
-    s += _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
-    out.append(s)
+    lead = _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
+    if others and lead == _lead_sentence(cell, best, others, "id", decided, "none"):
+        lead = [("text", "; no architecture-level claim is possible here either.")]
+    out.append(s + lead)
     fams = [f for f in t.families if any(_ok(cell(m, f"fam:{f}").value) for m in models)]
-    if fams and not decided.empty:
+    if fams and (decided["claim"] == "architecture").any():
         out.append(_family_sentence(cell, models, fams, decided))
     out.append(
         [
@@ -204,13 +232,16 @@ def page_top(
         reference: the suite's baseline model (measures each shift's effect in the legend).
     """
     from segbench.report.leaderboard import SCORE_METRICS, board_tables
+    from segbench.report.scoring import distance_unit
     from segbench.stats.hierarchical import MIN_CASES
 
     tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed, reference)
     shown = {m for t in tables for m in t.rows}
+    unit = distance_unit(cases)  # real data: HD95 in the files' units (px for 2D files), not always mm
+    metrics = [replace(m, unit=unit) if unit and m.name == "hd95" else m for m in SCORE_METRICS]
     return {
         "tables": tables,
-        "metrics": [m for m in SCORE_METRICS if m.name in shown],
+        "metrics": [m for m in metrics if m.name in shown],
         "headline": headline_blocks(tables, effects=effects),
         "ensembles": ensemble_definitions(suite_yaml, cases),
         "min_cases": MIN_CASES,

@@ -9,11 +9,14 @@ What is computed here, and what is taken from the statistics tables:
 
 * Dice in-domain and mean-OOD cells (value, CI, † mark) are the stats board's own
   (:func:`segbench.report.tables.leaderboard`), so the marks keep their tested meaning.
-* Every other cell (shift families, worst case, and all HD95/NSD cells) is the mean over test cases of
-  the per-case values averaged over seeds and over the family's severities (the case is the unit,
-  DESIGN.md §5), with a bootstrap CI over cases (:func:`segbench.stats.group_cis`). No † there: the
-  significance tests are run on Dice only.
-* Worst-case OOD = the lowest (HD95: highest) condition mean of the model, naming the condition.
+* Every other cell (shift families, worst case, drop, and all HD95/NSD cells) is the mean over test
+  cases of the per-case values averaged over seeds and over the family's severities (the case is the
+  unit, DESIGN.md §5), with the two-level (cases, each model's own seeds) bootstrap CI of
+  :func:`segbench.stats.hier_group_cis` and the small-n rule. No † there: the decisions are on Dice.
+* Mean OOD pools the *harder* shift families (catalogue direction, suite override), each family's
+  severity mean weighted equally (:func:`segbench.stats.claims.harder_pool`).
+* Worst-case OOD = the lowest (HD95: highest) condition mean of the model, naming the condition; its
+  CI re-picks the worst inside every resample (:func:`segbench.stats.claims.worst_case_cis`).
 * Drop = in-domain − mean OOD for higher-is-better metrics, mean OOD − in-domain for HD95, so a
   positive drop always means "worse under shift".
 
@@ -24,16 +27,14 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
-from segbench.ensemble import ENSEMBLE_MODEL
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
+from segbench.plan.ensembles import ENSEMBLE_MODEL
 from segbench.report.shifts import Shift, shift_effects, suite_shifts
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
@@ -332,54 +333,19 @@ def _metric_stats(
 
 
 def _worst(ood: pd.DataFrame, spec: MetricSpec, n: int, conf: float, seed: int) -> pd.DataFrame:
-    """Worst shift condition per model: its mean, and a CI from the minimum (HD95: maximum) taken
-    inside every two-level resample over all the model's conditions (the selection is resampled too,
-    so the interval carries the winner's curse of picking the worst)."""
-    from segbench.seeding import derive_rng
-    from segbench.stats.hierarchical import MIN_CASES, case_seed_tables, two_level_means
+    """Worst shift condition per model (:func:`segbench.stats.claims.worst_case_cis`), labelled."""
+    from segbench.stats.claims import worst_case_cis
+    from segbench.stats.hierarchical import MIN_CASES
 
     cols = [*_KEYS, "worst_mean", "worst_low", "worst_high", "worst_small", "worst_cond"]
-    if ood.empty:
+    w = worst_case_cis(ood, _KEYS, spec.name, spec.direction == "lower", n, conf, seed)
+    if w.empty:
         return pd.DataFrame(columns=cols)
-    m = spec.name
-    lower_better = spec.direction == "lower"
-    pick = np.nanmax if lower_better else np.nanmin
-    rows = []
-    tabs = case_seed_tables(ood, [*_KEYS, "perturbation", "severity"], m)
-    groups: dict[tuple[object, ...], list[Any]] = {}
-    for t in tabs:
-        norm = tuple("<NaN>" if isinstance(v, float) and np.isnan(v) else v for v in t.key[:3])
-        groups.setdefault(norm, []).append(t)
-    for conds in groups.values():
-        cases = np.unique(np.concatenate([t.cases.astype(str) for t in conds]))
-        seeds = np.unique(np.concatenate([t.seeds for t in conds]))
-        y = np.full((cases.size, seeds.size, len(conds)), np.nan)
-        for j, t in enumerate(conds):
-            y[np.ix_(np.searchsorted(cases, t.cases.astype(str)), np.searchsorted(seeds, t.seeds), [j])] = (
-                t.values[:, :, None]
-            )
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            means = np.nanmean(np.nanmean(y, axis=1), axis=0)
-            if np.isnan(means).all():
-                continue
-            j = int(np.nanargmax(means) if lower_better else np.nanargmin(means))
-            theta = two_level_means(y, n, derive_rng(seed, "worst", *conds[0].key[:3]))
-            worst_b = pick(theta, axis=1)
-            alpha = (1 - conf) / 2
-            low, high = np.nanquantile(worst_b, [alpha, 1 - alpha])
-        n_cases = int((~np.isnan(y[:, :, j])).any(axis=1).sum())
-        rows.append(
-            {
-                **dict(zip(_KEYS, conds[j].key[:3], strict=True)),
-                "worst_mean": float(means[j]),
-                "worst_low": float(low),
-                "worst_high": float(high),
-                "worst_small": n_cases < MIN_CASES,
-                "worst_cond": _cond_label(str(conds[j].key[3]), int(conds[j].key[4])),
-            }
-        )
-    return pd.DataFrame(rows, columns=cols)
+    w["worst_small"] = w["worst_n"] < MIN_CASES
+    w["worst_cond"] = [
+        _cond_label(str(p), int(s)) for p, s in zip(w["perturbation"], w["severity"], strict=True)
+    ]
+    return w[cols]
 
 
 def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import json
 
 import pandas as pd
 
-from segbench.ensemble import ENSEMBLE_MODEL
+from segbench.plan.ensembles import ENSEMBLE_MODEL
 from segbench.report.sections import Section
 
 __all__ = ["provenance_section"]

@@ -14,9 +14,10 @@ import pandas as pd
 from markupsafe import Markup
 
 from segbench.core.metrics import metric
+from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
-from segbench.report.gallery_caption import gallery_caption
 from segbench.report.methods import methods_paragraphs
+from segbench.report.scoring import scoring_paragraph
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
@@ -100,7 +101,8 @@ def methods_section(d: PageData) -> Section:
     n_nan = int(t.cases["dice"].isna().sum())
     has_3d = analysis3d.has_3d_data(d.cases, d.jobs)
     paragraphs = methods_paragraphs(t.settings, d.baseline_model, has_3d, n_nan, not t.cross.empty)
-    return Section("methods", "Methods", paragraphs=paragraphs)
+    scoring = scoring_paragraph(d.cases)
+    return Section("methods", "Methods", paragraphs=[*paragraphs, *([scoring] if scoring else [])])
 
 
 def inference_section(d: PageData) -> Section:
@@ -112,22 +114,24 @@ def inference_section(d: PageData) -> Section:
         sec.notes.append("No defined Dice values.")
         return sec
     n_lo, n_hi = int(cis["n"].min()), int(cis["n"].max())
-    k_lo = int(cis["n_seeds"].min())
     n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
     common, others = _seed_counts(t, {})
     k_txt = f"{common}" + (f" ({others})" if others else "")
     sec.notes.append(
         f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
         f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
-        "seeds averaged; intervals resample cases and seeds (two-level bootstrap)."
+        "seeds averaged; intervals resample cases and each model's own seeds (two-level bootstrap); † "
+        "and the headline are architecture-level decisions (see Methods)."
     )
-    if min(k_lo, common) < MIN_SEEDS:
+    k_model = cis.groupby("model")["n_seeds"].max()
+    few = k_model[k_model < MIN_SEEDS]
+    if not few.empty:
+        named = ", ".join(f"{m} (k = {int(k)})" for m, k in few.items())
         sec.notes.append(
-            f"Fewer than {MIN_SEEDS} seeds per model (k = {k_txt}): nothing is inferred about seed-to-seed "
-            "variation. Variance "
-            "shares are point estimates without intervals, and the intervals below cover seed variation "
-            f"from only {k_txt} network(s) per model, which understates it; another seed could change "
-            "rankings that look stable here."
+            f"Fewer than {MIN_SEEDS} seeds for {named}: nothing is inferred about their seed-to-seed "
+            "variation and no architecture-level claim (†, headline) involves them; a k = 1 model (a "
+            "seed-pooled ensemble) has no seed level by design. Their intervals cover seed variation "
+            "from at most 2 networks, which understates it."
         )
     if n_lo < MIN_CASES:
         small = cis.loc[cis["n"] < MIN_CASES, ["dataset"]].drop_duplicates()["dataset"].astype(str).tolist()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.stats import (
     friedman_tables,
     hier_group_cis,

@@ -17,6 +17,7 @@ Pure: values in (the per-case table, the shift directions), values out.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -25,7 +26,13 @@ from scipy import stats
 
 from segbench.seeding import derive_rng
 from segbench.stats.architecture import architecture_effects
-from segbench.stats.hierarchical import hier_group_cis, own_seed_means, tables_by_family
+from segbench.stats.hierarchical import (
+    case_seed_tables,
+    hier_group_cis,
+    own_seed_means,
+    tables_by_family,
+    two_level_means,
+)
 from segbench.stats.paired import pairwise_wilcoxon
 
 __all__ = [
@@ -39,6 +46,7 @@ __all__ = [
     "marks_vs_best",
     "rank_intervals",
     "tests_table",
+    "worst_case_cis",
 ]
 
 IN_DOMAIN = "none"
@@ -309,3 +317,78 @@ def drop_cis(
     ci = hier_group_cis(both, keys, metric, n_resamples=n_resamples, confidence=confidence, seed=seed)
     names = {"estimate": "drop", "low": "drop_low", "high": "drop_high", "small_n": "drop_small_n"}
     return ci.rename(columns=names)[cols]
+
+
+def worst_case_cis(
+    shifted: pd.DataFrame,
+    keys: Sequence[str],
+    metric: str = "dice",
+    lower_better: bool = False,
+    n_resamples: int = 9999,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Each group's worst shift condition, with a percentile CI of the worst *re-picked in every resample*.
+
+    Why: the worst of many condition means is a selected minimum (winner's curse); its own condition's
+    interval ignores the selection. Here every two-level resample (cases and seeds, shared by the
+    group's conditions, since the same networks see the same cases under every shift) recomputes all
+    condition means and takes their minimum (HD95: maximum), so the interval covers the selection.
+    Groups with the same (cases, seeds) shape share draws, as in
+    :func:`segbench.stats.hierarchical.hier_group_cis`.
+
+    Returns:
+        ``keys``, ``perturbation``, ``severity`` (the worst condition), ``worst_mean``, ``worst_low``,
+        ``worst_high``, ``worst_n`` (cases of that condition).
+    """
+    keys = list(keys)
+    cols = [*keys, "perturbation", "severity", "worst_mean", "worst_low", "worst_high", "worst_n"]
+    if shifted.empty:
+        return pd.DataFrame(columns=cols)
+    groups: dict[tuple[object, ...], list] = {}
+    for t in case_seed_tables(shifted, [*keys, "perturbation", "severity"], metric):
+        norm = tuple("<NaN>" if isinstance(v, float) and np.isnan(v) else v for v in t.key[: len(keys)])
+        groups.setdefault(norm, []).append(t)
+    cubes = []
+    for conds in groups.values():
+        cases = np.unique(np.concatenate([t.cases.astype(str) for t in conds]))
+        seeds = np.unique(np.concatenate([t.seeds for t in conds]))
+        y = np.full((cases.size, seeds.size, len(conds)), np.nan)
+        for j, t in enumerate(conds):
+            rows = np.searchsorted(cases, t.cases.astype(str))
+            y[np.ix_(rows, np.searchsorted(seeds, t.seeds), [j])] = t.values[:, :, None]
+        cubes.append((conds, y))
+    alpha = (1 - confidence) / 2
+    out = []
+    buckets: dict[tuple[int, int], list[int]] = {}
+    for i, (_, y) in enumerate(cubes):
+        buckets.setdefault(y.shape[:2], []).append(i)
+    for (n, k), members in buckets.items():
+        stack = np.concatenate([cubes[i][1] for i in members], axis=2)
+        theta = two_level_means(stack, n_resamples, derive_rng(seed, "worst_case", n, k))
+        start = 0
+        for i in members:
+            conds, y = cubes[i]
+            part = theta[:, start : start + y.shape[2]]
+            start += y.shape[2]
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                means = np.nanmean(np.nanmean(y, axis=1), axis=0)
+                if np.isnan(means).all():
+                    continue
+                j = int(np.nanargmax(means) if lower_better else np.nanargmin(means))
+                worst_b = np.nanmax(part, axis=1) if lower_better else np.nanmin(part, axis=1)
+                low, high = np.nanquantile(worst_b, [alpha, 1 - alpha])
+            key = conds[j].key
+            out.append(
+                {
+                    **dict(zip(keys, key[: len(keys)], strict=True)),
+                    "perturbation": key[len(keys)],
+                    "severity": key[len(keys) + 1],
+                    "worst_mean": float(means[j]),
+                    "worst_low": float(low),
+                    "worst_high": float(high),
+                    "worst_n": int((~np.isnan(y[:, :, j])).any(axis=1).sum()),
+                }
+            )
+    return pd.DataFrame(out, columns=cols)

@@ -252,19 +252,30 @@ def own_seed_means(tables: Sequence[np.ndarray], n_resamples: int, rng: np.rando
     n = ys[0].shape[0] if ys else 0
     if n == 0 or any(y.shape[0] != n or y.shape[1] == 0 for y in ys):
         raise ValueError("own_seed_means needs tables with the same, non-zero number of cases and seeds")
+    by_k: dict[int, list[int]] = {}
+    for g, y in enumerate(ys):
+        by_k.setdefault(y.shape[1], []).append(g)
+    # models with the same k share one BLAS product over the case counts; seed draws stay per model
+    cubes = {k: np.stack([ys[g] for g in members], axis=2) for k, members in by_k.items()}
     out = np.empty((n_resamples, len(ys)))
     chunk = max(1, min(n_resamples, _CHUNK_ENTRIES // max(n, 1)))
     for start in range(0, n_resamples, chunk):
         m = min(chunk, n_resamples - start)
         cc = _counts(rng.integers(0, n, size=(m, n), dtype=np.int32), n)
-        for g, y in enumerate(ys):
-            k = y.shape[1]
-            cs = _counts(rng.integers(0, k, size=(m, k), dtype=np.int32), k) if k > 1 else np.ones((m, 1))
+        for k, members in by_k.items():
+            y, g = cubes[k], len(members)
+            if k > 1:
+                draws = rng.integers(0, k, size=(m * g, k), dtype=np.int32)
+                cs = _counts(draws, k).reshape(m, g, k).transpose(0, 2, 1)  # (m, k, G)
+            else:
+                cs = np.ones((m, 1, g))
             valid = ~np.isnan(y)
-            sums = np.einsum("mk,mk->m", cs, cc @ np.where(valid, y, 0.0))
-            dens = np.einsum("mk,mk->m", cs, cc @ valid.astype(float))
+            sums = np.einsum(
+                "mkg,mkg->mg", cs, (cc @ np.where(valid, y, 0.0).reshape(n, k * g)).reshape(m, k, g)
+            )
+            dens = np.einsum("mkg,mkg->mg", cs, (cc @ valid.reshape(n, k * g).astype(float)).reshape(m, k, g))
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[start : start + m, g] = np.where(dens > 0, sums / dens, np.nan)
+                out[start : start + m, members] = np.where(dens > 0, sums / dens, np.nan)
     return out
 
 

@@ -50,7 +50,7 @@ class ModelSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     label: str | None = Field(default=None, description="display name; defaults to name")
     weights: str | None = Field(
-        default=None, min_length=1, description="checkpoint to load instead of training (segbench.pretrained)"
+        default=None, min_length=1, description="checkpoint to load instead of training (suite.weights)"
     )
     pretrained: bool = Field(default=False, description="the callable returns a trained model: never train")
 

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
-from segbench.presets import PRESETS
+from segbench.core.presets import PRESETS
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS, Entry
 from segbench.suite.dataset_probe import check_shift_fits, probe
 from segbench.suite.errors import _MISSING, SuiteIssue, show
@@ -96,8 +96,8 @@ def _check_all(data: dict[str, Any], issue: Issue) -> None:
 
 
 def _check_weights(suite: Suite, issue: Issue) -> None:
-    """``weights:`` files exist, are checkpoints and fit their architecture (segbench.pretrained)."""
-    from segbench.pretrained import check_model_weights  # torch only when a model has weights
+    """``weights:`` files exist, are checkpoints and fit their architecture (segbench.suite.weights)."""
+    from segbench.suite.weights import check_model_weights  # torch only when a model has weights
 
     try:
         check_model_weights(suite, issue)

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_task_json(text: str, events_fd: int | None = None) -> Path:
     """Run one task given as ``Task.to_json`` text; returns the shard path."""
-    from segbench.execute.base import Task
+    from segbench.plan.task import Task
     from segbench.worker.job import run_job
 
     task, results, device = Task.from_json(text)

@@ -75,7 +75,7 @@ def evaluate_condition(
     tta: Sequence[str] = (),
 ) -> list[CaseRecord]:
     """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
-    from segbench.ensemble.infer import predict_with_uncertainty
+    from segbench.worker.probabilities import predict_with_uncertainty
 
     images, params = perturb_cases(cases, condition, rng_for)
     masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))
@@ -103,11 +103,18 @@ def score_cases(
             CaseRecord(
                 case_id=str(case.case_id),
                 values=values,
-                meta=json.dumps(case.meta, default=str),
+                meta=json.dumps(_scored_meta(case), default=str),
                 perturbation_params=json.dumps(sampled, default=str),
             )
         )
     return rows
+
+
+def _scored_meta(case: Case) -> dict[str, Any]:
+    """The case's meta plus, for real data, where it was scored (the report's Methods says so)."""
+    if "distance_unit" not in case.meta:
+        return case.meta
+    return {**case.meta, "scored_at": "native" if case.native is not None else "model"}
 
 
 def _float(value: Any) -> float | None:

@@ -28,11 +28,11 @@ from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
-from segbench.pretrained import apply_pretrained, is_pretrained
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
 from segbench.suite.schema import DatasetSpec, PerturbationSpec
+from segbench.suite.weights import apply_pretrained, is_pretrained
 from segbench.worker.checkpoint import (
     CheckpointError,
     checkpoint_path,

@@ -52,7 +52,7 @@ def to_native(score: np.ndarray, case: Case) -> np.ndarray:
 
 
 def mask_rule(cases: Sequence[Case]) -> MaskRule:
-    """The mask rule of a test set, for ``segbench.ensemble.infer``: native where a case has a grid."""
+    """The mask rule of a test set, for ``segbench.worker.probabilities``: native where a case has a grid."""
     return lambda i, score: to_native(score, cases[i])
 
 

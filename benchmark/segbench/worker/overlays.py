@@ -113,8 +113,8 @@ def _write(
     rng_for: Any,
     rows: Sequence[Any],
 ) -> None:
-    from segbench.ensemble.infer import predict_with_uncertainty
     from segbench.worker.evaluate import perturb_cases
+    from segbench.worker.probabilities import predict_with_uncertainty
 
     picks = pick_cases([r.values.get("dice") for r in rows])
     if not picks:

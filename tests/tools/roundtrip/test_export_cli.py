@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from segbench.cli import main
-from segbench.roundtrip.manifest import Manifest
+from segbench.tools.roundtrip.manifest import Manifest
 
 SUITE = """\
 name: cli_export

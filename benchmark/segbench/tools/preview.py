@@ -46,8 +46,8 @@ def preview_suite(
         ValueError: bad case index or perturbation name, a user dataset (``preview`` runs no
             user code: only ``segbench run`` does), or an output folder outside ``out``.
     """
-    from segbench.gallery_labels import save_labelled_gallery
-    from segbench.preview_caption import suite_gallery_names, write_caption
+    from segbench.tools.gallery_labels import save_labelled_gallery
+    from segbench.tools.preview_caption import suite_gallery_names, write_caption
     from segbench.worker.job import load_dataset  # the dataset cache shared with the runner
 
     suite = load_suite(suite_path)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from segbench.gallery_labels import save_labelled_gallery
-from segbench.preview_caption import suite_gallery_names
 from segbench.registry import PERTURBATIONS
+from segbench.tools.gallery_labels import save_labelled_gallery
+from segbench.tools.preview_caption import suite_gallery_names
 
 
 def test_default_rows_are_the_suites_perturbations_in_suite_order() -> None:
@@ -40,8 +40,8 @@ def test_preview_of_rgb_and_multimodal_data(tmp_path: Path) -> None:
     from PIL import Image
 
     from segbench.datasets.examples import write_fundus_site
-    from segbench.perturbations.gallery import gallery_grid
-    from segbench.preview import preview_suite
+    from segbench.tools.gallery import gallery_grid
+    from segbench.tools.preview import preview_suite
 
     site = write_fundus_site(tmp_path, "drive", [21, 22, 23, 24, 25, 26], shape=(40, 40))
     suite = tmp_path / "rgb.yaml"

@@ -27,7 +27,7 @@ def suite_gallery_names(suite_yaml: str, show_all: bool = False) -> list[str]:
 
 def write_caption(folder: Path, suite: Any, case_id: str, complexity: float | None, names: list[str]) -> Path:
     """Write ``gallery.txt``: the caption the report shows under this suite's gallery."""
-    from segbench.report.gallery_caption import GALLERY_CAPTION
+    from segbench.paths import GALLERY_CAPTION
 
     dataset = suite.datasets[0].name
     level = "" if complexity is None else f" at complexity {complexity:g}"

@@ -261,7 +261,7 @@ def _build_shapes(suite: Suite) -> list[tuple[int, tuple[int, ...] | None]]:
         patch = next((b for b in suite.patch_budget if b != "full"), None)
         size = spec.params.get("size")
         if patch is not None:
-            from segbench.patches import patch_size
+            from segbench.suite.patches import patch_size
 
             img: tuple[int, ...] | None = patch_size(patch, dims)
         else:

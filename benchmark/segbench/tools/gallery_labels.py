@@ -1,6 +1,6 @@
 """A labelled shift gallery: perturbation names on the rows, severities and level parameters on columns.
 
-Why: the bare mosaic of :func:`segbench.perturbations.gallery.gallery_grid` had no labels, so a reader
+Why: the bare mosaic of :func:`segbench.tools.gallery.gallery_grid` had no labels, so a reader
 could not tell which row was which shift nor what severity 3 means; here each row is named, each
 column headed ("clean", "severity 1" ...) and each tile captioned with its level's parameters.
 """
@@ -42,8 +42,8 @@ def save_labelled_gallery(
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from segbench.perturbations.gallery import _GAP, gallery_grid
     from segbench.registry import PERTURBATIONS
+    from segbench.tools.gallery import _GAP, gallery_grid
 
     mosaic, rows, columns = gallery_grid(image, label, names=names, severities=severities, seed=seed)
     if zoom > 1:

@@ -19,14 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 from segbench.cli import main
-from segbench.compare import compare_runs
-from segbench.merge import MergeConflict, merge_stores
 from segbench.plan import expand
 from segbench.stats import make_baseline
 from segbench.store import Store
 from segbench.suite.load import load_suite
+from segbench.tools.compare import compare_runs
+from segbench.tools.merge import MergeConflict, merge_stores
 
-SUITE = Path(__file__).resolve().parents[1] / "suites" / "ci.yaml"
+SUITE = Path(__file__).resolve().parents[2] / "suites" / "ci.yaml"
 N_CASES = 6
 Value = Callable[[str, str, int], float]  # (model label, perturbation, case index) -> dice
 

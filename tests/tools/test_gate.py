@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from segbench import api
-from segbench.gate import GateResult, run_gate
+from segbench.tools.gate import GateResult, run_gate
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CI_SUITE = REPO / "suites" / "ci.yaml"
 BASELINE = REPO / "reports" / "baseline" / "ci.json"
 

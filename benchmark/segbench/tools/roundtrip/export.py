@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from segbench.roundtrip.files import FORMATS, write_image, write_label
-from segbench.roundtrip.manifest import ExportedCase, ExportedSet, Manifest
+from segbench.tools.roundtrip.files import FORMATS, write_image, write_label
+from segbench.tools.roundtrip.manifest import ExportedCase, ExportedSet, Manifest
 
 __all__ = ["ExportSummary", "export_suite", "planned_test_sets"]
 

@@ -1,8 +1,9 @@
 """Suite -> plan: train jobs, each carrying the eval conditions that reuse its checkpoint.
 
-Pure: no I/O.  A job's key is a content hash of everything that affects training (with
-factory defaults filled in, so ``unet`` and ``unet`` with its default channels spelt out
-are one job); names, labels, times and paths never enter it.  Adding a test-time
+Pure apart from reading data files (a dataset that names files enters its key by their
+content: ``dataset_fingerprint`` hashes them).  A job's key is a content hash of everything that
+affects training (with factory defaults filled in, so ``unet`` and ``unet`` with its default
+channels spelt out are one job); names, labels, times and paths never enter it.  Adding a test-time
 perturbation to a suite therefore adds conditions but never retrains.
 """
 
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
-from segbench.patches import patch_size
-from segbench.presets import PRESETS
-from segbench.pretrained import weights_fingerprint
+from segbench.core.presets import PRESETS
 from segbench.registry import DATASETS, MODELS
+from segbench.suite.patches import patch_size
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
+from segbench.suite.weights import weights_fingerprint
 
 __all__ = [
     "EVAL_PROTOCOL",

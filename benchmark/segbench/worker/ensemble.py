@@ -22,11 +22,10 @@ import torch
 
 from segbench.cases import DatasetSplits
 from segbench.core.records import ShardRecord
-from segbench.ensemble.infer import ensemble_predict
-from segbench.ensemble.plan import EnsembleJob
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.plan.ensembles import EnsembleJob
 from segbench.provenance import collect_provenance
 from segbench.seeding import job_threads
 from segbench.worker.device import pick_device
@@ -41,6 +40,7 @@ from segbench.worker.job import (
 )
 from segbench.worker.native import mask_rule
 from segbench.worker.overlays import OVERLAYS, save_overlays
+from segbench.worker.probabilities import ensemble_predict
 from segbench.worker.shard import write_shard
 
 __all__ = ["run_ensemble"]

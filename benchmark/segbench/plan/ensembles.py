@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from segbench.plan import EvalCondition, TrainJob
+from segbench.plan.jobs import EvalCondition, TrainJob
 from segbench.suite.schema import DatasetSpec, EnsembleMembers, ModelSpec, PatchBudget, Suite, TrainConfig
 
 __all__ = ["ENSEMBLE_MODEL", "ENSEMBLE_PROTOCOL", "POOLED_SEED", "EnsembleJob", "expand_ensembles"]

@@ -19,10 +19,10 @@ from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import dice
 from segbench.models.build import build_model
 from segbench.plan import dataset_identity, expand
-from segbench.roundtrip.importer import PredictionError
-from segbench.roundtrip.manifest import Manifest, ManifestError
 from segbench.store import Store
 from segbench.suite.load import load_suite
+from segbench.tools.roundtrip.importer import PredictionError
+from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 from segbench.worker.infer import Predictor
 from segbench.worker.job import checkpoint_path, load_dataset
 
@@ -188,7 +188,7 @@ def test_threshold_predictions_store_direct_metrics_and_reach_the_report(world: 
     tests = (out / "rt" / "tests.csv").read_text()
     assert sum(",thresh,unet," in line for line in tests.splitlines()) == 6  # paired in every condition
 
-    from segbench.gate import run_gate
+    from segbench.tools.gate import run_gate
 
     baseline = world["root"] / "baseline.json"
     run_gate(world["results"], baseline, suite="rt", update=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segbench.roundtrip.importer import read_mask
+from segbench.tools.roundtrip.importer import read_mask
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from segbench.core import CASE_META_FIELDS
-from segbench.roundtrip.files import PREDICTION_ENDINGS, read_array, read_spacing
-from segbench.roundtrip.manifest import ExportedCase, ExportedSet, Manifest, ManifestError
+from segbench.tools.roundtrip.files import PREDICTION_ENDINGS, read_array, read_spacing
+from segbench.tools.roundtrip.manifest import ExportedCase, ExportedSet, Manifest, ManifestError
 
 __all__ = [
     "IMPORTED_MODEL",
@@ -267,7 +267,7 @@ def _rows(
 ) -> list[dict[str, Any]]:
     """Per-case rows exactly as the worker's ``evaluate_condition`` builds them."""
     from segbench.cases import Case
-    from segbench.roundtrip.files import read_array as read_label
+    from segbench.tools.roundtrip.files import read_array as read_label
     from segbench.worker.evaluate import case_metrics
 
     rows = []

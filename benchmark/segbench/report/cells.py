@@ -172,7 +172,7 @@ def _case_table(rows: pd.DataFrame) -> dict[str, Any]:
         wide["hd95"] = rows.groupby(["case_id", "condition"])["hd95"].mean()
     wide = wide.reset_index().sort_values("mean", na_position="first")
     columns = ["case", "condition", *(f"Dice seed {s}" for s in seeds), "Dice (seed mean)"]
-    columns += ["HD95 (mm)"] if "hd95" in wide else []
+    columns += ["HD95"] if "hd95" in wide else []  # in the data's distance unit (see the Methods)
     body = []
     for r in wide.to_dict("records"):
         values = [r[f"seed {s}"] for s in seeds] + [r["mean"]] + ([r["hd95"]] if "hd95" in r else [])

@@ -196,6 +196,7 @@ def _atomic(path: Path, write: Any) -> None:
     """Write through a temporary file in the same folder, then rename: no half-written picture."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the pictures from a web server serving the report
         with os.fdopen(fd, "wb") as f:
             write(f)
         os.replace(tmp, path)

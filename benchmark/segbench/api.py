@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.core import INJECTED_MODEL_ARGS
+from segbench.paths import refuse_links
 from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 from segbench.suite.weights import is_pretrained
 
@@ -268,6 +269,7 @@ def run_suite(
     results = Path(results)
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
+        refuse_links(results)  # no write (log, checkpoint, shard) may follow a planted link
         summary = _run_locked(
             path,
             results,
@@ -410,6 +412,7 @@ def rebuild_store(
             f"{folder} holds no segbench.sqlite and no shards/; nothing to rebuild (check --results)"
         )
     with ResultsLock(folder, wait=wait):
+        refuse_links(folder)
         store = Store(results)
         aside, shards, suites = store.rebuild()
         return aside, shards, suites, store.warnings
@@ -479,6 +482,7 @@ def import_predictions(
     from segbench.tools.roundtrip.importer import import_predictions as import_
 
     with ResultsLock(Path(results)):  # it writes the store: one writer per results folder
+        refuse_links(results)
         return import_(predictions, manifest, label, results)
 
 

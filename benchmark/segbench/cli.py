@@ -25,8 +25,8 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _interrupted() -> None:
-    """Exit 130 after Ctrl-C, even when a library saw the interrupt first.
+def _interrupted(what: str = "finished jobs are stored; run the same command again to resume") -> None:
+    """Exit 130 after Ctrl-C (143 after SIGTERM), even when a library saw the interrupt first.
 
     Why ``os._exit``: the interrupt has already unwound through every ``finally`` (the store is
     committed, workers are cancelled, the lock is released), but a ``KeyboardInterrupt`` that passed
@@ -34,14 +34,67 @@ def _interrupted() -> None:
     and the interpreter then kills itself with SIGINT (exit -2) instead of returning 130 — seen about
     once in five runs.  Under click's test runner (streams replaced) a normal exit is kept.
     """
-    click.secho(
-        "interrupted: finished jobs are stored; run the same command again to resume", fg="red", err=True
-    )
+    code = 143 if _TERMINATED else 130
+    click.secho(f"{'terminated' if _TERMINATED else 'interrupted'}: {what}", fg="red", err=True)
     if sys.stderr is sys.__stderr__ and sys.stdout is sys.__stdout__:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
-    sys.exit(130)
+        os._exit(code)
+    sys.exit(code)
+
+
+_TERMINATED: list[int] = []
+"""Non-empty once SIGTERM arrived (then an interrupt exits 143, not 130)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same cleanup runs (lock, store, workers)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _TERMINATED.append(signum)
+    raise Terminated()
+
+
+class _Segbench(click.Group):
+    """The command group; the one place that maps what escaped a command to an exit code.
+
+    0 success; 1 the command's "no" (failed jobs, a regression, failures listed); 2 a usage or input
+    error, including anything a command did not foresee (one line, never a traceback; set
+    ``SEGBENCH_DEBUG=1`` to see it); 130 Ctrl-C; 143 SIGTERM, both after cleanup.
+    """
+
+    def invoke(self, ctx: click.Context) -> object:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted("stopped; nothing half-written is kept, run the same command again")
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("SEGBENCH_DEBUG"):
+                raise
+            _fail(_unexpected(exc))
+        return None
+
+
+def _unexpected(exc: Exception) -> str:
+    """One line for an error no command caught: the usual cause where one is known."""
+    import sqlite3
+
+    if isinstance(exc, OSError):
+        return _os_error(exc, "read or write")
+    if isinstance(exc, sqlite3.Error):
+        return f"the results database cannot be used ({exc}); 'segbench store rebuild' recreates it"
+    detail = str(exc).strip("'\"").splitlines()[0] if str(exc) else ""
+    if type(exc).__module__.startswith("segbench.") and detail:
+        return detail  # segbench's own errors are written as one line naming the file and the fix
+    return f"error: {type(exc).__name__}: {detail} (SEGBENCH_DEBUG=1 shows the traceback)"
 
 
 def _folder_out(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -91,7 +144,7 @@ class _PositiveNumber(click.ParamType):
 POSITIVE = _PositiveNumber()
 
 
-@click.group()
+@click.group(cls=_Segbench)
 @click.version_option(__version__, prog_name="segbench")
 def main() -> None:
     """Robustness benchmarks for medical image segmentation models."""

@@ -8,6 +8,7 @@ caption there (:data:`GALLERY_CAPTION`) for the report, which reads it without t
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -15,9 +16,11 @@ __all__ = [
     "FILE_SUFFIXES",
     "GALLERY_CAPTION",
     "OVERLAYS",
+    "PlantedLink",
     "check_folder",
     "gallery_caption",
     "inside",
+    "refuse_links",
     "safe_name",
 ]
 
@@ -107,3 +110,36 @@ def gallery_caption(folder: Path) -> str | None:
     """The caption ``segbench preview`` wrote for this suite's gallery in ``folder``, if any."""
     path = folder / GALLERY_CAPTION
     return path.read_text(encoding="utf-8").strip() if path.is_file() else None
+
+
+class PlantedLink(ValueError):
+    """A symbolic link where segbench writes or reads its own files; the message names it."""
+
+
+def refuse_links(folder: str | Path, max_depth: int = 3) -> None:
+    """Refuse a folder that holds a symbolic link (at any of its first ``max_depth`` levels).
+
+    Why: segbench writes reports, logs, checkpoints and shards into folders that may be shared;
+    a link planted there (``index.html -> ~/.bashrc``) would redirect a write, or a read, outside
+    the folder.  The folder itself may be a link (a results folder on another disk): only what is
+    inside is checked.  Nothing is followed: links are seen with ``lstat``.
+
+    Raises:
+        PlantedLink: naming the first link found, its target and the fix.
+    """
+    root = Path(folder)
+    stack = [(root, 0)]
+    while stack:
+        current, depth = stack.pop()
+        try:
+            entries = list(os.scandir(current))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                raise PlantedLink(
+                    f"refusing to use {entry.path}: it is a symbolic link (to {os.readlink(entry.path)}), "
+                    "and segbench never writes or reads its own files through one; remove the link"
+                )
+            if depth + 1 < max_depth and entry.is_dir(follow_symlinks=False):
+                stack.append((Path(entry.path), depth + 1))

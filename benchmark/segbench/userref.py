@@ -7,19 +7,29 @@ module (its file, via :class:`importlib.machinery.PathFinder`, which, unlike
 callable's signature from its source with :mod:`ast`.  Only ``segbench run`` with work to do
 calls the factory, which imports the module then (that is its job).
 
-Refused by name, before anything is looked up: the standard library and builtins (``os:system``,
-``subprocess:run``, ``builtins:exec`` ...), whose callables are never factories, and segbench's
-own internals other than registered factories.
+Trust is an allowlist: a suite may name registered entries and callables defined in the user's
+own modules, i.e. files outside the standard library and outside installed packages (a package
+installed in editable mode lives in the user's folder and counts as their own).  Refused by name,
+before anything is looked up: the standard library and builtins (``os:system``, ``subprocess:run``,
+``builtins:exec`` ...) and segbench's own internals other than registered factories; refused by
+where the module's file lies: any installed third-party package (``numpy.testing:runstring`` and
+``pandas:eval`` run Python text from the suite's params; ``torch.hub:load`` downloads and runs code).
+A denylist of such callables could never be complete.  The fix is one file the user writes and
+therefore vouches for: ``def build(**kw): return ThirdPartyNet(**kw)`` beside the suite.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import importlib
 import importlib.util
 import inspect
+import io
+import site
 import sys
+import sysconfig
 from collections.abc import Callable
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
@@ -119,11 +129,15 @@ class UserFactory:
                 has no such callable (the registry re-raises it as ``RegistryError``).
         """
         if self._loaded is None:
-            try:
-                module = importlib.import_module(self.module)
+            printed = io.StringIO()
+            try:  # argparse at import prints its usage text before exiting: keep it out of the terminal
+                with contextlib.redirect_stderr(printed), contextlib.redirect_stdout(printed):
+                    module = importlib.import_module(self.module)
             except (Exception, SystemExit) as exc:
+                said = printed.getvalue().strip().splitlines()[-1:] or [""]
                 what = (
-                    f"SystemExit({exc.code!r}) (sys.exit or argparse at import?)"
+                    f"SystemExit({exc.code!r}) (sys.exit or argparse at import?"
+                    f"{' it printed: ' + said[0][:120] if said[0] else ''})"
                     if isinstance(exc, SystemExit)
                     else f"{type(exc).__name__}: {exc}"
                 )
@@ -131,6 +145,8 @@ class UserFactory:
                     f"{self.kind} {self.reference!r}: importing module {self.module!r} failed with "
                     f"{what}; make the module importable without side effects"
                 ) from None
+            if printed.getvalue():  # what a module prints on a successful import is the user's business
+                sys.stderr.write(printed.getvalue())
             factory = getattr(module, self.attr, None)
             if not callable(factory):
                 raise UserRefError(
@@ -193,6 +209,15 @@ def resolve_reference(
             f"or set PYTHONPATH)"
         )
     origin = spec.origin if spec.origin and spec.has_location else None
+    installed = _installed_location(spec)
+    if installed is not None:
+        raise UserRefError(
+            f"{kind} {reference!r} is refused: {module!r} belongs to an installed package ({installed}), "
+            f"and a suite may name only registered {kind}s and callables in your own modules; to use "
+            f"it, wrap it in a two-line module beside the suite (my_{kind}s.py: "
+            f"'from {module} import {attr}' and 'def build(**params): return {attr}(**params)') "
+            f"and name 'my_{kind}s:build'"
+        )
     signature, doc = _unknown(), None
     if origin and origin.endswith(".py"):
         found = _parsed_signature(origin, _mtime(origin), attr)
@@ -259,6 +284,28 @@ def find_module(name: str) -> ModuleSpec | None:
         if depth < len(parts) - 1 and not search:
             return None  # a plain module has no submodules
     return spec
+
+
+@functools.cache
+def _installed_roots() -> tuple[Path, ...]:
+    """Folders holding the standard library and installed packages (site-packages, dist-packages)."""
+    roots = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    roots.add(site.getusersitepackages() if hasattr(site, "getusersitepackages") else None)
+    roots.update(p for p in sys.path if Path(p).name in ("site-packages", "dist-packages"))
+    return tuple(Path(r).resolve() for r in roots if r)
+
+
+def _installed_location(spec: ModuleSpec) -> str | None:
+    """The installed-packages folder that holds ``spec``'s file(s), or None for the user's own module."""
+    places = [spec.origin] if spec.origin and spec.has_location else []
+    places += list(spec.submodule_search_locations or [])
+    for place in places:
+        path = Path(place).resolve()
+        for root in _installed_roots():
+            if path.is_relative_to(root):
+                return str(root)
+    return None
 
 
 def _mtime(path: str) -> int:

@@ -162,6 +162,7 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     info = json.loads(job["train_info"])
     assert (info["n_train"], info["n_val"], job["best_epoch"]) == (8, 0, 3)
     assert info["validation"] == "none" and info["split"]["val"] == []
+    assert set(Store(tmp_path / "results").cases("s")["dataset_label"]) == {"a"}  # the JSON's own name
     assert sorted(info["split"]["train"] + info["split"]["test"]) == [f"a_{k:03d}" for k in range(10)]
 
 
@@ -179,3 +180,32 @@ def test_a_one_bit_label_is_described_by_its_own_size(tmp_path: Path) -> None:
         ValueError, match=r"c2_m\.png: label size \(19, 30\) differs from its image c2\.png's \(20, 30\)"
     ):
         datalist.build(np.random.default_rng(0), path=str(tmp_path / "l.json"))
+
+
+def test_nnunet_folder_with_only_imagests_is_a_test_only_site(tmp_path: Path) -> None:
+    from segbench.datasets import nnunet
+    from segbench.datasets.examples import write_nnunet_copy
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    b = write_nnunet_copy(write_datalist_site(tmp_path, "b", n=3, size=16), tmp_path / "Dataset002_B")
+    (b / "imagesTr").rename(b / "imagesTs")
+    (b / "labelsTr").rename(b / "labelsTs")
+    shift = f"{{label: site_B, dataset: {{name: nnunet, params: {{root: {b}}}}}}}"
+    (job,) = expand(parse_suite(_suite(a, shift=shift), "s.yaml"))
+    assert [c.perturbation for c in job.conditions] == ["none", "site_B"]
+    with pytest.raises(ValueError, match=r"nnunet .*Dataset002_B has only test cases \(3\)"):
+        nnunet.build(np.random.default_rng(0), root=str(b))
+
+
+def test_dataset_label_defaults_to_the_datalist_name_and_never_enters_the_job_key(tmp_path: Path) -> None:
+    from segbench.plan import dataset_label
+    from segbench.suite.schema import DatasetSpec
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(a)})) == "a"
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(a)}, label="siteA")) == "siteA"
+    assert dataset_label(DatasetSpec(name="textures2d")) == "textures2d"
+    (plain,) = expand(parse_suite(_suite(a), "s.yaml"))
+    labelled = _suite(a).replace("{name: datalist,", "{name: datalist, label: siteA,")
+    (named,) = expand(parse_suite(labelled, "s.yaml"))
+    assert named.dataset.label == "siteA" and named.key == plain.key

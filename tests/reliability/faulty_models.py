@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "aborts",
     "base_exception",
     "crashes",
     "downsamples",
@@ -22,8 +23,10 @@ __all__ = [
     "hangs",
     "nan_at_test",
     "no_parameters",
+    "os_exits",
     "raises",
     "returns_tuple",
+    "segfaults",
 ]
 
 
@@ -47,6 +50,14 @@ class _Tiny(nn.Module):
             raise QuietAbort("faulty model: a bare BaseException")
         if self.fault == "crashes":
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.fault == "os_exits":
+            os._exit(0)  # no exception, no cleanup: the process is just gone
+        if self.fault == "segfaults":
+            import ctypes
+
+            ctypes.string_at(0)  # reads address 0: SIGSEGV in native code
+        if self.fault == "aborts":
+            os.abort()
         if self.fault == "hangs":
             time.sleep(3600)
         out = self.conv(x)
@@ -105,3 +116,18 @@ def no_parameters(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
     model = _Tiny("none")
     model.requires_grad_(False)
     return model
+
+
+def os_exits(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Calls ``os._exit(0)`` in the forward pass."""
+    return _Tiny("os_exits")
+
+
+def segfaults(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Segfaults (reads address 0 through ctypes) in the forward pass."""
+    return _Tiny("segfaults")
+
+
+def aborts(spatial_dims: int = 2, out_channels: int = 1) -> nn.Module:
+    """Calls ``os.abort()`` (SIGABRT) in the forward pass."""
+    return _Tiny("aborts")

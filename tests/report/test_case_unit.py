@@ -110,7 +110,9 @@ def test_page_has_cd_variance_and_folded_maps(tmp_path: Path):
     assert not tests["significant"].any()  # k = 2: no architecture-level claim
     # constant differences per pair: all tied, so the exact permutation distribution of the mid-ranks
     wilcoxon = tests[tests["testable"]]
-    assert len(wilcoxon) == 3 * 2 * 2 and (wilcoxon["p_method"] == "exact (ties/zeros, permutation)").all()
+    # 3 pairs x 2 levels x (in-domain, speckle s2, pooled OOD)
+    assert len(wilcoxon) == 3 * 2 * 3 and (wilcoxon["p_method"] == "exact (ties/zeros, permutation)").all()
+    assert (tests["zero_method"] == "wilcox").all()
 
 
 def test_complexity_axis_can_use_the_measured_complexity():

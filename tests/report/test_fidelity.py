@@ -267,3 +267,15 @@ def test_3d_cells_fbr_drops_and_findings() -> None:
     assert f[("unet_robust_fbr", 0)] == AGREE and f[("unet_robust_fbr", 1)] == AGREE  # outside, at 64
     assert f[("unet_robust_fbr", 2)] == f"{NOT_TESTED}: no unet at 96 in this run"
     assert f[("more_context", 2)] == AGREE and f[("more_context", 3)] == AGREE  # 64 vs 32
+
+
+def test_labels_map_to_registry_names_and_an_unknown_stored_reference_is_a_note(tmp_path: Path) -> None:
+    facts = suite_facts({"models": ["unet", {"name": "noskip_unet", "label": "mine"}], "reference": "x"})
+    assert facts.names == {"unet": "unet", "mine": "noskip_unet"} and facts.reference == "x"
+    from segbench.report.section_fidelity import fidelity_sections
+
+    secs = fidelity_sections(
+        cases(SHIFTS), pd.DataFrame(), SUITE.replace("skip_connections", "nope"), tmp_path
+    )
+    assert len(secs) == 1 and "unknown reference 'nope'" in secs[0].notes[0]
+    assert not (tmp_path / "fidelity.csv").exists()

@@ -53,7 +53,7 @@ def test_leaderboard_has_one_ranked_row_per_model_and_complexity(built: Path) ->
     assert len(rows) == 6  # 3 models x 2 complexity levels, one block per level
     assert {(r[0], r[2]) for r in rows} == {(c, m) for c in ("0.2", "0.8") for m in MODELS}
     for cx in ("0.2", "0.8"):
-        assert sorted(r[1].split()[0] for r in rows if r[0] == cx)[0] == "1"  # rank (its interval)
+        assert sorted(r[1].split()[0] for r in rows if r[0] == cx)[0] == "1"  # "1" or "1 (1–2)"
     # "mean [low, high]" with low <= mean <= high in the in-domain, per-shift and mean-OOD columns
     for r in rows:
         for cell in (r[3], r[4], r[5], r[6]):

@@ -53,7 +53,8 @@ def test_later_failure_is_visible_and_keeps_earlier_results(shards, results: Pat
     # the rerun reuses the checkpoint file if it exists, and earlier evaluations stay stored.
     store = Store(results)
     store.ingest(shards.write(results))
-    store.ingest(shards.write(results, status="failed", trained=False))
+    # a later attempt: it started after the stored success finished (a racing one is test_ingest_rules')
+    store.ingest(shards.write(results, status="failed", trained=False, started_at=1000.0))
     assert _rows(store, "SELECT status, attempts FROM jobs") == [("failed", 2)]
     assert store.done_conditions() == {"jobA:none"}
 

@@ -174,9 +174,8 @@ def test_synthetic_evidence_for_real_data_is_never_strong() -> None:
 
 
 def test_pages_are_named_after_the_dataset_not_its_file(tmp_path: Path) -> None:
-    from segbench.tools.advise import dataset_label
-
     from segbench.suite.schema import DatasetSpec
+    from segbench.tools.advise import dataset_label
 
     named = tmp_path / "a" / "dataset.json"
     named.parent.mkdir()

@@ -198,9 +198,11 @@ def test_compare_with_other_seeds_pairs_on_case_id_and_never_calls_one_seed_a_ve
 def test_compare_with_three_other_seeds_tells_seed_noise_from_a_change(tmp_path: Path) -> None:
     n = 12  # >= 10 paired cases, 3 seeds a side: an architecture-level interval is possible
     noise = {1: -0.05, 2: 0.0, 3: 0.05, 4: -0.03, 5: 0.02, 6: 0.07}  # B's seeds happen to be 0.02 better
-    _store(tmp_path / "a", slice(0, 6), seeds=[1, 2, 3], n_cases=n, by_seed=noise.get)
+    # a step of 0.02 per case keeps every Dice in [0, 1] (the store refuses others)
+    base: Value = lambda m, p, i: 0.3 + 0.02 * i - (0.1 if p != "none" else 0.0)  # noqa: E731
+    _store(tmp_path / "a", slice(0, 6), base, seeds=[1, 2, 3], n_cases=n, by_seed=noise.get)
     plus = {"unet": 0.3}  # a real change on top of the seed noise
-    value: Value = lambda m, p, i: _base(m, p, i) + plus.get(m, 0.0)  # noqa: E731
+    value: Value = lambda m, p, i: base(m, p, i) + plus.get(m, 0.0)  # noqa: E731
     _store(tmp_path / "b", slice(0, 6), value, seeds=[4, 5, 6], n_cases=n, by_seed=noise.get)
     table = compare_runs(tmp_path / "a", tmp_path / "b").table
     assert (table["n"] == n).all() and table["ci_low"].notna().all()

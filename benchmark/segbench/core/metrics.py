@@ -7,6 +7,7 @@ creates a column per entry, the exports write them and the report offers them in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -25,6 +26,9 @@ class MetricSpec:
         unit: display unit (``""`` for unitless, ``"mm"``, ``"voxels"``).
         title: human-readable name for the report.
         score: whether the report may rank models by it (leaderboard metric switch).
+        valid: the closed range a value may take (``inf`` allowed where it is the upper end, e.g. a
+            distance when one mask is empty); the store refuses a shard outside it, the gate a
+            baseline outside it.  NaN/None (undefined) is always allowed.
     """
 
     name: str
@@ -33,17 +37,28 @@ class MetricSpec:
     unit: str
     title: str
     score: bool = False
+    valid: tuple[float, float] = (-math.inf, math.inf)
 
+    def out_of_range(self, value: float | int | None) -> bool:
+        """Whether ``value`` lies outside :attr:`valid` (NaN and None never do)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return False
+        low, high = self.valid
+        return not low <= value <= high
+
+
+_UNIT = (0.0, 1.0)
+_NONNEG = (0.0, math.inf)
 
 METRICS: Final[tuple[MetricSpec, ...]] = (
-    MetricSpec("dice", "real", "higher", "", "Dice", score=True),
-    MetricSpec("hd95", "real", "lower", "mm", "HD95", score=True),
-    MetricSpec("nsd", "real", "higher", "", "NSD", score=True),
-    MetricSpec("tp", "integer", None, "voxels", "true positives"),
-    MetricSpec("fp", "integer", None, "voxels", "false positives"),
-    MetricSpec("fn", "integer", None, "voxels", "false negatives"),
-    MetricSpec("n_ref", "integer", None, "voxels", "reference size"),
-    MetricSpec("n_pred", "integer", None, "voxels", "prediction size"),
+    MetricSpec("dice", "real", "higher", "", "Dice", score=True, valid=_UNIT),
+    MetricSpec("hd95", "real", "lower", "mm", "HD95", score=True, valid=_NONNEG),
+    MetricSpec("nsd", "real", "higher", "", "NSD", score=True, valid=_UNIT),
+    MetricSpec("tp", "integer", None, "voxels", "true positives", valid=_NONNEG),
+    MetricSpec("fp", "integer", None, "voxels", "false positives", valid=_NONNEG),
+    MetricSpec("fn", "integer", None, "voxels", "false negatives", valid=_NONNEG),
+    MetricSpec("n_ref", "integer", None, "voxels", "reference size", valid=_NONNEG),
+    MetricSpec("n_pred", "integer", None, "voxels", "prediction size", valid=_NONNEG),
     # per-case uncertainty of the prediction (segbench.metrics.uncertainty); NULL when not measured
     MetricSpec("entropy", "real", None, "bits", "predictive entropy"),
     MetricSpec("disagreement", "real", None, "", "ensemble disagreement"),
@@ -53,7 +68,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
 CASE_META_FIELDS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("complexity_kl", "real", "higher", "bits", "LBP-KL (study's formula)"),
     MetricSpec("complexity_jsd", "real", "higher", "bits", "LBP Jensen-Shannon divergence"),
-    MetricSpec("fbr", "real", None, "", "foreground ratio"),
+    MetricSpec("fbr", "real", None, "", "foreground ratio", valid=_UNIT),
 )
 """Per-case properties of the test image (not of the prediction), stored beside the metrics."""
 

@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from segbench.core.metrics import CASE_META_FIELDS, METRICS
+
 __all__ = [
     "SHARD_VERSION",
     "SUITE_RECORD_VERSION",
@@ -45,6 +47,7 @@ SUITE_RECORD_VERSION = 1
 """Version of :class:`SuiteRecord` files (``shards/suites/<name>.json``)."""
 
 _CASE_TEXT_FIELDS = ("meta", "perturbation_params")
+_SPECS = (*METRICS, *CASE_META_FIELDS)
 
 
 class RecordError(ValueError):
@@ -85,6 +88,18 @@ class CaseRecord(BaseModel):
             keep = {k: data.pop(k) for k in ("case_id", *_CASE_TEXT_FIELDS) if k in data}
             return {**keep, "values": data}
         return data
+
+    @model_validator(mode="after")
+    def _in_range(self) -> CaseRecord:
+        """A Dice of 5 or a negative distance is a forged or broken shard, not a result to report."""
+        for spec in _SPECS:
+            value = self.values.get(spec.name)
+            if spec.out_of_range(value):
+                low, high = spec.valid
+                raise ValueError(
+                    f"case {self.case_id!r}: {spec.name} = {value!r} is outside [{low:g}, {high:g}]"
+                )
+        return self
 
     def value(self, name: str) -> float | int | None:
         """The value of metric ``name``; None when absent or NaN (SQLite has no NaN)."""
@@ -136,6 +151,7 @@ class JobRecord(_Record):
     model_label: str | None = None
     model_params: dict[str, Any] = Field(default_factory=dict)
     dataset: str
+    dataset_label: str | None = None
     dataset_params: dict[str, Any] = Field(default_factory=dict)
     complexity: float | None = None
     patch: Any = "full"

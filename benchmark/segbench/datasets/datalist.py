@@ -89,7 +89,17 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
     return Listing("datalist", file.parent, pairs, (file,), official_test=official_test)
 
 
-@register_dataset("datalist", **registry_hooks("datalist", discover))
+def _json_name(params: dict[str, Any]) -> str | None:
+    """The datalist's own ``name`` field (its default label in reports), or None."""
+    try:
+        data = json.loads(Path(str(params.get("path", ""))).expanduser().read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name.strip() else None
+
+
+@register_dataset("datalist", label=_json_name, **registry_hooks("datalist", discover))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

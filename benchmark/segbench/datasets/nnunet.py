@@ -4,9 +4,10 @@
 (``{"background": 0, "spleen": 1}``) and ``file_ending`` (``".nii.gz"``, ``".png"``);
 ``imagesTr/<case>_0000<ending>`` (one file per channel, ``_0001``...) pairs with
 ``labelsTr/<case><ending>``; optional ``imagesTs``/``labelsTs`` are the official test set
-when labelled.  Both nnU-Net's 2D natural-image convention (PNG; RGB in one ``_0000`` file,
-named ``R, G, B`` in ``channel_names``;
-use ``channels: rgb``) and 3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
+when labelled (a folder with only labelled ``imagesTs`` is a test-only site: valid as a
+dataset shift, refused as a training set).  Both nnU-Net's 2D natural-image convention (PNG;
+RGB in one ``_0000`` file, named ``R, G, B`` in ``channel_names``; use ``channels: rgb``) and
+3D NIfTI are read.  Case ids are nnU-Net's case identifiers.
 """
 
 from __future__ import annotations
@@ -52,10 +53,12 @@ def discover(root: str, foreground: Sequence[str | int] | None = None) -> Listin
         raise DataError(f"{manifest} is not valid JSON ({exc})") from None
     channels, labels, ending = _fields(meta, manifest)
     rule = _rule(labels, foreground, manifest)
-    pairs = _pairs(folder / "imagesTr", folder / "labelsTr", channels, ending, None, required=True)
     test: list[Pair] = []
     if (folder / "imagesTs").is_dir() and (folder / "labelsTs").is_dir():
         test = _pairs(folder / "imagesTs", folder / "labelsTs", channels, ending, "test", required=False)
+    pairs: list[Pair] = []
+    if (folder / "imagesTr").is_dir() or not test:  # a folder with only imagesTs: a test-only site
+        pairs = _pairs(folder / "imagesTr", folder / "labelsTr", channels, ending, None, required=True)
     return Listing("nnunet", folder, pairs + test, (manifest,), rule, official_test=bool(test))
 
 
@@ -121,7 +124,9 @@ def _fields(meta: Any, manifest: Path) -> tuple[int, dict[str, int], str]:
     names, labels, ending = meta["channel_names"], meta["labels"], meta["file_ending"]
     if not isinstance(names, dict) or not names:
         raise DataError(f"{manifest}: channel_names={names!r} must map '0', '1', ... to names")
-    if not isinstance(labels, dict) or not all(isinstance(v, int) for v in labels.values()):
+    if not isinstance(labels, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in labels.values()
+    ):
         raise DataError(
             f"{manifest}: labels={labels!r} must map names to integer values "
             "(region-based labels are not supported)"
@@ -188,4 +193,13 @@ def _pairs(
         if not label.is_file():
             raise missing_file(label, where)
         pairs.append(Pair(case, channel_files, (label,), subset, where))
+    found = {first.name[: -len(suffix)] for first in firsts}
+    orphans = sorted(
+        p.name[: -len(ending)]
+        for p in labels.iterdir()
+        if p.name.endswith(ending) and p.name[: -len(ending)] not in found
+    )
+    if orphans:  # a labelled case without its image would silently shrink the data set
+        where = f"nnU-Net case {orphans[0]!r} (labelled in {labels})"
+        raise missing_file(images / f"{orphans[0]}{suffix}", where, "image")
     return pairs

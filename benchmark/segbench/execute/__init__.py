@@ -51,4 +51,22 @@ def _only(kind: str, settings: dict[str, Any], allowed: set[str]) -> None:
     extra = sorted(set(settings) - allowed)
     if extra:
         options = ", ".join("--" + name.replace("_", "-") for name in extra)
-        raise ValueError(f"executor {kind!r} does not take {options}; use --executor pool or slurm")
+        takers = [k for k, allowed_there in _SETTINGS.items() if k != kind and set(extra) <= allowed_there]
+        hint = f"; use --executor {' or '.join(takers)}" if takers else ""
+        raise ValueError(f"executor {kind!r} does not take {options}{hint}")
+
+
+# Which executor takes which settings (for the hint above; slurm takes its own set and the pool's none).
+_SETTINGS: dict[str, set[str]] = {
+    "pool": {"workers", "jobs_per_gpu", "threads"},
+    "slurm": {
+        "partition",
+        "gpus_per_task",
+        "cpus_per_task",
+        "mem_gb",
+        "timeout_min",
+        "array_parallelism",
+        "cluster",
+        "additional_parameters",
+    },
+}

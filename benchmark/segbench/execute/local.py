@@ -1,8 +1,11 @@
-"""Run jobs one after another in this process (CPU or one GPU).
+"""Run jobs one after another (CPU or one GPU), each isolated from this process.
 
-With a per-job timeout (``train.timeout_min`` or ``--timeout-min``) each job runs in a
-child process instead (a one-worker pool), because a hung job can only be stopped by
-killing the process it runs in.
+On Linux each job runs in a forked child (:mod:`segbench.execute.forked`): a model that calls
+``os._exit``, segfaults or aborts fails its own job, named with the signal or exit code, and the
+suite goes on.  With a per-job timeout (``train.timeout_min`` or ``--timeout-min``), or a CUDA
+device named on the command line (the parent then initialised CUDA, which a fork cannot inherit),
+the jobs run in a one-worker pool instead (a fresh interpreter; a hung job can only be stopped by
+killing its process).  Elsewhere (macOS, Windows) jobs run in this process.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segbench.execute.base import ExecutorOptions
+from segbench.execute.forked import fork_available, run_forked
 from segbench.plan.task import Task
 
 if TYPE_CHECKING:
@@ -41,24 +45,29 @@ class LocalExecutor:
         self._tasks.extend(tasks)
 
     def as_completed(self) -> Iterator[Path]:
-        if self.options.timeout_min is not None:
+        device = self.options.device or ""
+        if self.options.timeout_min is not None or (fork_available() and device.startswith(("cuda", "mps"))):
             yield from self._in_child()
             return
         from segbench.worker.job import INTERRUPTED, run_job
 
+        forking = fork_available()
         INTERRUPTED.clear()
         with _ctrl_c_flag(INTERRUPTED):
             while self._tasks:
                 task = self._tasks.pop(0)
                 self.reporter.job_started(task.job, len(task.conditions))
-                shard = run_job(
-                    task.job,
-                    task.conditions,
-                    self.options.results,
-                    self.options.device,
-                    on_epoch=self.reporter.epoch,
-                    on_status=self.reporter.status,
-                )
+                if forking:
+                    shard = run_forked(task, self.options.results, self.options.device, self.reporter)
+                else:
+                    shard = run_job(
+                        task.job,
+                        task.conditions,
+                        self.options.results,
+                        self.options.device,
+                        on_epoch=self.reporter.epoch,
+                        on_status=self.reporter.status,
+                    )
                 if INTERRUPTED.is_set():  # a library swallowed the KeyboardInterrupt
                     raise KeyboardInterrupt
                 yield shard

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions
+from segbench.execute.death import describe_exit
 from segbench.plan.task import Task
 
 if TYPE_CHECKING:
@@ -273,8 +274,7 @@ class PoolExecutor:
                     worker,
                     # The reason goes last: the run summary shows an error's last line.
                     f"--- log tail ({worker.log}) ---\n{_tail(worker.log)}\n"
-                    f"WorkerDied: worker process exited with code {worker.proc.returncode} "
-                    f"(killed by the system, e.g. out of memory?)",
+                    f"WorkerDied: worker process {describe_exit(worker.proc.returncode)}",
                 )
 
     def _handle(self, worker: _Worker, event: dict[str, Any]) -> Path | None:

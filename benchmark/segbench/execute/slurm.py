@@ -14,6 +14,8 @@ use in place of a cluster.
   worker resumes from its last epoch state (``train.checkpoint_every``).
 - A job that ends without a shard (killed, out of memory, requeued too often) is stored
   as failed with the tail of its log.
+- Results come back through the worker's JSON shard only: submitit's pickled return value
+  (``<id>_0_result.pkl``) is never read, so no file in the shared results folder is unpickled.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions
 from segbench.plan.task import Task
-from segbench.shards import atomic_write_bytes
+from segbench.shards import atomic_write_bytes, pending_shards
 
 if TYPE_CHECKING:
     from segbench.progress import Reporter
@@ -117,6 +120,11 @@ class SlurmExecutor:
 
         if cluster not in ("slurm", "local", "debug"):
             raise ValueError(f"--slurm-cluster must be slurm, local or debug, got {cluster!r}")
+        if cluster == "slurm" and shutil.which("sbatch") is None:
+            raise ValueError(
+                "--executor slurm: Slurm is not available here (no sbatch on PATH); run on the cluster's "
+                "login node, or use --executor local or pool (--slurm-cluster local tests the protocol)"
+            )
         self.options = options
         self.reporter = reporter
         self.cluster = cluster
@@ -214,25 +222,28 @@ class SlurmExecutor:
             return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
         if not self._done(item):
             return None
-        if item.job is not None:
-            try:
-                return Path(item.job.result())
-            except Exception as exc:  # the job died without writing its shard
-                reason = f"SlurmJobFailed: job {item.job_id} ended without a result ({type(exc).__name__})"
-                return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
-        result = self.folder / item.job_id / f"{item.job_id}_0_result.pkl"
-        if result.exists():
-            import pickle
-
-            status, value = pickle.loads(result.read_bytes())
-            if status == "success":
-                return Path(value)
-        reason = f"SlurmJobFailed: re-attached job {item.job_id} ended without a result"
+        # Never ``job.result()``: it unpickles ``<id>_0_result.pkl`` from the results folder, which is
+        # shared and writable by others (a planted file would run code here).  The worker's JSON shard
+        # is the result, as with every executor.
+        shard = self._shard_of(item)
+        if shard is not None:
+            return shard
+        ended = "re-attached job" if item.job is None else "job"
+        reason = f"SlurmJobFailed: {ended} {item.job_id} ended without writing its result shard"
         return write_failed_shard(item.task.job, self.options.results, self._log_tail(item) + reason)
+
+    def _shard_of(self, item: _Watched) -> Path | None:
+        """The newest pending shard of the job's key (written by the worker under ``shards/``)."""
+        prefix = f"{item.task.job.key}-"
+        found = [p for p in pending_shards(self.options.results) if p.name.startswith(prefix)]
+        return found[-1] if found else None
 
     def _done(self, item: _Watched) -> bool:
         if item.job is not None:
-            return bool(item.job.done())
+            try:
+                return bool(item.job.done())
+            except Exception:  # the debug backend runs the call inside done() and re-raises its error
+                return True
         return not _pid_alive(item.job_id)
 
     def _alive(self, entry: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ __all__ = [
     "canonical_json",
     "dataset_fingerprint",
     "dataset_identity",
+    "dataset_label",
     "expand",
     "job_key",
     "patch_size",
@@ -262,6 +263,19 @@ def dataset_identity(spec: DatasetSpec) -> str:
     case ids, so they can be paired across levels.
     """
     return _hash({"name": spec.name, "params": _training_params(spec)})
+
+
+def dataset_label(spec: DatasetSpec) -> str:
+    """The name a dataset is shown by: its ``label``, else its files' own name (a datalist's JSON
+    ``name``, via the registry ``label`` hook), else the registry name."""
+    if spec.label:
+        return spec.label
+    try:
+        hook = DATASETS.get(spec.name).meta.get("label")
+        named = hook(dict(spec.params)) if callable(hook) else None
+    except (LookupError, ValueError, OSError):
+        named = None
+    return str(named) if named else spec.name
 
 
 def score_at(spec: DatasetSpec) -> str:

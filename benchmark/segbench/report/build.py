@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from segbench.paths import OVERLAYS
+from segbench.paths import OVERLAYS, refuse_links
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
 from segbench.report import figures
 from segbench.report.board_export import write_board_exports
@@ -112,6 +112,7 @@ def build_reports(
         LookupError: empty store (says what to run) or unknown suite names (lists the stored ones).
     """
     store, out = Store(results), Path(out)
+    refuse_links(out)  # a link planted in the reports folder would redirect a page or a CSV
     names = store.suites()
     if not names:
         raise LookupError(

@@ -30,6 +30,7 @@ _KEY_COLUMNS: tuple[str, ...] = (
     "model",
     "model_name",
     "dataset",
+    "dataset_label",
     "complexity",
     "patch",
     "perturbation",

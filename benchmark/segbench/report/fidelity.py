@@ -85,7 +85,7 @@ def suite_facts(data: Any) -> SuiteFacts:
     train = data.get("train") if isinstance(data.get("train"), dict) else {}
     scale: dict[str, Any] = {"seeds": len(data.get("seeds") or [1]), "epochs": train.get("epochs", 100)}
     for _, params in datasets[:1]:
-        for key in ("size", "n_images", "n_train"):
+        for key in ("size", "n_images", "split", "n_train", "n_test"):
             if key in params:
                 scale[key] = params[key]
     return SuiteFacts(ref, names, datasets, scale)
@@ -337,13 +337,15 @@ def _pair_rows(
 
 
 def _outside_fbr(pair: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
-    """Cases whose FBR lies outside the training-crop range pooled over both models of the pair.
+    """Cases whose FBR lies outside the training-crop range pooled over the models at that patch size.
 
-    Why pooled over the pair: a paired comparison needs the same cases on both sides; both models
-    draw their crops from the same training volumes, so their ranges differ only by crop sampling.
+    Why pooled over models: a paired comparison needs the same cases on both sides; every model draws
+    its crops from the same training volumes, so their ranges differ only by crop sampling.
     """
     ranges = analysis3d.crop_fbr_ranges(jobs)
-    want = ranges[ranges["patch"].isin(set(pair["patch"].astype(str)))]
+    want = ranges[
+        ranges["patch"].isin(set(pair["patch"].astype(str))) & ranges["dataset"].isin(set(pair["dataset"]))
+    ]
     if want.empty or "fbr" not in pair:
         return pair.iloc[0:0]
     lo, hi = float(want["crop_fbr_min"].min()), float(want["crop_fbr_max"].max())

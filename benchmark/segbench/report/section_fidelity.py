@@ -96,7 +96,8 @@ def _intro(ref: Any, scale: dict[str, Any], cells: pd.DataFrame, cases: pd.DataF
         f"Scale: this run {_scale(scale)}; the paper {_scale(ref.scale)}. A gap to the published Dice is "
         "expected when the run is smaller; the findings are tested on this run's own data.",
         "Each finding is tested by the paired difference a − b of mean Dice with its architecture-level "
-        "95% CI (cases and each model's own seeds; Holm over all the reference's tests). agree / disagree "
+        "95% CI (cases and each model's own seeds); significance is Holm-adjusted over all the reference's "
+        "tests, the printed CI is not. agree / disagree "
         "need a significant effect; a non-significant one is reported as not significant at this scale, "
         "never as agreement; an equivalence claim agrees only when the whole CI lies within its margin. "
         "Measured Dice: mean over cases of per-case seed means [architecture-level 95% CI]. The published "

@@ -35,6 +35,7 @@ from segbench.stats import (
 from segbench.stats.claims import (
     OOD,
     decide,
+    decision_table,
     drop_cis,
     harder_pool,
     marks_vs_best,
@@ -352,7 +353,7 @@ def compute_tables(
     same_level = pd.concat([in_domain, shifted])
     board, effects = leaderboard(df, baseline_model, s, directions)
     condition_cis = _cis(same_level, ["model", *CONDITION], s, "")
-    tests = tests_table(same_level, effects, s.zero_method, s.min_pairs)
+    tests = tests_table(decision_table(same_level, directions or {}), effects, s.zero_method, s.min_pairs)
     robust = robustness_summary(same_level, baseline_model=baseline_model, alpha_weight=s.severity_weight)
     rank_freq, rank_tau = hier_rank_stability(
         in_domain, by=BOARD_GROUP, n_resamples=s.rank_resamples, seed=s.seed, confidence=s.confidence

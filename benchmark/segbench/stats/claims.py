@@ -265,12 +265,15 @@ def tests_table(
 ) -> pd.DataFrame:
     """``tests.csv``: every decided pair x condition, both kinds of claim side by side.
 
+    ``same_level`` is the table the decisions were taken on (:func:`decision_table`), so pooled rows
+    (``family:<name>``, ``ood``) get their Wilcoxon columns too.
+
     Architecture level (the decision behind † and the headline): ``effect`` (mean of a - b over paired
     cases of per-case seed means), ``effect_low``/``effect_high`` (its architecture-level CI),
     ``significant``, ``claim``, ``p_arch``/``p_arch_adj``. These networks (labelled, for the record):
     the Wilcoxon columns of :func:`segbench.stats.paired.pairwise_wilcoxon` on the real conditions,
     with ``p_holm`` adjusted over the same (dataset, complexity) family as the decisions, and
-    ``net_low``/``net_high``. Pooled rows (``family:<name>``, ``ood``) have no Wilcoxon columns.
+    ``net_low``/``net_high``.
     """
     keys = [*CONDITION_KEYS, "model_a", "model_b"]
     w = pairwise_wilcoxon(same_level, zero_method=zero_method, min_pairs=min_pairs).drop(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from segbench.core.metrics import metric
 from segbench.seeding import derive_rng
 from segbench.stats.bootstrap import CI, paired_diff_ci, unpaired_diff_ci
 
@@ -121,7 +122,26 @@ def validate_baseline(data: Any, source: str | Path = "<baseline>") -> dict[str,
         shown = "" if isinstance(got, dict | list) else f" (got {str(got)[:40]!r})"
         more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
         raise BaselineError(f"{source}: {where}: {field}: {err['msg']}{shown}{more}; {fix}") from None
+    _check_range(data, source, fix)
     return data
+
+
+def _check_range(data: dict[str, Any], source: str | Path, fix: str) -> None:
+    """Values outside the metric's range (a Dice of 5) would make every current result look worse
+    or better; refuse them like a NaN."""
+    try:
+        spec = metric(data["metric"])
+    except KeyError:
+        return  # a metric this version does not know: no range to check
+    low, high = spec.valid
+    for i, entry in enumerate(data["entries"]):
+        values = {"mean": entry.get("mean"), **{f"values[{k!r}]": v for k, v in entry["values"].items()}}
+        for field, value in values.items():
+            if spec.out_of_range(value):
+                raise BaselineError(
+                    f"{source}: entries[{i}]{_describe_entry(entry)}: {field}: {spec.name} {value!r} "
+                    f"is outside [{low:g}, {high:g}]; {fix}"
+                )
 
 
 def _describe_entry(entry: Any) -> str:

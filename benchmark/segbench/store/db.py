@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -261,19 +262,38 @@ class Store:
     def rebuild(self) -> tuple[Path | None, int, int]:
         """Recreate the database from the archived shards and suite records; keep the old file aside.
 
-        Call it while holding the results folder's lock.
+        Call it while holding the results folder's lock.  The new database is built in
+        ``segbench.sqlite.rebuilding`` and renamed over the old one only when complete: a rebuild
+        killed half-way leaves the old database in place (never a partial one that a ``run`` would
+        trust), and the next rebuild deletes the leftover and starts again.
 
         Returns:
             (where the old database was moved or None, shards ingested, suites restored).
         """
+        building = self.path.with_name(f"{DB_NAME}.rebuilding")
+        for suffix in ("", "-wal", "-shm", "-journal"):  # a rebuild that was killed: redo it
+            Path(f"{building}{suffix}").unlink(missing_ok=True)
+        builder = Store(self.results)
+        builder.path = building
+        n, suites = builder._replay()
+        self.warnings.extend(builder.warnings)
         aside = None
         if self.path.exists():
             aside = self.path.with_name(f"{DB_NAME}.old-{time.strftime('%Y%m%d-%H%M%S')}")
-            for suffix in ("", "-wal", "-shm"):
+            try:
+                os.link(self.path, aside)  # the old file stays in place until the new one replaces it
+            except OSError:
+                shutil.copy2(self.path, aside)
+            for suffix in ("-wal", "-shm"):
                 part = Path(f"{self.path}{suffix}")
                 if part.exists():
                     part.replace(f"{aside}{suffix}")
+        os.replace(building, self.path)
         self._checked = False
+        return aside, n, suites
+
+    def _replay(self) -> tuple[int, int]:
+        """Fill this (new, empty) database from the suite records and archived shards."""
         suites, problems = read_suite_records(self.results)
         self.warnings.extend(problems)
         for record in suites:
@@ -288,7 +308,7 @@ class Store:
                 continue
             archived.append((shard.finished_at or path.stat().st_mtime, path))
             members.add(shard)
-        n = 0
+        n, imported = 0, []
         for _, path in sorted(archived):  # attempts replay in the order they finished
             shard = self.ingest(path, archive=False)
             n += shard is not None
@@ -298,9 +318,7 @@ class Store:
                 and shard.job.model_extra
                 and "imported" in shard.job.model_extra
             ):
-                with self.connect() as conn, _transaction(conn):  # an imported model joins its suite
-                    label = shard.job.model_label or shard.job.model
-                    _add_import_membership(conn, shard.suite, label, shard)
+                imported.append(shard)
         n += self.ingest_pending()
         # Stores from before suite records existed: rebuild each suite's membership from its shards.
         for record in members.records(exclude={r.name for r in suites}):
@@ -310,39 +328,52 @@ class Store:
                 "run its suite file again to restore the definition shown in reports"
             )
             suites.append(record)
-        if not self.path.exists():
-            with self.connect():
-                pass  # an empty, valid store
-        return aside, n, len(suites)
+        for shard in imported:  # an imported model joins its suite (which exists by now)
+            with self.connect() as conn, _transaction(conn):
+                _add_import_membership(conn, shard.suite, shard.job.model_label or shard.job.model, shard)
+        with self.connect():
+            pass  # an empty, valid store even without shards; closing the last connection ends the WAL
+        return n, len(suites)
 
     def ingest_imported(self, suite: str, suite_yaml: str, label: str, shards: list[dict[str, Any]]) -> None:
         """Store an external model's rows (``segbench import``) as members of ``suite``, in one
         transaction: rows of an earlier import under ``label`` are replaced, nothing is half-stored.
 
-        Each shard is validated as a :class:`ShardRecord` and archived in ``shards/ingested/`` (so
-        ``segbench store rebuild`` restores imported models too).
+        Each shard is validated as a :class:`ShardRecord` and archived in ``shards/ingested/`` *before*
+        the rows are committed (so ``segbench store rebuild`` restores imported models too): a failed
+        archive stores nothing, and a crash between the two leaves a replayable record, never rows
+        that a rebuild would drop.
 
         Raises:
             RecordError: a shard does not validate (nothing is stored).
+            StoreError: the archive cannot be written (nothing is stored).
         """
         records = [
             ShardRecord.from_dict(raw, f"imported shard {i} of {label!r}") for i, raw in enumerate(shards)
         ]
-        with self.connect() as conn, _transaction(conn):
-            conn.execute(
-                "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
-                (suite, None, suite_yaml, time.time()),
-            )
-            _forget_import(conn, suite, label)
+        archived: list[Path] = []
+        try:
             for record in records:
-                write_shard_rows(conn, record)
-                _add_import_membership(conn, suite, label, record)
-        for record in records:
-            try:
-                atomic_write_bytes(ingested_dir(self.results) / record.filename, record.to_json().encode())
-            except OSError as exc:
-                self.warnings.append(_os_message("imported rows stored, but not archived for rebuilds", exc))
-                break
+                target = ingested_dir(self.results) / record.filename
+                atomic_write_bytes(target, record.to_json().encode())
+                archived.append(target)
+            with self.connect() as conn, _transaction(conn):
+                conn.execute(
+                    "INSERT OR IGNORE INTO suites(name, path, yaml, updated_at) VALUES (?, ?, ?, ?)",
+                    (suite, None, suite_yaml, time.time()),
+                )
+                _forget_import(conn, suite, label)
+                for record in records:
+                    write_shard_rows(conn, record)
+                    _add_import_membership(conn, suite, label, record)
+        except BaseException as exc:
+            for path in archived:  # nothing committed: no record may replay it later
+                path.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StoreError(
+                    _os_message("cannot archive the imported rows; nothing was stored", exc)
+                ) from None
+            raise
 
     def model_names(self, suite: str) -> dict[str, str]:
         """Model label -> model name (``imported`` for imported models) of a stored suite."""
@@ -399,7 +430,9 @@ class Store:
         import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
         query = """
-            SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset, j.complexity,
+            SELECT sj.suite, sj.model_label AS model, j.model AS model_name, j.dataset,
+                   COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label,
+                   j.complexity,
                    json_extract(j.train_info, '$.patch_size') AS patch_size, j.seed,
                    c.perturbation, c.severity, c.preset, c.test_complexity, k.*, j.job_key
             FROM suite_jobs sj
@@ -425,7 +458,11 @@ class Store:
         """One row per train job (status, provenance, timings) of a suite."""
         import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
-        query = "SELECT sj.suite, sj.model_label, j.* FROM suite_jobs sj JOIN jobs j USING (job_key)"
+        query = (
+            "SELECT sj.suite, sj.model_label, j.*, "
+            "COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label "
+            "FROM suite_jobs sj JOIN jobs j USING (job_key)"
+        )
         params: tuple[Any, ...] = ()
         if suite is not None:
             query += " WHERE sj.suite = ?"
@@ -459,6 +496,11 @@ class Store:
             return {row[0] for row in conn.execute(query)}
 
     def _refuse_empty_file(self) -> None:
+        if self.path.is_dir() or (self.path.exists() and not self.path.is_file()):
+            raise StoreError(
+                f"{self.path} is not a file (a folder or a special file where the results database "
+                "should be); move it aside, then 'segbench store rebuild' recreates the database"
+            )
         # SQLite treats a 0-byte file as a new database: that would silently drop every result
         if self.path.exists() and self.path.stat().st_size == 0:
             raise StoreError(
@@ -553,7 +595,8 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite already rolled back after e.g. a full disk: keep that error
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

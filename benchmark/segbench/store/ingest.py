@@ -39,8 +39,17 @@ def write_shard_rows(conn: sqlite3.Connection, shard: ShardRecord) -> None:
     trained before (e.g. evaluation crashed or predicted NaN), so the report lists it; the next run
     reuses its checkpoint (the plan looks at the checkpoint file). Conditions and cases are
     replaced, so a re-evaluation wins.
+
+    Except a *stale* failure: one whose attempt started before the stored success finished (a
+    worker orphaned by a killed parent that failed after a restart had finished the same job).
+    It raced with the success rather than following it, so the first successful result is kept:
+    the failure is only added to the ``failures`` history.
     """
-    job, train, now = shard.job, shard.train, time.time()
+    now = time.time()
+    if not shard.ok and _stale_failure(conn, shard):
+        _record_failure(conn, shard, now)
+        return
+    job, train = shard.job, shard.train
     provenance = shard.provenance or {}
     status = "trained" if shard.ok else "failed"
     train_info = None
@@ -118,11 +127,29 @@ def write_shard_rows(conn: sqlite3.Connection, shard: ShardRecord) -> None:
                 for case in cond.cases
             ],
         )
-    if not shard.ok:
+    if shard.ok:
         conn.execute(
-            "INSERT INTO failures (job_key, attempt_id, error, at) VALUES (?, ?, ?, ?)",
-            (shard.job_key, shard.attempt_id, shard.error or "unknown error", now),
+            "INSERT INTO ingested (attempt_id, job_key, at, shard_version) VALUES (?, ?, ?, ?)",
+            (shard.attempt_id, shard.job_key, now, shard.version),
         )
+    else:
+        _record_failure(conn, shard, now)
+
+
+def _stale_failure(conn: sqlite3.Connection, shard: ShardRecord) -> bool:
+    """Whether the job holds a success that finished after this failed attempt started."""
+    row = conn.execute("SELECT status, finished_at FROM jobs WHERE job_key = ?", (shard.job_key,)).fetchone()
+    if row is None or row[0] != "trained":
+        return False
+    finished = row[1]
+    return shard.started_at is None or finished is None or shard.started_at < finished
+
+
+def _record_failure(conn: sqlite3.Connection, shard: ShardRecord, now: float) -> None:
+    conn.execute(
+        "INSERT INTO failures (job_key, attempt_id, error, at) VALUES (?, ?, ?, ?)",
+        (shard.job_key, shard.attempt_id, shard.error or "unknown error", now),
+    )
     conn.execute(
         "INSERT INTO ingested (attempt_id, job_key, at, shard_version) VALUES (?, ?, ?, ?)",
         (shard.attempt_id, shard.job_key, now, shard.version),

@@ -57,7 +57,15 @@ class ResultsLock:
     def acquire(self) -> None:
         Path(self.results).mkdir(parents=True, exist_ok=True)
         for _ in range(5):  # retries only when the file was replaced under us
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # O_NOFOLLOW: a planted .lock link must not make us truncate its target
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                raise LockHeld(
+                    f"refusing to use the lock file {self.path}: it is a symbolic link (to "
+                    f"{os.readlink(self.path)}); remove the link"
+                ) from None
             try:
                 if not self._lock(fd):
                     continue

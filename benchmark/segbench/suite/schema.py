@@ -60,10 +60,15 @@ class ModelSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    """A registered dataset with its parameters (size, textures, ...)."""
+    """A registered dataset with its parameters (size, textures, ...).
+
+    ``label`` names it in reports, exports and CSVs (default: the registry name, or for a
+    datalist its JSON's ``name`` field); like a model label it never enters a job key.
+    """
 
     name: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 class PerturbationSpec(_Strict):
@@ -166,8 +171,8 @@ class PatchBudget(_Strict):
 class TrainConfig(_Strict):
     """Training hyper-parameters (the study's defaults)."""
 
-    epochs: int = Field(default=100, ge=1)
-    batch_size: int = Field(default=8, ge=1)
+    epochs: int = Field(default=100, ge=1, le=1_000_000)  # a typo of 29 digits must not validate
+    batch_size: int = Field(default=8, ge=1, le=100_000)
     lr: float = Field(default=1e-3, gt=0)
     loss: Literal["dice", "dice_ce"] = "dice"
     activation: Literal["sigmoid", "softmax"] = "sigmoid"

@@ -202,7 +202,10 @@ def yaml_data(text: str, label: str) -> Any:
     Raises:
         SuiteError: invalid YAML or a limit exceeded (one issue, labelled ``label``).
     """
-    return load_document(text, label).data
+    document = load_document(text, label)
+    if document.issues:  # a duplicate key or a refused tag must not be dropped silently
+        raise SuiteError(document.issues)
+    return document.data
 
 
 # --------------------------------------------------------------------------- composing
@@ -266,8 +269,8 @@ class _BoundedComposer(Composer):
         self._values += n
         if self._values > MAX_VALUES:
             raise _LimitError(
-                f"the document holds more than {MAX_VALUES:,} values with aliases expanded{why}; "
-                "a suite is small (alias bomb?)",
+                f"the document holds more than {MAX_VALUES:,} values{why}; a suite is small "
+                "(split it, or check for an alias that expands without bound)",
                 mark,
             )
 
@@ -474,6 +477,15 @@ class _Builder:
                     node,
                     f"environment variable {name} is not set (used as ${{{name}}}); "
                     f"export {name}=... before running, or write $${{ for a literal ${{",
+                )
+                out.append(match.group())
+            elif _CONTROL.search(self.environ[name]) or any(c in self.environ[name] for c in "\n\r\t"):
+                # it would reach labels, file names and the terminal (escape sequences) unchecked
+                self.issue(
+                    loc,
+                    node,
+                    f"environment variable {name} holds a control character (used as ${{{name}}}); "
+                    "set it to a plain value",
                 )
                 out.append(match.group())
             else:

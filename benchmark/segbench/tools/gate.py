@@ -20,7 +20,6 @@ complexity, perturbation, severity). A model trained at several patch sizes is k
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,11 +77,12 @@ def run_gate(
         FileNotFoundError: no baseline file and ``update`` is False (the message names the path and
             ``--update``).
         LookupError: the store has no results for ``suite`` (the message says what to run).
-        ValueError: ``delta`` is negative, or the baseline file is not a valid segbench baseline (not
-            JSON, no entries, NaN values, malformed entries: one line naming the file and entry).
+        ValueError: ``delta`` is outside [0, 1] (NaN, inf), or the baseline file is not a valid
+            segbench baseline (not JSON, no entries, NaN or out-of-range values, malformed entries:
+            one line naming the file and entry).
     """
-    if delta < 0 or math.isnan(delta):
-        raise ValueError(f"delta must be >= 0, got {delta}")
+    if not 0 <= delta <= 1:  # NaN fails too; inf (or any delta > 1 on a Dice scale) disables the gate
+        raise ValueError(f"--delta must be a Dice difference in [0, 1], got {delta:g}")
     results, baseline = Path(results), Path(baseline)
     if not update and not baseline.exists():
         raise FileNotFoundError(

@@ -26,6 +26,7 @@ CASE_DTYPES: dict[str, str] = {
     "model": "string",
     "model_name": "string",
     "dataset": "string",
+    "dataset_label": "string",
     "complexity": "float64",
     "patch": "string",
     "perturbation": "string",
@@ -105,7 +106,8 @@ def _typed(cases: Any) -> Any:
     metric_types |= {m.name: "float64" for m in table.CASE_META_FIELDS}
     out = cases.copy()
     for col in out.columns:
-        dtype = CASE_DTYPES.get(col) or metric_types.get(col, "float64")
+        # a column neither table knows (added to cases.csv later) keeps its type, as text when text
+        dtype = CASE_DTYPES.get(col) or metric_types.get(col) or _inferred(out[col])
         if dtype == "string":
             out[col] = out[col].astype("string")
         elif dtype == "Int64":
@@ -113,6 +115,12 @@ def _typed(cases: Any) -> Any:
         else:
             out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
     return out
+
+
+def _inferred(column: Any) -> str:
+    import pandas as pd
+
+    return "float64" if pd.api.types.is_numeric_dtype(column) else "string"
 
 
 def _suites(store: Any, names: list[str]) -> Any:

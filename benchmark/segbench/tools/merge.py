@@ -8,7 +8,9 @@ one machine running both halves would hold; nothing writes SQLite rows by hand. 
 Refusals (nothing is written): the same evaluated case (``cond_key`` + ``case_id``) with different
 metric values in A and B (two machines that disagree: merging would silently keep one), the same
 suite name with different definitions, a source whose database holds results missing from its shard
-archive, and an output folder that already holds a store.
+archive, an output folder that already holds a store (or anything else), and a symbolic link in a
+source's shard or checkpoint folders.  The merged store is built beside ``out`` and renamed into place
+at the end, so a killed merge leaves nothing at ``out`` and its rerun starts again.
 """
 
 from __future__ import annotations
@@ -68,14 +70,35 @@ def merge_stores(a: str | Path, b: str | Path, out: str | Path) -> MergeResult:
         FileNotFoundError: a source without a store, or whose shards are missing.
         FileExistsError: ``out`` already holds a store.
     """
-    from segbench.store import Store
+    from segbench.paths import refuse_links
 
     a, b, out = Path(a), Path(b), Path(out)
     if (out / DB_NAME).exists():
         raise FileExistsError(f"{out / DB_NAME} already exists; merge into a new folder (--out)")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} exists and is not an empty folder; merge into a new folder (--out)")
+    for src in (a, b):  # a link planted in a source would copy a file from anywhere into the merge
+        refuse_links(src / "shards", 2)
+        refuse_links(src / "checkpoints", 1)
     sources = [_Source.read(a), _Source.read(b)]
     duplicates = _check_cases(*sources)
     suites = _check_suites(*sources)
+    # Built beside ``out`` and renamed at the end: a merge killed half-way leaves no partial store
+    # at ``out`` (the next merge deletes the leftover and starts again).
+    building = out.parent / f".{out.name}.merging"
+    if building.exists():
+        shutil.rmtree(building)
+    n, copied = _build(building, sources, suites)
+    if out.exists():
+        out.rmdir()  # empty, checked above
+    building.rename(out)
+    return MergeResult(out, n, duplicates, sorted(suites), copied)
+
+
+def _build(out: Path, sources: list[_Source], suites: dict[str, Any]) -> tuple[int, int]:
+    """Replay both sources' shards and suites into a new store at ``out``; (shards, checkpoints)."""
+    from segbench.store import Store
+
     store = Store(out)
     shard_dir = out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +119,7 @@ def merge_stores(a: str | Path, b: str | Path, out: str | Path) -> MergeResult:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, target)
                 copied += 1
-    return MergeResult(out, n, duplicates, sorted(suites), copied)
+    return n, copied
 
 
 # -- reading a source ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
-from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
+from segbench.plan import EvalCondition, TrainJob, dataset_identity, dataset_label, patch_size, score_at
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
@@ -342,6 +342,7 @@ def _job_record(job: TrainJob) -> dict[str, Any]:
         "model_label": job.model.display,
         "model_params": job.model.params,
         "dataset": job.dataset.name,
+        "dataset_label": dataset_label(job.dataset),
         "dataset_params": job.dataset.params,
         "complexity": job.complexity,
         "patch": job.patch.model_dump(mode="json") if job.patch else "full",
@@ -382,10 +383,11 @@ def input_format(data: DatasetSplits, model_params: dict[str, Any]) -> InputForm
 
 
 def shift_dataset_cases(
-    train_spec: DatasetSpec, test_dataset: str, data_seed: int, in_channels: int
+    train_spec: DatasetSpec, test_dataset: str, data_seed: int, in_channels: int | None
 ) -> list[Case]:
     """A train-on-A / test-on-B condition's cases: B's test list if it has its own, else all of B.
 
+    ``in_channels`` (the model's; None skips the check, as the export does) must match B's.
     B is preprocessed as the training dataset (its shared preprocessing and resampling params
     are copied) unless B's params set them; ``score_at`` is always the training dataset's, so
     both sites are scored by one rule.
@@ -404,7 +406,7 @@ def shift_dataset_cases(
     else:
         data = load_dataset(spec, None, data_seed)
         cases = data.test if data.official_test else [*data.train, *data.val, *data.test]
-    if cases and cases[0].in_channels != in_channels:
+    if cases and in_channels is not None and cases[0].in_channels != in_channels:
         raise ValueError(
             f"test dataset {spec.name} gives {cases[0].in_channels}-channel images "
             f"({cases[0].meta.get('source', cases[0].case_id)}) but the model was trained on "

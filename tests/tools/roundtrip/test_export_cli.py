@@ -50,3 +50,42 @@ def test_png_of_3d_data_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["export", str(suite), "--out", str(tmp_path / "o"), "--format", "png"])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "PNG holds 2D images only" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spheres3d.yaml"]  # nothing half-written
+
+
+def test_export_and_import_of_a_suite_with_a_dataset_shift_scored_natively(tmp_path: Path) -> None:
+    import numpy as np
+
+    from segbench.api import import_predictions
+    from segbench.datasets.examples import write_datalist_site
+    from segbench.tools.roundtrip.files import read_array, write_label
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    b = write_datalist_site(tmp_path, "b", n=3, size=24, seed=2, textures=("noise", "grass"))
+    suite = tmp_path / "shift.yaml"
+    suite.write_text(
+        "name: shift\nmodels: [unet]\n"
+        f"datasets: [{{name: datalist, params: {{path: {a}, size: 8}}}}]\n"
+        f"dataset_shifts: [{{label: site_B, dataset: {{name: datalist, params: {{path: {b}}}}}}}]\n"
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["export", str(suite), "--out", str(out), "--format", "nifti"])
+    assert result.exit_code == 0, result.output
+    manifest = Manifest.read(out)
+    site_b = next(t for t in manifest.test_sets if t.perturbation == "site_B")
+    assert sorted(c.case_id for c in site_b.cases) == ["b_000", "b_001", "b_002"]  # all of B
+    case = site_b.cases[0]
+    assert case.shape == [8, 8] and read_array(out / case.meta["native_label"]).shape == (24, 24)
+    # The exported 8x8 ground truth as predictions: scored against the 24x24 originals.
+    preds = tmp_path / "preds"
+    for test_set in manifest.test_sets:
+        for c in test_set.cases:
+            write_label(preds / test_set.folder / f"{c.case_id}.nii.gz", read_array(out / c.label), c.spacing)
+    summary = import_predictions(preds, out, "truth", tmp_path / "results")
+    from segbench.store import Store
+
+    rows = Store(tmp_path / "results").cases("shift")
+    b_rows = rows[rows["perturbation"] == "site_B"]
+    native = [int((read_array(out / c.meta["native_label"]) > 0).sum()) for c in site_b.cases]
+    assert sorted(b_rows["n_ref"].astype(int)) == sorted(native)  # the original labels' sizes
+    assert summary is not None and 0.5 < float(np.nanmean(b_rows["dice"])) < 1.0  # resampled, not exact

@@ -48,6 +48,7 @@ class _Planned:
     severity: int
     preset: str | None
     test_params: str
+    test_dataset: str = ""  # another dataset (train on A, test on B): canonical {name, params} JSON
 
 
 def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -> ExportSummary:
@@ -60,19 +61,44 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
             ``nifti`` (``<cond>/<case>.nii.gz``) or ``png`` (``<cond>/<case>.png``); PNGs are 16-bit
             and 2D only. Defaults to ``nnunet``.
 
+    Nothing is half-written: the files go to a temporary folder beside ``out`` and move into
+    ``out`` only once every test set and the manifest are written.
+
     Raises:
         ValueError: unknown format, PNG for 3D data, or case ids unusable as file names.
     """
+    import shutil
+    import tempfile
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        summary = _export(Path(suite_path), staging, fmt)
+        out.mkdir(exist_ok=True)
+        for entry in sorted(staging.iterdir(), key=lambda e: e.name == "manifest.json"):  # manifest last
+            target = out / entry.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+            entry.replace(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportSummary(out / summary.manifest.name, summary.n_test_sets, summary.n_images)
+
+
+def _export(suite_path: Path, out: Path, fmt: str) -> ExportSummary:
+    """The export itself, into ``out`` (a fresh staging folder)."""
     from segbench.plan import EvalCondition
     from segbench.seeding import perturbation_rng
     from segbench.suite.load import load_suite
     from segbench.worker.evaluate import perturb_cases
-    from segbench.worker.job import load_dataset
+    from segbench.worker.job import load_dataset, shift_dataset_cases
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     ending = FORMATS[fmt]
-    suite_path, out = Path(suite_path), Path(out)
     suite = load_suite(suite_path)
     planned = planned_test_sets(suite)
     folders = _folder_names(planned)
@@ -81,8 +107,13 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
         spec = item.dataset
         if item.test_params:
             spec = spec.model_copy(update={"params": {**spec.params, **json.loads(item.test_params)}})
-        cases = load_dataset(spec, item.complexity, suite.data_seed, identity=item.identity).test
-        condition = EvalCondition(item.perturbation, item.severity, None, item.preset, item.test_params)
+        if item.test_dataset:  # site B: its cases as the worker builds them for this shift
+            cases = shift_dataset_cases(item.dataset, item.test_dataset, suite.data_seed, None)
+        else:
+            cases = load_dataset(spec, item.complexity, suite.data_seed, identity=item.identity).test
+        condition = EvalCondition(
+            item.perturbation, item.severity, None, item.preset, item.test_params, item.test_dataset
+        )
 
         def rng_for(case: Any, it: _Planned = item) -> np.random.Generator:
             return perturbation_rng(
@@ -103,6 +134,11 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
             label_rel = f"labels/{folder}/{case.case_id}{ending}"
             intensity = write_image(out / image_rel, image, case.spacing)
             write_label(out / label_rel, case.label, case.spacing)
+            meta = json.loads(json.dumps(case.meta, default=str))
+            if case.native is not None:  # score_at: native: the import scores against the original label
+                native_rel = f"labels_native/{folder}/{case.case_id}{ending}"
+                write_label(out / native_rel, case.native.label, case.native.spacing)
+                meta.update(native_label=native_rel, native_spacing=[float(s) for s in case.native.spacing])
             exported.append(
                 ExportedCase(
                     case_id=case.case_id,
@@ -110,7 +146,7 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
                     label=label_rel,
                     shape=list(image.shape),
                     spacing=[float(s) for s in case.spacing],
-                    meta=json.loads(json.dumps(case.meta, default=str)),
+                    meta=meta,
                     params=json.loads(json.dumps(params, default=str)),
                     source_sha256=_array_hash(case.image, case.label),
                     file_sha256=_file_hash(out / image_rel),
@@ -127,7 +163,7 @@ def export_suite(suite_path: str | Path, out: str | Path, fmt: str = "nnunet") -
                 perturbation=item.perturbation,
                 severity=item.severity,
                 preset=item.preset,
-                test_params=item.test_params,
+                test_params=item.test_params or item.test_dataset,
                 cases=exported,
             )
         )
@@ -157,7 +193,7 @@ def planned_test_sets(suite: Any) -> list[_Planned]:
         identity = dataset_identity(job.dataset)
         for cond in job.conditions:
             level = job.complexity if cond.test_complexity is None else cond.test_complexity
-            key = (identity, level, cond.perturbation, cond.severity, cond.test_params)
+            key = (identity, level, cond.perturbation, cond.severity, cond.test_params, cond.test_dataset)
             if key not in seen:
                 seen[key] = _Planned(
                     job.dataset,
@@ -167,6 +203,7 @@ def planned_test_sets(suite: Any) -> list[_Planned]:
                     cond.severity,
                     cond.preset,
                     cond.test_params,
+                    cond.test_dataset,
                 )
     return list(seen.values())
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
@@ -85,6 +86,8 @@ def import_predictions(
     from segbench.store import Store
 
     man = Manifest.read(manifest)
+    if not man.seeds:
+        raise PredictionError(f"manifest {manifest}: seeds is empty, so no row would be stored; re-export it")
     predictions = Path(predictions)
     store = Store(results)
     _check_label(label, man, store)
@@ -122,6 +125,8 @@ def read_mask(path: Path, expected_shape: tuple[int, ...]) -> np.ndarray:
         array = array[..., 0]
     if array.shape != expected_shape:
         raise ValueError(f"shape {tuple(array.shape)}, expected {expected_shape}")
+    if array.dtype == np.bool_:  # what `np.save(path, p > 0.5)` writes
+        return array
     if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
         raise ValueError(f"dtype {array.dtype} is not a label map")
     values = np.unique(array)
@@ -232,6 +237,10 @@ def _read_all(predictions: Path, man: Manifest) -> dict[tuple[str, str], np.ndar
             if len(found) > 1:
                 bad.append(f"{rel}: several files ({', '.join(p.name for p in found)})")
                 continue
+            link = next((p for p in (predictions / test_set.folder, found[0]) if p.is_symlink()), None)
+            if link is not None:  # a planted link would read (and store) a file from anywhere
+                bad.append(f"{link} is a symbolic link (to {os.readlink(link)}); copy the file in instead")
+                continue
             try:
                 masks[(test_set.folder, case.case_id)] = read_mask(found[0], tuple(case.shape))
                 _check_spacing(found[0], case)
@@ -269,6 +278,7 @@ def _rows(
     from segbench.cases import Case
     from segbench.tools.roundtrip.files import read_array as read_label
     from segbench.worker.evaluate import case_metrics
+    from segbench.worker.native import scoring_case, to_native
 
     rows = []
     for exported in test_set.cases:
@@ -278,15 +288,36 @@ def _rows(
                 f"ground truth {label_path} is missing: the export folder is incomplete; re-export"
             )
         truth = (read_label(label_path) > 0).astype(np.uint8)
+        meta = dict(exported.meta)
+        native = _native_grid(meta, root)
         case = Case(
-            exported.case_id, np.zeros(truth.shape, np.float32), truth, tuple(exported.spacing), exported.meta
+            exported.case_id, np.zeros(truth.shape, np.float32), truth, tuple(exported.spacing), meta, native
         )
-        row = {"case_id": exported.case_id, **case_metrics(masks[(test_set.folder, exported.case_id)], case)}
-        row.update({f.name: _float(exported.meta.get(f.name)) for f in CASE_META_FIELDS})
-        row["meta"] = json.dumps(exported.meta, default=str)
+        mask = masks[(test_set.folder, exported.case_id)]
+        if native is not None:  # score_at: native, as the suite's models were scored
+            meta["scored_at"] = "native"
+            # A binary mask has no logit: its +-1 indicator is interpolated and thresholded instead.
+            mask = to_native(mask.astype(np.float32) * 2 - 1, case)
+        row = {"case_id": exported.case_id, **case_metrics(mask, scoring_case(case))}
+        row.update({f.name: _float(meta.get(f.name)) for f in CASE_META_FIELDS})
+        row["meta"] = json.dumps(meta, default=str)
         row["perturbation_params"] = json.dumps(exported.params, default=str)
         rows.append(row)
     return rows
+
+
+def _native_grid(meta: dict[str, Any], root: Path) -> Any:
+    """The exported original-grid label (``meta`` loses its file keys), or None."""
+    from segbench.cases import NativeGrid
+    from segbench.tools.roundtrip.files import read_array
+
+    rel, spacing = meta.pop("native_label", None), meta.pop("native_spacing", None)
+    if not rel:
+        return None
+    path = root / str(rel)
+    if not path.is_file():
+        raise PredictionError(f"ground truth {path} is missing: the export folder is incomplete; re-export")
+    return NativeGrid((read_array(path) > 0).astype(np.uint8), tuple(float(s) for s in spacing or ()))
 
 
 def _shards(

@@ -118,9 +118,45 @@ class Manifest:
                 ExportedSet(**{**t, "cases": [ExportedCase(**c) for c in t["cases"]]})
                 for t in data.pop("test_sets")
             ]
-            return cls(**data, test_sets=test_sets, root=path.parent)
+            manifest = cls(**data, test_sets=test_sets, root=path.parent)
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"manifest {path} is malformed ({exc}); re-export it") from None
+        _check_paths(manifest, path)
+        return manifest
+
+
+def _check_paths(manifest: Manifest, path: Path) -> None:
+    """Every name a manifest gives stays inside its folder (predictions, export): no ``..``, no ``/x``.
+
+    Why: a manifest is a file from elsewhere; ``folder: ../../etc`` or ``label: /home/x`` would make
+    ``import`` read (and score, and store) files outside the folders the user named.
+    """
+    folders: set[str] = set()
+    for test_set in manifest.test_sets:
+        _plain(test_set.folder, "folder", path)
+        if test_set.folder in folders:
+            raise ManifestError(f"manifest {path}: folder {test_set.folder!r} is listed twice; re-export it")
+        folders.add(test_set.folder)
+        ids = [case.case_id for case in test_set.cases]
+        if len(set(ids)) != len(ids):
+            twice = next(i for i in ids if ids.count(i) > 1)
+            raise ManifestError(
+                f"manifest {path}: case {twice!r} is listed twice in folder {test_set.folder!r}; re-export it"
+            )
+        for case in test_set.cases:
+            _plain(case.case_id, f"case_id in {test_set.folder}", path)
+            for name, value in (("label", case.label), ("image", case.image)):
+                parts = Path(value).parts
+                if not parts or Path(value).is_absolute() or ".." in parts or "\\" in value:
+                    raise ManifestError(
+                        f"manifest {path}: {name} {value!r} of case {case.case_id!r} leaves the export "
+                        "folder; re-export it"
+                    )
+
+
+def _plain(value: str, what: str, path: Path) -> None:
+    if not isinstance(value, str) or value in ("", ".", "..") or any(c in value for c in "/\\\0"):
+        raise ManifestError(f"manifest {path}: {what} {value!r} is not a plain name; re-export it")
 
 
 def _jsonable(value: Any) -> Any:

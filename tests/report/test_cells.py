@@ -52,6 +52,9 @@ def test_overlay_outlines_truth_green_and_prediction_magenta() -> None:
     truth = np.zeros((3, 6, 6), np.uint8)
     truth[2, 2:4, 2:4] = 1  # the slice with the most truth is shown
     assert (overlay_image(volume, truth, truth)[2:4, 8:10] == 255).all()  # truth and prediction meet
+    native = np.zeros((12, 12), np.uint8)  # scored at native resolution: label and mask on the file's grid
+    native[3:9, 3:9] = 1
+    assert overlay_image(image, native, native).shape == (12, 24, 3)  # the image follows the label's grid
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from segbench.plan import EvalCondition
 from segbench.suite.validate import IN_DOMAIN
 from segbench.worker.infer import Predictor
 from segbench.worker.native import mask_rule, scoring_case
+from segbench.worker.overlays import save_overlays
 
 __all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
 
@@ -73,13 +75,21 @@ def evaluate_condition(
     condition: EvalCondition,
     rng_for: RngFor,
     tta: Sequence[str] = (),
+    overlays: Path | None = None,
 ) -> list[CaseRecord]:
-    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters."""
+    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters.
+
+    With ``overlays`` (``<results>/overlays/<cond_key>``), the best, median and worst case are also
+    drawn there from the very images and masks just scored (:mod:`segbench.worker.overlays`).
+    """
     from segbench.worker.probabilities import predict_with_uncertainty
 
     images, params = perturb_cases(cases, condition, rng_for)
     masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))
-    return score_cases(cases, masks, params, uncertainty)
+    rows = score_cases(cases, masks, params, uncertainty)
+    if overlays is not None:
+        save_overlays(overlays, cases, images, masks, rows)
+    return rows
 
 
 def score_cases(

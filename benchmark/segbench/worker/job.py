@@ -27,6 +27,7 @@ from segbench.core.records import ShardRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
+from segbench.paths import OVERLAYS
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, dataset_label, patch_size, score_at
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
@@ -46,7 +47,6 @@ from segbench.worker.device import pick_device
 from segbench.worker.evaluate import evaluate_condition
 from segbench.worker.infer import NonFiniteOutputError, Predictor
 from segbench.worker.memory import PeakMemory
-from segbench.worker.overlays import OVERLAYS, write_overlays
 from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
@@ -184,20 +184,12 @@ def _run(
         started = time.perf_counter()
         cases, rng_for = condition_test_set(job, condition, data, identity)
         try:
-            rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta)
+            overlays = results / OVERLAYS / job.condition_key(condition)  # best/median/worst pictures
+            rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta, overlays)
         except NonFiniteOutputError as exc:
             # Not a score: the condition stays unevaluated (retried next run) and the job fails.
             failures.append(f"condition {condition.describe()}: {exc}")
             continue
-        write_overlays(
-            results / OVERLAYS / job.condition_key(condition),
-            model,
-            predictor,
-            cases,
-            condition,
-            rng_for,
-            rows,
-        )
         shard["conditions"].append(condition_record(job.condition_key(condition), condition, started, rows))
     if failures:
         shard["error"] = "NonFiniteOutputError: " + "; ".join(failures)

@@ -3,9 +3,8 @@
 Why: a leaderboard number never shows what a model segmented. After a condition is scored, the
 worker writes ``<results>/overlays/<cond_key>/{best,median,worst}.png`` (by the case's Dice) and an
 ``index.json`` naming the cases; the report links them from the leaderboard cells. Each picture is
-made from the case's own data and its own perturbation draw (the condition's ``rng_for`` gives the
-same image the scores came from), and the three cases are predicted once more rather than threading
-every mask of the evaluation through: three extra predictions per condition.
+drawn from the very image (the case's own perturbation draw) and mask that were just scored, single
+models and ensembles alike: no extra prediction, only three small PNGs per condition.
 
 A picture: the (perturbed) image in grey beside the same image with the ground truth outlined in
 green and the prediction in magenta; 3D volumes show the axial slice with the most ground truth.
@@ -25,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from segbench.paths import OVERLAYS
+from segbench.worker.native import scoring_case
 
-__all__ = ["OVERLAYS", "RANKS", "overlay_image", "pick_cases", "save_overlays", "write_overlays"]
+__all__ = ["OVERLAYS", "RANKS", "overlay_image", "pick_cases", "save_overlays"]
 
 #: the pictures of a condition, in display order
 RANKS = ("best", "median", "worst")
@@ -50,31 +50,6 @@ def pick_cases(dice: Sequence[float | None]) -> dict[str, int]:
     return {"best": ok[-1][1], "median": ok[(len(ok) - 1) // 2][1], "worst": ok[0][1]}
 
 
-def write_overlays(
-    folder: Path,
-    model: Any,
-    predictor: Any,
-    cases: Sequence[Any],
-    condition: Any,
-    rng_for: Any,
-    rows: Sequence[Any],
-) -> None:
-    """Write the condition's three pictures and ``index.json`` into ``folder`` (best-effort).
-
-    Args:
-        folder: ``<results>/overlays/<cond_key>``.
-        model, predictor: the evaluated model and the job's predictor.
-        cases: the condition's test cases (clean); ``rows`` are their scores, in the same order.
-        condition: the evaluated condition (its perturbation and severity).
-        rng_for: the condition's per-case perturbation generator (the draw the scores came from).
-        rows: the condition's ``CaseRecord`` rows.
-    """
-    try:
-        _write(folder, model, predictor, cases, condition, rng_for, rows)
-    except Exception as exc:  # a picture must never cost the scores it illustrates
-        print(f"segbench: no overlays for {folder.name}: {type(exc).__name__}: {exc}", flush=True)
-
-
 def save_overlays(
     folder: Path,
     cases: Sequence[Any],
@@ -82,7 +57,15 @@ def save_overlays(
     masks: Sequence[np.ndarray],
     rows: Sequence[Any],
 ) -> None:
-    """Like :func:`write_overlays` when the evaluation kept every image and mask (ensembles)."""
+    """Write the condition's three pictures and ``index.json`` into ``folder`` (best-effort).
+
+    Args:
+        folder: ``<results>/overlays/<cond_key>``.
+        cases: the condition's test cases (clean: their labels are the ground truth).
+        images: the images the model saw (perturbed), in ``cases`` order.
+        masks: the predicted masks, in ``cases`` order.
+        rows: the condition's ``CaseRecord`` rows (their Dice ranks the cases).
+    """
     try:
         picks = pick_cases([r.values.get("dice") for r in rows])
         _save(folder, picks, {i: (cases[i], images[i], masks[i]) for i in set(picks.values())}, rows)
@@ -104,31 +87,6 @@ def overlay_image(image: np.ndarray, label: np.ndarray, pred: np.ndarray) -> np.
     return np.concatenate([rgb, marked], axis=1)
 
 
-def _write(
-    folder: Path,
-    model: Any,
-    predictor: Any,
-    cases: Sequence[Any],
-    condition: Any,
-    rng_for: Any,
-    rows: Sequence[Any],
-) -> None:
-    from segbench.worker.evaluate import perturb_cases
-    from segbench.worker.probabilities import predict_with_uncertainty
-
-    picks = pick_cases([r.values.get("dice") for r in rows])
-    if not picks:
-        return
-    chosen = sorted(set(picks.values()))
-    subset = [cases[i] for i in chosen]
-    images, _ = perturb_cases(subset, condition, rng_for)
-    masks, _ = predict_with_uncertainty(predictor, model, images)
-    drawn = {
-        i: (case, image, mask) for i, case, image, mask in zip(chosen, subset, images, masks, strict=True)
-    }
-    _save(folder, picks, drawn, rows)
-
-
 def _save(
     folder: Path, picks: dict[str, int], drawn: dict[int, tuple[Any, ...]], rows: Sequence[Any]
 ) -> None:
@@ -141,9 +99,10 @@ def _save(
     index = {}
     for rank, i in picks.items():
         case, image, mask = drawn[i]
-        picture = Image.fromarray(overlay_image(image, case.label, mask))
+        truth = scoring_case(case).label  # the label the Dice was computed against (native grid or not)
+        picture = Image.fromarray(overlay_image(image, truth, mask))
         picture = picture.resize(_size(picture.size), Image.Resampling.NEAREST)
-        _atomic(folder / f"{rank}.png", lambda f, p=picture: p.save(f, format="PNG", optimize=True))
+        _atomic(folder / f"{rank}.png", lambda f, p=picture: p.save(f, format="PNG"))
         index[rank] = {
             "case_id": str(case.case_id),
             "dice": rows[i].values.get("dice"),
@@ -154,10 +113,17 @@ def _save(
 
 
 def _slice(image: np.ndarray, label: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, ...]:
-    """2D views: the channel axis reduced, and for volumes the most informative axial slice."""
+    """2D views: the channel axis reduced, and for volumes the most informative axial slice.
+
+    A case scored at native resolution has its label and mask on the file's grid while the image is
+    on the model's: the image is brought to the label's grid (nearest neighbour) for the picture.
+    """
     pred = np.asarray(pred).reshape(label.shape)
     if image.ndim == label.ndim + 1:  # channel-first
         image = image[:3].transpose(*range(1, image.ndim), 0) if image.shape[0] == 3 else image[0]
+    if image.shape[: label.ndim] != label.shape:
+        index = np.ix_(*(np.arange(n) * image.shape[i] // n for i, n in enumerate(label.shape)))
+        image = image[index]
     if label.ndim == 3:
         amount = label.reshape(label.shape[0], -1).sum(axis=1)
         if not amount.any():

@@ -24,9 +24,12 @@ run: install
 	$(VENV)/bin/segbench preview $(SUITE)
 	$(VENV)/bin/segbench report
 
+# The gate's ci run is handed to the tests (SEGBENCH_CI_RESULTS), so suites/ci.yaml trains once.
 test: install
-	$(MAKE) --no-print-directory gate
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@tmp=$$(mktemp -d) && $(VENV)/bin/segbench run suites/ci.yaml --results $$tmp/ci --quiet \
+		&& $(VENV)/bin/segbench check --baseline reports/baseline/ci.json --results $$tmp/ci \
+		&& SEGBENCH_CI_RESULTS=$$tmp/ci $(PY) -m pytest $(PYTEST_ARGS); \
+		status=$$?; rm -rf $$tmp; exit $$status
 
 # The CI regression gate, end to end through the CLI: a fresh run of suites/ci.yaml against the
 # committed baseline (exit 1 on a regression). `make gate-update` accepts new numbers.

@@ -59,7 +59,6 @@ def build_finished_store(
     from segbench.plan import expand
     from segbench.store import Store
     from segbench.suite.load import load_suite
-    from segbench.worker.job import _job_record
     from segbench.worker.shard import write_shard
 
     jobs = expand(load_suite(suite_path))
@@ -69,7 +68,7 @@ def build_finished_store(
             "job_key": job.key,
             "attempt_id": uuid.uuid4().hex[:8],
             "suite": job.suite,
-            "job": _job_record(job),
+            "job": job.record().model_dump(mode="json"),
             "status": "done",
             "error": None,
             "train": {

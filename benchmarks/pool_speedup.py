@@ -1,7 +1,7 @@
 """Where a suite's time goes, run sequentially, on the pool executor and through submitit.
 
     python benchmarks/pool_speedup.py [--suite suites/quick.yaml] [--workers 2] [--repeat 3]
-                                      [--threads 1] [--slurm-local]
+                                      [--threads 1] [--shards N] [--slurm-local]
 
 Each executor runs the suite into its own fresh results folder (every job at the same
 ``--threads``, so per-case results must be identical).  Per run it prints:
@@ -17,6 +17,10 @@ Each executor runs the suite into its own fresh results folder (every job at the
   worker, estimated as first + in-jobs / workers (balanced) + tail, with the sequential run's
   in-job time as the work: a number to check against a real idle run, not a measurement;
 * whether every per-case metric (Dice, HD95, NSD, counts) is identical to the sequential run.
+
+``--shards N`` also runs the suite as ``run --shard 1/N`` ... ``N/N`` into N folders (one after
+another, as N machines would in parallel) and merges them: its per-case table must be identical too
+(its wall time is the parts' sum plus the merge; its idle estimate means nothing).
 
 On a shared machine wall times are noisy and inflated (the load is printed first): compare the
 CPU times and ratios of one invocation, and take the median of ``--repeat`` runs.
@@ -57,24 +61,32 @@ class Run:
     cases: pd.DataFrame
 
 
-def run_once(suite: Path, results: Path, executor: str, settings: dict[str, Any], threads: int) -> Run:
-    """Run ``suite`` into ``results`` and measure where the time went."""
+def run_once(
+    suite: Path, results: Path, executor: str, settings: dict[str, Any], threads: int, shards: int = 0
+) -> Run:
+    """Run ``suite`` into ``results`` (or as ``shards`` parts merged into it) and time it."""
     cpu_before = _cpu_seconds()
     start_epoch, start = time.time(), time.perf_counter()
-    summary = api.run_suite(
-        suite,
-        results,
-        device="cpu",
-        quiet=True,
-        executor=executor,
-        executor_settings=settings,
-        threads=threads,
-    )
+    parts = [f"{i}/{shards}" for i in range(1, shards + 1)] if shards else [None]
+    folders = [results.with_name(f"{results.name}-part{i}") for i in range(shards)] if shards else [results]
+    for part, folder in zip(parts, folders, strict=True):
+        summary = api.run_suite(
+            suite,
+            folder,
+            device="cpu",
+            quiet=True,
+            executor=executor,
+            executor_settings=settings,
+            threads=threads,
+            shard=part,
+        )
+        if not summary.ok:
+            raise SystemExit(f"{executor} {part or ''}: {len(summary.failed)} jobs failed: {summary.failed}")
+    if shards:
+        _merge_all(folders, results)
     wall = time.perf_counter() - start
     end_epoch = start_epoch + wall
     cpu = _cpu_seconds() - cpu_before
-    if not summary.ok:
-        raise SystemExit(f"{executor}: {len(summary.failed)} jobs failed: {summary.failed}")
     store = Store(results)
     jobs = store.jobs(summary.suite)
     seconds = jobs["finished_at"] - jobs["started_at"]
@@ -92,6 +104,17 @@ def run_once(suite: Path, results: Path, executor: str, settings: dict[str, Any]
     )
 
 
+def _merge_all(folders: list[Path], out: Path) -> None:
+    """``segbench merge`` the parts two at a time into ``out``."""
+    from segbench.tools.merge import merge_stores
+
+    merged = folders[0]
+    for i, folder in enumerate(folders[1:]):
+        target = out if i == len(folders) - 2 else out.with_name(f"{out.name}-merge{i}")
+        merge_stores(merged, folder, target)
+        merged = target
+
+
 def _cpu_seconds() -> float:
     """User + system CPU of this process and its reaped children (pool workers, Slurm jobs)."""
     total = 0.0
@@ -107,14 +130,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per job (all executors)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per executor (medians are printed)")
+    parser.add_argument("--shards", type=int, default=0, help="also run as N parts (--shard I/N) and merge")
     parser.add_argument("--slurm-local", action="store_true", help="also run via submitit's LocalExecutor")
     args = parser.parse_args()
-    runs: list[tuple[str, str, dict[str, Any], int]] = [
-        ("local", "local", {}, 1),
-        (f"pool x{args.workers}", "pool", {"workers": args.workers}, args.workers),
+    if args.shards == 1:
+        parser.error("--shards needs at least 2 parts")
+    runs: list[tuple[str, str, dict[str, Any], int, int]] = [
+        ("local", "local", {}, 1, 0),
+        (f"pool x{args.workers}", "pool", {"workers": args.workers}, args.workers, 0),
     ]
+    if args.shards:
+        runs.append((f"{args.shards} parts+merge", "local", {}, 1, args.shards))
     if args.slurm_local:
-        runs.append(("submitit local", "slurm", {"cluster": "local", "timeout_min": 120}, 1))
+        runs.append(("submitit local", "slurm", {"cluster": "local", "timeout_min": 120}, 1, 0))
     load = os.getloadavg()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     state = "idle enough for wall times" if load[0] < 0.5 * cores else "BUSY: read CPU times and ratios"
@@ -129,11 +157,11 @@ def main() -> None:
     print(header)
     reference: Run | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        for label, executor, settings, workers in runs:
+        for label, executor, settings, workers, shards in runs:
             repeats = []
             for i in range(args.repeat):
-                folder = Path(tmp) / f"{label.replace(' ', '_')}-{i}"
-                repeats.append(run_once(args.suite, folder, executor, settings, args.threads))
+                folder = Path(tmp) / f"{label.replace(' ', '_').replace('+', '_')}-{i}"
+                repeats.append(run_once(args.suite, folder, executor, settings, args.threads, shards))
             run = _median(repeats)
             if reference is None:
                 reference, same = run, "reference"

@@ -100,7 +100,7 @@ def main() -> None:
     # instrument the statistics entry points where the report modules look them up
     tables.hier_group_cis = _timed("hier_group_cis", tables.hier_group_cis)
     tables.hier_rank_stability = _timed("hier_rank_stability", tables.hier_rank_stability)
-    analysis3d.group_cis = _timed("group_cis (3D)", analysis3d.group_cis)
+    analysis3d.hier_group_cis = _timed("hier_group_cis (3D)", analysis3d.hier_group_cis)
     hierarchical.two_level_means = _timed("two_level_means", hierarchical.two_level_means)
     tables.compute_tables = _timed("statistics (compute_tables)", tables.compute_tables)
     import segbench.report.build as build

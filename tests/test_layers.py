@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("plan",),
     ("store", "stats", "worker"),
     ("execute", "report"),
-    ("ensemble", "tools"),
+    ("tools",),
     ("api",),
     ("cli",),
 )

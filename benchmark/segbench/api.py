@@ -19,9 +19,9 @@ from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 from segbench.suite.weights import is_pretrained
 
 if TYPE_CHECKING:
-    from segbench.ensemble import EnsembleJob
-    from segbench.execute import Executor, Task
-    from segbench.plan import TrainJob
+    from segbench.execute import Executor
+    from segbench.plan import Task, TrainJob
+    from segbench.plan.ensembles import EnsembleJob
     from segbench.progress import Reporter
     from segbench.store import Store
     from segbench.suite.schema import Suite
@@ -47,7 +47,11 @@ DEFAULT_RESULTS = Path("results")
 
 @dataclass
 class PlanSummary:
-    """What a run would do: every job, its conditions, and what the store already holds."""
+    """What a run would do: every job, its conditions, and what the store already holds.
+
+    ``tasks`` are the train jobs to run; ``ensemble_tasks`` the ensembles to evaluate, which run as
+    tasks too, through the same executor, once their members are trained.
+    """
 
     suite: Suite
     jobs: list[TrainJob]
@@ -58,6 +62,7 @@ class PlanSummary:
     ensembles: list[EnsembleJob] = field(default_factory=list)
     missing_checkpoints: set[str] = field(default_factory=set)
     shard: tuple[str, set[str]] | None = None  # ("I/N", the job keys of that part) with --shard
+    ensemble_tasks: list[Task] = field(default_factory=list)
 
     @property
     def n_conditions(self) -> int:
@@ -95,10 +100,13 @@ class PlanSummary:
         from segbench.suite.holdout import held_out_lines
 
         out += held_out_lines(self.suite)
-        if self.ensembles:
-            from segbench.ensemble.api import ensemble_lines
-
-            out += ensemble_lines(self.ensembles, self.done_conditions)
+        pending_ensembles = {t.job.key: t for t in self.ensemble_tasks}
+        for ens in self.ensembles:
+            task = pending_ensembles.get(ens.key)
+            state = f"{len(task.conditions)} conditions to evaluate (no training)" if task else "done"
+            out.append(f"  {ens.key}  {ens.describe():<48} {state}")
+            members = ", ".join(f"{m.model.display} seed={m.seed} ({m.key})" for m in ens.members)
+            out.append(f"      members: {members}")
         return out
 
 
@@ -169,9 +177,8 @@ def _plan(
     pending_trained: frozenset[str] | set[str] = frozenset(),
     pending_done: frozenset[str] | set[str] = frozenset(),
 ) -> PlanSummary:
-    from segbench.ensemble import expand_ensembles
-    from segbench.execute import Task
-    from segbench.plan import expand
+    from segbench.plan import Task, expand
+    from segbench.plan.ensembles import expand_ensembles
     from segbench.worker.checkpoint import has_checkpoint
 
     jobs = expand(suite)
@@ -189,6 +196,12 @@ def _plan(
         missing = tuple(c for c in job.conditions if job.condition_key(c) not in done)
         if missing:
             tasks.append(Task(job, missing))
+    ensembles = expand_ensembles(suite, jobs)
+    ensemble_tasks = []
+    for ens in ensembles:
+        missing = tuple(c for c in ens.conditions if ens.condition_key(c) not in done)
+        if missing:
+            ensemble_tasks.append(Task(ens, missing))
     return PlanSummary(
         suite,
         jobs,
@@ -196,8 +209,9 @@ def _plan(
         trained,
         done,
         list(store.warnings),
-        expand_ensembles(suite, jobs),
+        ensembles,
         stored - trained,
+        ensemble_tasks=ensemble_tasks,
     )
 
 
@@ -205,13 +219,15 @@ def _only_shard(plan: PlanSummary, shard: str | None) -> PlanSummary:
     """``plan`` cut to part ``shard`` ("I/N") of the suite's jobs; ensembles go with their members."""
     if shard is None:
         return plan
-    from segbench.execute.split import ShardSpec, shard_keys
+    from segbench.execute.parts import ShardSpec, shard_keys
 
     spec = ShardSpec.parse(shard)
     groups = [[m.key for m in e.members] for e in plan.ensembles]
     keys = shard_keys((j.key for j in plan.jobs), groups, spec)
     plan.tasks = [t for t in plan.tasks if t.job.key in keys]
     plan.ensembles = [e for e in plan.ensembles if all(m.key in keys for m in e.members)]
+    kept = {e.key for e in plan.ensembles}
+    plan.ensemble_tasks = [t for t in plan.ensemble_tasks if t.job.key in kept]
     plan.shard = (str(spec), keys)
     return plan
 
@@ -263,7 +279,7 @@ def run_suite(
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     if shard is not None:
-        from segbench.execute.split import ShardSpec
+        from segbench.execute.parts import ShardSpec
 
         ShardSpec.parse(shard)  # a typo fails before the lock or the store are touched
     results = Path(results)
@@ -322,7 +338,6 @@ def _run_locked(
     threads: int | None = None,
     shard: str | None = None,
 ) -> RunSummary:
-    from segbench.core.records import RecordError
     from segbench.shards import clean_stale_tmp
     from segbench.store import Store
     from segbench.suite.load import load_suite
@@ -343,12 +358,9 @@ def _run_locked(
         recovered_shards=recovered,
         warnings=store.warnings,
     )
-    if not plan.tasks:
-        # finished suite: no executor, so no torch import (start-up in well under 1 s); ensembles
-        # import torch only when one of their conditions is pending
-        summary.failed += _run_ensembles(plan, store, Path(results), device)
-        return summary
-    from segbench.execute import ExecutorOptions, make_executor, run_tasks
+    if not plan.tasks and not plan.ensemble_tasks:
+        return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
+    from segbench.execute import ExecutorOptions, make_executor
     from segbench.progress import make_reporter
 
     reporter = reporter or make_reporter(quiet)
@@ -362,37 +374,69 @@ def _run_locked(
             settings.setdefault("threads", plan.suite.train.threads)
         limit = timeout_min if timeout_min is not None else plan.suite.train.timeout_min
         runner = make_executor(kind, ExecutorOptions(results, device, limit), reporter, **settings)
-    reporter.start(len(plan.tasks))
-    by_key = {t.job.key: t.job for t in plan.tasks}
+    reporter.start(len(plan.tasks) + len(plan.ensemble_tasks))
+    # An ensemble needs its members' checkpoints: one whose members have nothing left to do runs with
+    # the train jobs, the others in a second round once the train jobs are done.
+    pending = {t.job.key for t in plan.tasks}
+    ready, later = [], []
+    for task in plan.ensemble_tasks:
+        members = task.job.members  # type: ignore[union-attr]
+        waits = any(m.key in pending or m.key not in plan.trained for m in members)
+        (later if waits else ready).append(task)
     try:
-        for shard_path in run_tasks(runner, plan.tasks):
-            job = by_key[shard_path.name.split("-")[0]]
-            try:
-                shard = store.ingest(shard_path)
-                error = "" if shard is None or shard.ok else (shard.error or "")
-            except RecordError as exc:
-                store.quarantine(shard_path, str(exc))
-                error = f"its result shard was unreadable and quarantined: {exc}"
-            summary.ran += 1
-            if error:
-                lines = error.strip().splitlines()
-                summary.failed.append((job.describe(), lines[-1] if lines else "unknown error"))
-            reporter.job_finished(job, not error, summary.failed[-1][1] if error else "")
-        # ensembles last: they need their members' checkpoints, trained above (no training here)
-        summary.failed += _run_ensembles(plan, store, Path(results), device)
+        _run_round(runner, [*plan.tasks, *ready], store, summary, reporter)
+        if later:
+            _run_round(runner, _trained_ensembles(later, store, summary, reporter), store, summary, reporter)
     finally:
         reporter.close()
     return summary
 
 
-def _run_ensembles(
-    plan: PlanSummary, store: Store, results: Path, device: str | None
-) -> list[tuple[str, str]]:
-    if not plan.ensembles:
-        return []
-    from segbench.ensemble.api import run_pending_ensembles
+def _run_round(
+    runner: Executor, tasks: list[Task], store: Store, summary: RunSummary, reporter: Reporter
+) -> None:
+    """Send ``tasks`` through ``runner`` and ingest each shard as it lands (failures are recorded)."""
+    from segbench.core.records import RecordError
+    from segbench.execute import run_tasks
 
-    return run_pending_ensembles(plan.ensembles, store, results, device)
+    if not tasks:
+        return
+    by_key = {t.job.key: t.job for t in tasks}
+    for shard_path in run_tasks(runner, tasks):
+        try:
+            shard = store.ingest(shard_path)
+            error = "" if shard is None or shard.ok else (shard.error or "")
+            key = shard.job_key if shard is not None else shard_path.name.split("-")[0]
+        except RecordError as exc:
+            store.quarantine(shard_path, str(exc))
+            error = f"its result shard was unreadable and quarantined: {exc}"
+            key = shard_path.name.split("-")[0]  # the record is unreadable: its file name is all there is
+        job = by_key[key]
+        summary.ran += 1
+        if error:
+            lines = error.strip().splitlines()
+            summary.failed.append((job.describe(), lines[-1] if lines else "unknown error"))
+        reporter.job_finished(job, not error, summary.failed[-1][1] if error else "")
+
+
+def _trained_ensembles(
+    tasks: list[Task], store: Store, summary: RunSummary, reporter: Reporter
+) -> list[Task]:
+    """The ensemble tasks whose members are all trained now; the others are failures naming them.
+
+    Such an ensemble is retried by the next run (its conditions stay unevaluated).
+    """
+    trained = store.trained_jobs()
+    ready = []
+    for task in tasks:
+        missing = [m.describe() for m in task.job.members if m.key not in trained]  # type: ignore[union-attr]
+        if missing:
+            message = f"members not trained: {', '.join(missing)}"
+            summary.failed.append((task.job.describe(), message))
+            reporter.job_finished(task.job, False, message)
+        else:
+            ready.append(task)
+    return ready
 
 
 def rebuild_store(

@@ -162,7 +162,16 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     info = json.loads(job["train_info"])
     assert (info["n_train"], info["n_val"], job["best_epoch"]) == (8, 0, 3)
     assert info["validation"] == "none" and info["split"]["val"] == []
-    assert set(Store(tmp_path / "results").cases("s")["dataset_label"]) == {"a"}  # the JSON's own name
+    cases = Store(tmp_path / "results").cases("s")
+    assert set(cases["dataset_label"]) == {"a"}  # the JSON's own name
+    # Real 2D cases carry the study's LBP-KL measure, so advise places a dataset on real results.
+    assert cases["complexity_kl"].notna().all() and (cases["complexity_kl"] > 0).all()
+    from segbench.tools.advise import advise, measure_cases
+
+    splits = datalist.build(np.random.default_rng(0), path=str(a))
+    profile = measure_cases([(c.image, c.label) for c in splits.train], "a")
+    advice = advise(profile, cases, min_cases=2, n_resamples=200)
+    assert advice.sources == ["s/datalist"]
     assert sorted(info["split"]["train"] + info["split"]["test"]) == [f"a_{k:03d}" for k in range(10)]
 
 
@@ -209,3 +218,40 @@ def test_dataset_label_defaults_to_the_datalist_name_and_never_enters_the_job_ke
     labelled = _suite(a).replace("{name: datalist,", "{name: datalist, label: siteA,")
     (named,) = expand(parse_suite(labelled, "s.yaml"))
     assert named.dataset.label == "siteA" and named.key == plain.key
+
+
+def test_a_plain_folder_pair_is_a_dataset_and_a_test_only_shift(tmp_path: Path) -> None:
+    from segbench.datasets import folder
+    from segbench.registry import DATASETS
+
+    a = write_datalist_site(tmp_path, "a", n=6, size=16)
+    write_datalist_site(tmp_path, "b", n=3, size=24, seed=2)
+    params = {"images": str(tmp_path / "b" / "images"), "labels": str(tmp_path / "b" / "masks")}
+    shift = (
+        f"{{label: site_B, dataset: {{name: folder, params: {{images: {params['images']}, "
+        f"labels: {params['labels']}, label_suffix: _mask}}}}}}"
+    )
+    (job,) = expand(parse_suite(_suite(a, shift=shift), "s.yaml"))
+    assert [c.perturbation for c in job.conditions] == ["none", "site_B"]
+    cases = DATASETS.get("folder").meta["test_cases"]({**params, "label_suffix": "_mask"})
+    assert [c.case_id for c in cases] == ["b_000", "b_001", "b_002"] and cases[0].label.shape == (24, 24)
+    with pytest.raises(
+        ValueError, match=r"folder image b_000\.png: mask .*b_000\.png does not exist; did you mean"
+    ):
+        folder.build(np.random.default_rng(0), **params)
+
+
+def test_training_curves_say_why_there_is_no_history() -> None:
+    import pandas as pd
+
+    from segbench.report.curves import curves_section
+
+    def note(rows: list[dict[str, object]]) -> str:
+        return curves_section(pd.DataFrame(rows), {}).notes[0]
+
+    failed = {"status": "failed", "best_epoch": None, "train_info": "{}", "model": "a"}
+    given = {"status": "trained", "best_epoch": None, "train_info": "{}", "model": "a"}
+    old = {"status": "trained", "best_epoch": 3, "train_info": "{}", "model": "a"}
+    assert "no job of this suite finished training (1 failed" in note([failed])
+    assert "evaluated from given weights" in note([given])
+    assert "trained before histories were recorded" in note([old])

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from segbench import api
-from segbench.ensemble import ENSEMBLE_MODEL, expand_ensembles
 from segbench.plan import expand
-from segbench.plan.ensembles import POOLED_SEED
+from segbench.plan.ensembles import ENSEMBLE_MODEL, POOLED_SEED, expand_ensembles
 from segbench.store import Store
 from segbench.suite.schema import Suite
 
@@ -107,7 +106,7 @@ def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
     with mock.patch("segbench.worker.job._train", side_effect=AssertionError("trained")) as train:
         second = api.run_suite(_write(tmp_path / "a.yaml", ensembles=more), results, quiet=True)
     assert second.ok, second.failed
-    assert train.call_count == 0 and second.ran == 0
+    assert train.call_count == 0 and second.ran == 3  # the three new ensemble tasks, nothing trained
     cases = Store(results).cases("ens")
     x2 = cases[cases["model"] == "unet_x2"]
     assert len(x2) == len(member) and x2["dice"].notna().any()
@@ -123,6 +122,56 @@ def test_ensembles_from_stored_checkpoints(tmp_path: Path) -> None:
     # dry run lists every ensemble as done
     lines = api.plan_suite(tmp_path / "a.yaml", results).lines()
     assert sum("ensemble of" in line and line.endswith("done") for line in lines) == 4
+
+
+class _Recorder:
+    """A reporter that remembers which jobs the executor started and how they ended."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.finished: list[tuple[str, bool]] = []
+
+    def start(self, total_jobs: int) -> None:
+        self.total = total_jobs
+
+    def job_started(self, job: object, n_conditions: int) -> None:
+        self.started.append(job.describe())  # type: ignore[attr-defined]
+
+    def status(self, stage: str, job: object = None) -> None:
+        pass
+
+    def epoch(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def job_finished(self, job: object, ok: bool, message: str = "") -> None:
+        self.finished.append((job.describe(), ok))  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_an_ensemble_is_a_task_under_the_pool_and_a_timeout(tmp_path: Path) -> None:
+    """Ensembles go through the executor like train jobs: worker processes, time limit, progress."""
+    results = tmp_path / "results"
+    solo = {"label": "solo", "members": {"model": "unet", "seeds": [1]}}
+    suite = _write(tmp_path / "a.yaml", seeds=[1], ensembles=[solo])
+    pool = _Recorder()
+    first = api.run_suite(suite, results, reporter=pool, executor="pool", executor_settings={"workers": 2})
+    assert first.ok, first.failed
+    assert first.ran == 3 and pool.total == 3  # two models, then the ensemble once its member is trained
+    assert pool.started[-1].startswith("solo (ensemble of 1)") and pool.finished[-1][1]
+    assert (Store(results).cases("ens")["model"] == "solo").sum() > 0
+
+    # in-process executor with a time limit: each task runs in a child process, the ensemble too
+    pair = {"label": "pair", "members": ["unet", "noskip_unet"]}
+    timed = _Recorder()
+    suite = _write(tmp_path / "a.yaml", seeds=[1], ensembles=[solo, pair])
+    second = api.run_suite(suite, results, reporter=timed, timeout_min=30)
+    assert second.ok, second.failed
+    assert second.ran == 1 and timed.started == [s for s in timed.started if s.startswith("pair (ensemble")]
+    cases = Store(results).cases("ens")
+    assert len(cases[cases["model"] == "pair"]) == len(cases[cases["model"] == "solo"]) > 0
 
 
 def test_tta_changes_condition_keys_only_when_set() -> None:

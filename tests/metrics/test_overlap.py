@@ -7,25 +7,24 @@ import math
 import numpy as np
 import pytest
 
-from segbench.metrics.overlap import confusion, dice, iou
+from segbench.metrics.overlap import confusion, dice
 
-# (pred, ref, expected (tp, fp, fn), expected dice, expected iou); counts done by hand
+# (pred, ref, expected (tp, fp, fn), expected dice); counts done by hand
 CASES = [
-    ([1, 1, 0, 0], [0, 1, 1, 0], (1, 1, 1), 2 * 1 / (2 + 1 + 1), 1 / 3),
-    ([1, 1, 1, 1], [1, 1, 1, 1], (4, 0, 0), 1.0, 1.0),
-    ([1, 0, 0, 0], [0, 0, 0, 1], (0, 1, 1), 0.0, 0.0),
-    ([[1, 1], [0, 0]], [[1, 1], [1, 0]], (2, 0, 1), 4 / 5, 2 / 3),
-    ([0, 0, 0], [0, 0, 0], (0, 0, 0), math.nan, math.nan),  # both empty -> nan (nnU-Net)
-    ([0, 1, 0], [0, 0, 0], (0, 1, 0), 0.0, 0.0),  # empty reference, non-empty prediction -> 0
-    ([0, 0, 0], [0, 1, 0], (0, 0, 1), 0.0, 0.0),  # missed structure -> 0
+    ([1, 1, 0, 0], [0, 1, 1, 0], (1, 1, 1), 2 * 1 / (2 + 1 + 1)),
+    ([1, 1, 1, 1], [1, 1, 1, 1], (4, 0, 0), 1.0),
+    ([1, 0, 0, 0], [0, 0, 0, 1], (0, 1, 1), 0.0),
+    ([[1, 1], [0, 0]], [[1, 1], [1, 0]], (2, 0, 1), 4 / 5),
+    ([0, 0, 0], [0, 0, 0], (0, 0, 0), math.nan),  # both empty -> nan (nnU-Net)
+    ([0, 1, 0], [0, 0, 0], (0, 1, 0), 0.0),  # empty reference, non-empty prediction -> 0
+    ([0, 0, 0], [0, 1, 0], (0, 0, 1), 0.0),  # missed structure -> 0
 ]
 
 
-@pytest.mark.parametrize(("pred", "ref", "counts", "exp_dice", "exp_iou"), CASES)
-def test_overlap_table(pred, ref, counts, exp_dice, exp_iou):
+@pytest.mark.parametrize(("pred", "ref", "counts", "exp_dice"), CASES)
+def test_overlap_table(pred, ref, counts, exp_dice):
     assert confusion(pred, ref) == counts
     np.testing.assert_equal(dice(pred, ref), exp_dice)
-    np.testing.assert_allclose(iou(pred, ref), exp_iou, equal_nan=True)
 
 
 def test_3d_and_nonbinary_values():
@@ -35,14 +34,6 @@ def test_3d_and_nonbinary_values():
     pred[1:3, 1:4, 1:3] = 0.7  # non-zero counts as foreground: 12 voxels, all inside ref
     assert confusion(pred, ref) == (12, 0, 12)
     assert dice(pred, ref) == pytest.approx(24 / 36)
-
-
-def test_dice_iou_relation():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        p, r = rng.random((8, 8)) > 0.5, rng.random((8, 8)) > 0.5
-        d, j = dice(p, r), iou(p, r)
-        assert d == pytest.approx(2 * j / (1 + j))
 
 
 def test_shape_mismatch_raises():

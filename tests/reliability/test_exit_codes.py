@@ -107,3 +107,24 @@ def test_slurm_executor_without_slurm_is_one_line(tmp_path: Path) -> None:
         os.environ["PATH"] = env_path
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "Slurm is not available here (no sbatch on PATH)" in out.stderr
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_baseline_or_manifest_that_is_not_a_file_is_refused_without_blocking(
+    tmp_path: Path, kind: str
+) -> None:
+    results = tmp_path / "results"
+    seed_store(results)
+    odd = tmp_path / "odd.json"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    else:
+        odd.mkdir()
+    check = cli("check", "--baseline", odd, "--results", results, timeout=60)
+    assert check.returncode == 2 and str(odd) in check.stderr, check.stderr
+    (tmp_path / "preds").mkdir()
+    imported = cli(
+        "import", tmp_path / "preds", "--manifest", odd, "--label", "x", "--results", results, timeout=60
+    )
+    assert imported.returncode == 2, imported.stderr
+    assert ("not a regular file" if kind == "fifo" else "not found") in imported.stderr

@@ -98,3 +98,17 @@ def test_delta_that_would_disable_the_gate_is_refused(tmp_path: Path, delta: str
     baseline = _baseline(tmp_path, results)
     out = cli("check", "--baseline", baseline, "--results", results, "--delta", delta)
     assert out.returncode == 2 and "--delta must be a Dice difference in [0, 1]" in out.stderr, out.stderr
+
+
+def test_a_baseline_entry_without_complexity_is_read_as_none(tmp_path: Path) -> None:
+    """``complexity`` is optional in an entry: leaving it out gave a bare ``'complexity'`` from check."""
+    results = tmp_path / "results"
+    seed_store(results)
+    baseline = _baseline(tmp_path, results)
+    data = json.loads(baseline.read_text())
+    for entry in data["entries"]:
+        entry.pop("complexity")
+    baseline.write_text(json.dumps(data))
+    out = cli("check", "--baseline", baseline, "--results", results)
+    assert out.returncode in (0, 1) and "Traceback" not in out.stderr, out.stderr
+    assert "'complexity'" not in out.stdout + out.stderr

@@ -100,7 +100,7 @@ def test_failure_after_training_is_a_failure_everywhere(write_suite, tmp_path: P
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(job_module, "evaluate_condition", broken)
+    monkeypatch.setattr(job_module, "score_cases", broken)
     suite = write_suite(tiny_with_models(["unet"], "late").replace("epochs: 10", "epochs: 2"), "late")
     results = tmp_path / "results"
     result = _invoke(suite, results)

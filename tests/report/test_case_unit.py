@@ -173,3 +173,16 @@ def test_headline_claims_only_controlled_architecture_decisions(tmp_path: Path):
         (tests["perturbation"] == "none") & (tests["model_a"] == "a") & (tests["model_b"] == "b")
     ].iloc[0]
     assert ab["significant"] and ab["effect_low"] > 0 and ab["effect"] == pytest.approx(0.1)
+
+
+def test_dice_cell_tooltip_gives_the_architecture_level_effect_vs_best():
+    from segbench.report.leaderboard import board_tables
+
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.6, 0.8, 15)
+    cases = with_entries(table({"good": base + 0.05, "bad": base}, seeds=3))
+    board, _ = leaderboard(cases, baseline_model="good", settings=FAST)
+    (t,) = board_tables(cases, board, pd.DataFrame(), "name: t\n", n_resamples=199)
+    cell = t.values[("dice", "0.5", "bad", "id")]
+    assert cell.dag and cell.title.startswith("best minus this model: +0.050 [")
+    assert "(architecture level: cases and seeds)" in cell.title

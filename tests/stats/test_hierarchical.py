@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from bootstrap_oracles import pairwise_diff_cis
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -15,7 +16,6 @@ from segbench.stats import (
     hier_pairwise_diff_cis,
     hier_rank_stability,
     pair_differences,
-    pairwise_diff_cis,
     pairwise_wilcoxon,
     pool_cases,
     small_n_flag,

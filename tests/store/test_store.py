@@ -193,3 +193,19 @@ def test_imported_model_survives_a_rerun_and_a_rebuild(shards, results: Path, fa
     fresh.rebuild()
     assert sorted(set(fresh.cases("s")["model"])) == ["nnunet", "unet"]
     assert fresh.model_names("s") == {"unet": "unet", "nnunet": "imported"}
+
+
+def test_an_evaluation_failure_in_one_suite_does_not_fail_a_finished_suite_sharing_the_job(
+    shards, results: Path, fake_jobs
+) -> None:
+    store = Store(results)
+    store.record_suite("one", "x", results / "one.yaml", fake_jobs(("jobA", "unet")))
+    store.ingest(shards.write(results))  # suite one: trained and evaluated ("jobA:none")
+    two = fake_jobs(("jobA", "unet"), conditions=("none", "speckle"))
+    store.record_suite("two", "y", results / "two.yaml", two)
+    # suite two's attempt reuses the checkpoint, then fails evaluating "speckle"
+    store.ingest(shards.write(results, status="failed", started_at=1000.0))
+    assert store.jobs("one")["status"].tolist() == ["trained"]  # complete: nothing of it failed
+    assert store.jobs("two")["status"].tolist() == ["failed"]  # its speckle condition is missing
+    store.ingest(shards.write(results, status="failed", trained=False, started_at=2000.0))
+    assert store.jobs("two")["status"].tolist() == ["failed"]

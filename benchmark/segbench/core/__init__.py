@@ -6,7 +6,7 @@ other for constants.  Everything here is plain Python (no numpy/torch), so any m
 heavy, may import it without cost or cycles.
 """
 
-from segbench.core.metrics import CASE_META_FIELDS, METRICS, MetricSpec, metric, metric_names
+from segbench.core.metrics import CASE_META_FIELDS, METRICS, MetricSpec, metric
 from segbench.core.vocab import (
     CONDITION_COLUMNS,
     IN_DOMAIN,
@@ -25,5 +25,4 @@ __all__ = [
     "SEVERITIES",
     "MetricSpec",
     "metric",
-    "metric_names",
 ]

@@ -1,8 +1,9 @@
 """The metric table: one entry per per-case metric, read by the worker, store, exports and report.
 
 Why a table: adding a metric used to touch five files plus a manual schema migration.  Now the
-worker computes every entry's ``compute`` name (see ``segbench.metrics.case_metrics``), the store
-creates a column per entry, the exports write them and the report offers them in its metric switch.
+worker fills every entry from its ``source`` (``segbench.worker.evaluate.case_metrics`` computes the
+``"mask"`` entries, one function per name, and refuses a table entry without one), the store creates a
+column per entry, the exports write them and the report offers them in its metric switch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["CASE_META_FIELDS", "METRICS", "MetricSpec", "metric", "metric_names"]
+__all__ = ["CASE_META_FIELDS", "METRICS", "MetricSpec", "metric"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class MetricSpec:
         valid: the closed range a value may take (``inf`` allowed where it is the upper end, e.g. a
             distance when one mask is empty); the store refuses a shard outside it, the gate a
             baseline outside it.  NaN/None (undefined) is always allowed.
+        source: where the worker gets the value: ``"mask"`` (the predicted mask against the
+            reference), ``"probabilities"`` (the prediction's uncertainty) or ``"case"`` (the
+            test image's own meta).
     """
 
     name: str
@@ -38,6 +42,7 @@ class MetricSpec:
     title: str
     score: bool = False
     valid: tuple[float, float] = (-math.inf, math.inf)
+    source: Literal["mask", "probabilities", "case"] = "mask"
 
     def out_of_range(self, value: float | int | None) -> bool:
         """Whether ``value`` lies outside :attr:`valid` (NaN and None never do)."""
@@ -60,15 +65,15 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec("n_ref", "integer", None, "voxels", "reference size", valid=_NONNEG),
     MetricSpec("n_pred", "integer", None, "voxels", "prediction size", valid=_NONNEG),
     # per-case uncertainty of the prediction (segbench.metrics.uncertainty); NULL when not measured
-    MetricSpec("entropy", "real", None, "bits", "predictive entropy"),
-    MetricSpec("disagreement", "real", None, "", "ensemble disagreement"),
-    MetricSpec("tta_variance", "real", None, "", "TTA variance"),
+    MetricSpec("entropy", "real", None, "bits", "predictive entropy", source="probabilities"),
+    MetricSpec("disagreement", "real", None, "", "ensemble disagreement", source="probabilities"),
+    MetricSpec("tta_variance", "real", None, "", "TTA variance", source="probabilities"),
 )
 
 CASE_META_FIELDS: Final[tuple[MetricSpec, ...]] = (
-    MetricSpec("complexity_kl", "real", "higher", "bits", "LBP-KL (study's formula)"),
-    MetricSpec("complexity_jsd", "real", "higher", "bits", "LBP Jensen-Shannon divergence"),
-    MetricSpec("fbr", "real", None, "", "foreground ratio", valid=_UNIT),
+    MetricSpec("complexity_kl", "real", "higher", "bits", "LBP-KL (study's formula)", source="case"),
+    MetricSpec("complexity_jsd", "real", "higher", "bits", "LBP Jensen-Shannon divergence", source="case"),
+    MetricSpec("fbr", "real", None, "", "foreground ratio", valid=_UNIT, source="case"),
 )
 """Per-case properties of the test image (not of the prediction), stored beside the metrics."""
 
@@ -80,8 +85,3 @@ def metric(name: str) -> MetricSpec:
             return spec
     known = ", ".join(s.name for s in (*METRICS, *CASE_META_FIELDS))
     raise KeyError(f"unknown metric {name!r}; known: {known}")
-
-
-def metric_names(scores_only: bool = False) -> list[str]:
-    """Names of the per-case metrics, in table order."""
-    return [m.name for m in METRICS if m.score or not scores_only]

@@ -34,6 +34,7 @@ __all__ = [
     "CaseRecord",
     "ConditionRecord",
     "JobRecord",
+    "MemberRecord",
     "RecordError",
     "ShardRecord",
     "SuiteRecord",
@@ -55,8 +56,8 @@ class RecordError(ValueError):
 
 
 class _Record(BaseModel):
-    # Extra keys are kept (not refused): another stage may add provenance without a version bump, and a
-    # shard must round-trip what the worker wrote.  Required keys and their types are still checked.
+    # Every key this code writes or reads is a declared field.  Unknown keys are kept (not refused) only
+    # so that a shard from a newer writer round-trips; nothing here reads them.
     model_config = ConfigDict(extra="allow")
 
 
@@ -142,6 +143,28 @@ class TrainRecord(_Record):
     patch_size: list[int] | None = None
     n_train: int | None = None
     n_val: int | None = None
+    validation: str | None = None
+    """"split" (best validation epoch kept) or "none" (train on train+val, last epoch kept)"""
+    split: dict[str, list[str]] | None = None
+    """case ids per split (exported with the job)"""
+    dataset_fingerprint: str | None = None
+    """a real dataset's file fingerprint; None for synthetic data"""
+    gates: list[list[float]] | None = None
+    """gated_unet's learned skip gates per level (top first); None for other models"""
+    members: list[str] | None = None
+    """an ensemble's member job keys; None for a trained model"""
+    pretrained: bool = False
+    """loaded, not trained (``weights:`` or a ``pretrained: true`` callable)"""
+    weights: str | None = None
+    weights_sha256: str | None = None
+
+
+class MemberRecord(BaseModel):
+    """One member of an ensemble job."""
+
+    job_key: str
+    model: str
+    seed: int
 
 
 class JobRecord(_Record):
@@ -158,6 +181,13 @@ class JobRecord(_Record):
     seed: int
     data_seed: int
     train: dict[str, Any] | None = None
+    members: list[MemberRecord] | None = None
+    """an ensemble's members; None for a train job"""
+
+    def config_json(self) -> str:
+        """The job spec as the store's ``jobs.config`` text (sorted keys; ``members`` only for ensembles)."""
+        exclude = {"members"} if self.members is None else None
+        return json.dumps(self.model_dump(mode="json", exclude=exclude), sort_keys=True)
 
 
 class ShardRecord(_Record):

@@ -4,6 +4,6 @@ Why explicit imports: the registry loads built-ins by importing this package, so
 module must be imported here (one line per dataset file).
 """
 
-from segbench.datasets import busi, datalist, glas, msd, msd2d, nnunet, spheres3d, textures2d
+from segbench.datasets import busi, datalist, folder, glas, msd, msd2d, nnunet, spheres3d, textures2d
 
-__all__ = ["busi", "datalist", "glas", "msd", "msd2d", "nnunet", "spheres3d", "textures2d"]
+__all__ = ["busi", "datalist", "folder", "glas", "msd", "msd2d", "nnunet", "spheres3d", "textures2d"]

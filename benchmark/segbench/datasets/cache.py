@@ -23,7 +23,7 @@ from segbench.cases import Case, NativeGrid
 
 __all__ = ["CACHE_VERSION", "cache_dir", "cached_cases", "set_cache_dir"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: real 2D cases carry complexity_kl in their meta
 _state: dict[str, Path | None] = {"dir": None}
 
 

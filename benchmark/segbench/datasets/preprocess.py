@@ -198,6 +198,12 @@ def preprocess_pair(pair: Pair, prep: Preprocess, rule: LabelRule, dims: int) ->
     # HD95/NSD units: 2D files carry no spacing (pixels of the file); volumes are read in mm.
     unit = "px" if extension(pair.images[0]) in EXTENSIONS_2D else "mm"
     meta: dict[str, float | str] = {"source": pair.images[0].name, "fbr": fbr, "distance_unit": unit}
+    if dims == 2 and 0 < label.sum() < label.size:
+        # The task-complexity measure of the study (LBP-KL, ~25 ms a case, cached with the arrays), so
+        # real 2D results sit on the same axis as synthetic ones (``segbench advise`` reads it).
+        from segbench.metrics.complexity import lbp_kl
+
+        meta["complexity_kl"] = lbp_kl(image if image.ndim == 2 else image.mean(axis=0), label)
     image, label = np.ascontiguousarray(image), np.ascontiguousarray(label)
     return Case(pair.case_id, image, label, spacing, meta, native=native)
 

@@ -82,11 +82,10 @@ def _child(task: Task, results: Path, device: str | None, fd: int, parent: int) 
         def send(event: dict[str, Any]) -> None:
             os.write(fd, (json.dumps(event) + "\n").encode())
 
-        from segbench.worker.job import run_job
+        from segbench.worker.run import run_task
 
-        shard = run_job(
-            task.job,
-            task.conditions,
+        shard = run_task(
+            task,
             results,
             device,
             on_epoch=lambda e, t, loss, val: send({"event": "epoch", "args": [e, t, loss, val]}),

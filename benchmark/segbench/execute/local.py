@@ -49,7 +49,8 @@ class LocalExecutor:
         if self.options.timeout_min is not None or (fork_available() and device.startswith(("cuda", "mps"))):
             yield from self._in_child()
             return
-        from segbench.worker.job import INTERRUPTED, run_job
+        from segbench.worker.job import INTERRUPTED
+        from segbench.worker.run import run_task
 
         forking = fork_available()
         INTERRUPTED.clear()
@@ -60,9 +61,8 @@ class LocalExecutor:
                 if forking:
                     shard = run_forked(task, self.options.results, self.options.device, self.reporter)
                 else:
-                    shard = run_job(
-                        task.job,
-                        task.conditions,
+                    shard = run_task(
+                        task,
                         self.options.results,
                         self.options.device,
                         on_epoch=self.reporter.epoch,

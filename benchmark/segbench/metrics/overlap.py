@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["confusion", "dice", "iou"]
+__all__ = ["confusion", "dice"]
 
 
 def confusion(pred: ArrayLike, ref: ArrayLike) -> tuple[int, int, int]:
@@ -62,23 +62,6 @@ def dice(pred: ArrayLike, ref: ArrayLike) -> float:
     if denom == 0:
         return float("nan")
     return 2.0 * tp / denom
-
-
-def iou(pred: ArrayLike, ref: ArrayLike) -> float:
-    """Intersection over union (Jaccard) ``TP / (TP + FP + FN)``, same empty-mask rule as :func:`dice`.
-
-    Args:
-        pred: predicted binary mask, any shape; non-zero = foreground.
-        ref: reference binary mask with the same shape.
-
-    Returns:
-        IoU in ``[0, 1]``; ``nan`` when both masks are empty; ``0.0`` when exactly one is empty.
-    """
-    tp, fp, fn = confusion(pred, ref)
-    denom = tp + fp + fn
-    if denom == 0:
-        return float("nan")
-    return tp / denom
 
 
 def _as_bool_pair(pred: ArrayLike, ref: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

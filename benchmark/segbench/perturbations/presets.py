@@ -7,6 +7,7 @@ concrete ``(perturbation, severity)`` pairs, and the presets must stay tied to t
 
 from __future__ import annotations
 
+from segbench.core import IN_DOMAIN
 from segbench.core.presets import PRESETS
 from segbench.perturbations.base import SEVERITIES, level_table
 from segbench.registry import PERTURBATIONS
@@ -23,7 +24,7 @@ PRESET_PARAMETERS: dict[str, dict[str, float]] = {
 """The study's documented parameter of each preset (what its level must contain)."""
 
 # The runner evaluates the clean test set itself; resolve passes it through unchanged.
-_IDENTITY = "none"
+_IDENTITY = IN_DOMAIN
 
 
 def resolve(name: str, severity: int | None = None) -> list[tuple[str, int]]:

@@ -16,8 +16,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from segbench.core.records import JobRecord, MemberRecord
 from segbench.plan.jobs import EvalCondition, TrainJob
 from segbench.suite.schema import DatasetSpec, EnsembleMembers, ModelSpec, PatchBudget, Suite, TrainConfig
 
@@ -81,21 +81,23 @@ class EnsembleJob:
         parts.append("seeds pooled" if self.seed == POOLED_SEED else f"seed={self.seed}")
         return " ".join(parts)
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> JobRecord:
         """The shard's ``job`` record: shaped like a train job's, plus the members."""
-        return {
-            "model": ENSEMBLE_MODEL,
-            "model_label": self.label,
-            "model_params": {"members": [m.key for m in self.members]},
-            "members": [{"job_key": m.key, "model": m.model.display, "seed": m.seed} for m in self.members],
-            "dataset": self.dataset.name,
-            "dataset_params": self.dataset.params,
-            "complexity": self.complexity,
-            "patch": self.patch.model_dump(mode="json") if self.patch else "full",
-            "seed": self.seed,
-            "data_seed": self.data_seed,
-            "train": self.train.model_dump(mode="json"),
-        }
+        return (
+            self.members[0]
+            .record()
+            .model_copy(
+                update={
+                    "model": ENSEMBLE_MODEL,
+                    "model_label": self.label,
+                    "model_params": {"members": [m.key for m in self.members]},
+                    "members": [
+                        MemberRecord(job_key=m.key, model=m.model.display, seed=m.seed) for m in self.members
+                    ],
+                    "seed": self.seed,
+                }
+            )
+        )
 
 
 def expand_ensembles(suite: Suite, jobs: Sequence[TrainJob]) -> list[EnsembleJob]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from segbench.core import IN_DOMAIN, INJECTED_MODEL_ARGS, SEVERITIES
 from segbench.core.presets import PRESETS
+from segbench.core.records import JobRecord
 from segbench.registry import DATASETS, MODELS
 from segbench.suite.patches import patch_size
 from segbench.suite.schema import DatasetSpec, ModelSpec, PatchBudget, Suite, TrainConfig
@@ -118,6 +119,22 @@ class TrainJob:
                 "protocol": EVAL_PROTOCOL,
                 **_test_dataset_identity(condition),
             }
+        )
+
+    def record(self) -> JobRecord:
+        """The job spec as its shards and the store record it."""
+        return JobRecord(
+            model=self.model.name,
+            model_label=self.model.display,
+            model_params=self.model.params,
+            dataset=self.dataset.name,
+            dataset_label=dataset_label(self.dataset),
+            dataset_params=self.dataset.params,
+            complexity=self.complexity,
+            patch=self.patch.model_dump(mode="json") if self.patch else "full",
+            seed=self.seed,
+            data_seed=self.data_seed,
+            train=self.train.model_dump(mode="json"),
         )
 
     def describe(self) -> str:

@@ -17,17 +17,29 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from segbench.plan.ensembles import EnsembleJob
 from segbench.plan.jobs import EvalCondition, TrainJob
 
-__all__ = ["Task", "job_from_dict", "job_to_dict"]
+__all__ = ["Job", "Task", "job_from_dict", "job_to_dict"]
+
+#: what a task runs: a train job (train or reuse its checkpoint, then evaluate) or an ensemble of
+#: trained jobs (evaluate only); both have ``key``, ``suite``, ``describe()`` and ``condition_key``
+Job = TrainJob | EnsembleJob
 
 
 @dataclass(frozen=True)
 class Task:
-    """A job plus the conditions it still has to evaluate."""
+    """A job plus the conditions it still has to evaluate.
 
-    job: TrainJob
+    An ensemble task is planned after its members' tasks and sent only once they are trained.
+    """
+
+    job: Job
     conditions: tuple[EvalCondition, ...]
+
+    @property
+    def is_ensemble(self) -> bool:
+        return isinstance(self.job, EnsembleJob)
 
     def to_json(self, results: Path, device: str | None = None) -> str:
         """The task file that ``python -m segbench.worker`` runs (job, conditions, results)."""
@@ -49,8 +61,18 @@ class Task:
         return task, Path(data["results"]), data.get("device")
 
 
-def job_to_dict(job: TrainJob) -> dict[str, Any]:
-    """JSON-able form of a ``TrainJob`` (pydantic fields dumped, conditions as dicts)."""
+def job_to_dict(job: Job) -> dict[str, Any]:
+    """JSON-able form of a job (pydantic fields dumped, conditions as dicts; an ensemble's members)."""
+    if isinstance(job, EnsembleJob):
+        return {
+            "ensemble": {
+                "suite": job.suite,
+                "label": job.label,
+                "seed": job.seed,
+                "key": job.key,
+                "members": [job_to_dict(m) for m in job.members],
+            }
+        }
     out: dict[str, Any] = {}
     for f in dataclasses.fields(job):
         value = getattr(job, f.name)
@@ -62,8 +84,16 @@ def job_to_dict(job: TrainJob) -> dict[str, Any]:
     return out
 
 
-def job_from_dict(data: dict[str, Any]) -> TrainJob:
-    """Rebuild a ``TrainJob`` from ``job_to_dict``'s output (types from the annotations)."""
+def job_from_dict(data: dict[str, Any]) -> Job:
+    """Rebuild a job from ``job_to_dict``'s output (types from the annotations)."""
+    if "ensemble" in data:
+        ens = data["ensemble"]
+        members = tuple(_train_job(m) for m in ens["members"])
+        return EnsembleJob(ens["suite"], ens["label"], members, ens["seed"], ens["key"])
+    return _train_job(data)
+
+
+def _train_job(data: dict[str, Any]) -> TrainJob:
     hints = typing.get_type_hints(TrainJob)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(TrainJob):

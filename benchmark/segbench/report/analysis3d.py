@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from segbench.core import IN_DOMAIN
 from segbench.stats import hier_group_cis
 
 __all__ = ["crop_fbr_ranges", "fbr_split", "has_3d_data", "patch_cis", "patch_label"]
@@ -195,7 +196,7 @@ def fbr_split(cases: pd.DataFrame, ranges: pd.DataFrame) -> pd.DataFrame:
 
 def _in_domain(cases: pd.DataFrame) -> pd.DataFrame:
     same_level = cases["test_complexity"].isna() if "test_complexity" in cases else True
-    d = cases[(cases["perturbation"] == "none") & same_level]
+    d = cases[(cases["perturbation"] == IN_DOMAIN) & same_level]
     return d.assign(patch=d["patch"].astype(str)) if "patch" in d else d.assign(patch="full")
 
 

@@ -250,12 +250,12 @@ def _board_blocks(board: pd.DataFrame) -> list[dict[str, Any]]:
             c = cells[board.index.get_loc(i)]
             rows.append(
                 {
-                    "rank": c[2],
-                    "model": c[3],
-                    "id": c[4],
-                    "ood": c[5],
-                    "drop": c[6],
-                    "mce": c[7],
+                    "rank": c.rank,
+                    "model": c.model,
+                    "id": c.id,
+                    "ood": c.ood,
+                    "drop": c.drop,
+                    "mce": c.mce,
                     "worse": bool(r["significantly_worse"]),
                     "ood_worse": bool(r["ood_significantly_worse"]),
                     "n_id": int(r["n_id"]) if pd.notna(r["n_id"]) else 0,

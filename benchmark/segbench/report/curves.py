@@ -64,7 +64,7 @@ def curves_section(jobs: pd.DataFrame, colour: dict[str, str]) -> Any:
     sec = Section("curves", "Training curves and convergence")
     hist = history_table(jobs)
     if hist.empty:
-        sec.notes.append("No training histories stored (jobs trained before histories were recorded).")
+        sec.notes.append(_no_history_reason(jobs))
         return sec
     conv = convergence_table(hist)
     warning = convergence_text(conv)
@@ -162,3 +162,21 @@ def _figure(block: pd.DataFrame, title: str, colour: dict[str, str]) -> Any:
         margin={"l": 60, "r": 20, "t": 60, "b": 50},
     )
     return fig
+
+
+def _no_history_reason(jobs: pd.DataFrame) -> str:
+    """Why a suite has no training curve: no job trained, pretrained weights only, or older records."""
+    status = jobs["status"] if "status" in jobs else pd.Series(dtype=str)
+    trained = jobs[status == "trained"] if not jobs.empty else jobs
+    if trained.empty:
+        failed = int((status == "failed").sum())
+        return (
+            f"No training histories: no job of this suite finished training ({failed} failed; "
+            "see Failed jobs)."
+        )
+    epochs = trained["best_epoch"] if "best_epoch" in trained else pd.Series(dtype=float)
+    if epochs.isna().all():
+        return (
+            "No training histories: the models were evaluated from given weights, nothing was trained here."
+        )
+    return "No training histories stored (jobs trained before histories were recorded)."

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 __all__ = [
     "CASE_COLUMNS",
+    "BoardCells",
     "board_cells",
     "cap_text",
     "case_columns",
@@ -62,23 +64,36 @@ CASE_COLUMNS: list[str] = case_columns()
 _HEADER = ["Dataset", "Complexity", "Rank", "Model", "In-domain Dice", "OOD Dice", "Drop", "mCE"]
 
 
-def board_cells(board: pd.DataFrame) -> list[list[str]]:
-    """Leaderboard rows as display strings (shared by HTML-free exports), in :data:`_HEADER` order."""
+class BoardCells(NamedTuple):
+    """One leaderboard row as display strings, in :data:`_HEADER` order (read by name, not position)."""
+
+    dataset: str
+    complexity: str
+    rank: str
+    model: str
+    id: str
+    ood: str
+    drop: str
+    mce: str
+
+
+def board_cells(board: pd.DataFrame) -> list[BoardCells]:
+    """Leaderboard rows as display strings (shared by the page and the HTML-free exports)."""
     rows = []
     for r in board.itertuples(index=False):
         rows.append(
-            [
-                str(r.dataset),
-                _num(r.complexity, 2, "–"),
-                _num(r.rank, 0, "–"),
-                str(r.model),
-                _ci(r.id_mean, r.id_low, r.id_high, _flag(r, "id_small_n"))
+            BoardCells(
+                dataset=str(r.dataset),
+                complexity=_num(r.complexity, 2, "–"),
+                rank=_num(r.rank, 0, "–"),
+                model=str(r.model),
+                id=_ci(r.id_mean, r.id_low, r.id_high, _flag(r, "id_small_n"))
                 + _mark(r, "mark", "significantly_worse"),
-                _ci(r.ood_mean, r.ood_low, r.ood_high, _flag(r, "ood_small_n"))
+                ood=_ci(r.ood_mean, r.ood_low, r.ood_high, _flag(r, "ood_small_n"))
                 + _mark(r, "ood_mark", "ood_significantly_worse"),
-                _num(r.drop, 3, "–"),
-                _num(r.mce, 2, "–"),
-            ]
+                drop=_num(r.drop, 3, "–"),
+                mce=_num(r.mce, 2, "–"),
+            )
         )
     return rows
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.core.presets import PRESETS
 from segbench.references import FindingTest, Reference, ReferenceTable
 from segbench.report import analysis3d
@@ -255,7 +256,7 @@ def _params_match(params: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def _level(row: pd.Series, t: ReferenceTable) -> Any:
-    in_domain = row["perturbation"] == "none"
+    in_domain = row["perturbation"] == IN_DOMAIN
     if t.axis == "condition":
         if in_domain:
             return "none"

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from segbench.core import IN_DOMAIN
 from segbench.report.tables import condition_label
 
 __all__ = [
@@ -174,13 +175,13 @@ def severity_curves(
     Returns ``None`` when the block has no perturbation.
     """
     block = cis[(cis["dataset"] == dataset) & _same(cis["complexity"], complexity)]
-    perts = sorted(p for p in block["perturbation"].unique() if p != "none")
+    perts = sorted(p for p in block["perturbation"].unique() if p != IN_DOMAIN)
     if not perts:
         return None
     ncols = min(3, len(perts))
     nrows = -(-len(perts) // ncols)
     fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=perts, shared_yaxes=True)
-    clean = block[block["perturbation"] == "none"].assign(severity=0)
+    clean = block[block["perturbation"] == IN_DOMAIN].assign(severity=0)
     for i, pert in enumerate(perts):
         r, c = i // ncols + 1, i % ncols + 1
         sub = pd.concat([clean, block[block["perturbation"] == pert]]).sort_values("severity")

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
+
 if TYPE_CHECKING:
     from segbench.report.build import ReportResult
 
@@ -153,7 +155,7 @@ def _with_defaults(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     defaults: dict[str, object] = {
         "dataset": path.stem,
         "complexity": np.nan,
-        "perturbation": "none",
+        "perturbation": IN_DOMAIN,
         "severity": 0.0,
         "test_complexity": np.nan,
         "patch": "full",

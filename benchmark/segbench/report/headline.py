@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.report.leaderboard import BoardTable, LeaderboardCell
 from segbench.stats.hierarchical import MIN_SEEDS
 
@@ -138,7 +139,7 @@ def _block_sentences(
         ("text", ")"),
     ]
     others = [m for m in ranked if m != best]
-    s += _lead_sentence(cell, best, others, "id", decided, "none") if others else [("text", ".")]
+    s += _lead_sentence(cell, best, others, "id", decided, IN_DOMAIN) if others else [("text", ".")]
     out.append(s)
     shifted = [m for m in models if _ok(cell(m, "ood").value)]
     if not shifted:
@@ -151,7 +152,7 @@ def _block_sentences(
     ]
     rest = [m for m in shifted if m != best_ood]
     lead = _lead_sentence(cell, best_ood, rest, "ood", decided, "ood") if rest else [("text", ".")]
-    if others and lead == _lead_sentence(cell, best, others, "id", decided, "none"):
+    if others and lead == _lead_sentence(cell, best, others, "id", decided, IN_DOMAIN):
         lead = [("text", "; no architecture-level claim is possible here either.")]
     out.append(s + lead)
     fams = [f for f in t.families if any(_ok(cell(m, f"fam:{f}").value) for m in models)]

@@ -370,7 +370,9 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         id_small=_small(board, "id_small_n"),
         ood_small=_small(board, "ood_small_n"),
     )
-    for col in ("drop", "drop_low", "drop_high", "rank_low", "rank_high"):
+    carried = ("drop", "drop_low", "drop_high", "rank_low", "rank_high")
+    carried += ("effect_vs_best", "effect_low", "effect_high", "mark_note")  # the † decision, for the tooltip
+    for col in carried:
         if col in board:
             b[col] = board[col].to_numpy()
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
@@ -431,7 +433,14 @@ def _rows(
         c = _cost_of(cost, r)
         anchor = f"{table.table_id}-{spec.name}-r{r_i}"
         cells = {
-            "id": _ci_cell(r, "id", digits, r.get("id_dag", False), note=_note(r, "id")),
+            "id": _ci_cell(
+                r,
+                "id",
+                digits,
+                r.get("id_dag", False),
+                title=_vs_best(r) if spec.name == "dice" else "",
+                note=_note(r, "id"),
+            ),
             **{f"fam:{f}": _ci_cell(r, f"fam:{f}", digits, note=_note(r, f"fam:{f}")) for f in families},
             "ood": _ci_cell(r, "ood", digits, r.get("ood_dag", False), note=_note(r, "ood")),
             "worst": _ci_cell(
@@ -513,6 +522,18 @@ def _cost_cell(c: dict[str, Any]) -> LeaderboardCell:
     parts = [f"{secs:.1f} s" if secs is not None and not pd.isna(secs) else "no training"]
     parts += [f"{mem:.0f} MB"] if mem is not None and not pd.isna(mem) else []
     return LeaderboardCell(text, float(params), ci=" · ".join(parts))
+
+
+def _vs_best(r: dict[str, Any]) -> str:
+    """Tooltip of a Dice cell: the architecture-level difference from the block's best, or why none."""
+    effect, low, high = r.get("effect_vs_best"), r.get("effect_low"), r.get("effect_high")
+    note = str(r.get("mark_note") or "")
+    if effect is None or pd.isna(effect):
+        return ""
+    text = f"best minus this model: {effect:+.3f}"
+    if not (low is None or high is None or pd.isna(low) or pd.isna(high)):
+        text += f" [{low:+.3f}, {high:+.3f}] (architecture level: cases and seeds)"
+    return text + (f"; {note.removeprefix('none: ')}" if note else "")
 
 
 def _drop_cell(r: dict[str, Any], digits: int) -> LeaderboardCell:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from segbench.core import IN_DOMAIN
 from segbench.report import analysis3d, figures
 from segbench.report.sections import PageData, Section, _div, _t, _table
 from segbench.stats.hierarchical import MIN_CASES
@@ -17,7 +18,7 @@ def section_3d(d: PageData) -> Section | None:
     sec = Section("analysis3d", "3D: context and foreground ratio")
     colour = figures.colours(cases["model"].astype(str).unique())
     pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
-    in_dom_all = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    in_dom_all = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
     n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
     pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
     few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
@@ -32,7 +33,7 @@ def section_3d(d: PageData) -> Section | None:
             sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))
         else:
             sec.notes.append(f"{ds}: a single patch size, so no Dice-vs-patch-size curve.")
-    in_dom = cases[(cases["perturbation"] == "none") & cases["test_complexity"].isna()]
+    in_dom = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
     points = in_dom.assign(model=in_dom["model"].astype(str) + " [" + in_dom["patch"].astype(str) + "]")
     if points["fbr"].notna().any():
         pcol = figures.colours(points["model"].unique())

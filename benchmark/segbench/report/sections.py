@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
+from segbench.core import IN_DOMAIN
 from segbench.core.metrics import metric
 from segbench.paths import gallery_caption
 from segbench.report import analysis3d, figures
@@ -211,7 +212,7 @@ def significance_section(d: PageData) -> Section:
         n = int(fam["n_cases"].max())
         title = f"{_family_title(keyd)}<br>n={n} cases, {_seeds_text(t, keyd)}"
         div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
-        (compact if keyd["perturbation"] == "none" else folded).append(div)
+        (compact if keyd["perturbation"] == IN_DOMAIN else folded).append(div)
     sec.plots = compact[:MAX_FAMILY_PLOTS]
     if folded:
         sec.folded.append(
@@ -228,7 +229,7 @@ def significance_section(d: PageData) -> Section:
 def complexity_section(d: PageData) -> Section:
     """In-domain Dice vs complexity per model, and the gain relative to the reference model."""
     t, colour, reference = _t(d), d.colour, d.baseline_model
-    id_cis = t.condition_cis[t.condition_cis["perturbation"] == "none"]
+    id_cis = t.condition_cis[t.condition_cis["perturbation"] == IN_DOMAIN]
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
@@ -260,7 +261,7 @@ def severity_section(d: PageData) -> Section:
     t, colour = _t(d), d.colour
     sec = Section("severity", "Dice vs severity")
     cis = t.condition_cis
-    if not (cis["perturbation"] != "none").any():
+    if not (cis["perturbation"] != IN_DOMAIN).any():
         sec.notes.append("Not shown: the suite has no test-time perturbation.")
         return sec
     blocks = cis[BOARD_GROUP].drop_duplicates().itertuples(index=False)
@@ -367,7 +368,7 @@ def variance_section(d: PageData) -> Section:
                 "pair-variance",
             )
         )
-    in_dom = v[v["perturbation"] == "none"] if not v.empty else v
+    in_dom = v[v["perturbation"] == IN_DOMAIN] if not v.empty else v
     if not in_dom.empty:
         in_dom = in_dom.assign(seed_ci=_share_ci(in_dom, "seed"))
         sec.tables.append(

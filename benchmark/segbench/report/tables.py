@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.core.presets import PRESETS
 from segbench.stats import (
     friedman_tables,
@@ -64,7 +65,6 @@ __all__ = [
 ]
 
 CONDITION: list[str] = ["dataset", "complexity", "perturbation", "severity"]
-IN_DOMAIN = "none"
 #: one leaderboard block per (dataset, complexity)
 BOARD_GROUP: list[str] = ["dataset", "complexity"]
 #: what the complexity curves can put on their x axis
@@ -77,7 +77,7 @@ def condition_label(perturbation: str, severity: int) -> str:
     The study's named shifts are shown by their preset name, so a reader finds "harder" and
     "easiest" in the figures, not only the perturbation underneath.
     """
-    if perturbation == "none":
+    if perturbation == IN_DOMAIN:
         return "in-domain"
     base = f"{perturbation} s{int(severity)}" if int(severity) else perturbation
     named = [name for name, pair in PRESETS.items() if pair == (perturbation, int(severity))]
@@ -179,8 +179,8 @@ class SuiteTables:
 def in_out_split(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(in-domain rows, out-of-domain rows); cross-complexity rows belong to neither."""
     same_level = cases["test_complexity"].isna()
-    in_domain = cases[same_level & (cases["perturbation"] == "none")]
-    shifted = cases[same_level & (cases["perturbation"] != "none")]
+    in_domain = cases[same_level & (cases["perturbation"] == IN_DOMAIN)]
+    shifted = cases[same_level & (cases["perturbation"] != IN_DOMAIN)]
     return in_domain, shifted
 
 
@@ -276,7 +276,7 @@ def cross_complexity(cases: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
     cols = ["dataset", "model", "train_complexity", "test_complexity", metric, "n"]
     if "test_complexity" not in cases or cases["test_complexity"].isna().all():
         return pd.DataFrame(columns=cols)
-    rows = cases[cases["perturbation"] == "none"].copy()
+    rows = cases[cases["perturbation"] == IN_DOMAIN].copy()
     rows["train_complexity"] = rows["complexity"]
     rows["test_complexity"] = rows["test_complexity"].fillna(rows["complexity"])
     out = (

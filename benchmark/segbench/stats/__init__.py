@@ -21,8 +21,6 @@ from segbench.stats.bootstrap import (
     bootstrap_ci,
     group_cis,
     paired_diff_ci,
-    pairwise_diff_cis,
-    rank_stability,
     unpaired_diff_ci,
 )
 from segbench.stats.hierarchical import (
@@ -62,10 +60,8 @@ __all__ = [
     "make_baseline",
     "pair_differences",
     "paired_diff_ci",
-    "pairwise_diff_cis",
     "pairwise_wilcoxon",
     "pool_cases",
-    "rank_stability",
     "robustness_summary",
     "seed_case_spread",
     "signed_rank_test",

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from segbench.core import IN_DOMAIN
 from segbench.seeding import derive_rng
 from segbench.stats.architecture import architecture_effects
 from segbench.stats.hierarchical import (
@@ -49,7 +50,6 @@ __all__ = [
     "worst_case_cis",
 ]
 
-IN_DOMAIN = "none"
 #: the pooled harder-shift condition's name in the decision table
 OOD = "ood"
 #: prefix of a shift family pooled over its severities

@@ -317,7 +317,7 @@ def _collect(df: pd.DataFrame, metric: str) -> dict[_Key, dict[str, float]]:
 
 def _key_of(e: Mapping[str, Any]) -> _Key:
     """Canonical hashable key; NaN/None complexity -> None, numbers -> float, severity -> int."""
-    cx = e["complexity"]
+    cx = e.get("complexity")  # optional in a baseline entry (None: the dataset has no knob)
     cx = None if cx is None or (isinstance(cx, float) and math.isnan(cx)) else float(cx)
     return (str(e["model"]), str(e["dataset"]), cx, str(e["perturbation"]), int(e["severity"]))
 

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
+
 __all__ = ["CONDITION_COLUMNS", "IN_DOMAIN", "RobustnessSummary", "robustness_summary", "seed_case_spread"]
 
 CONDITION_COLUMNS: tuple[str, ...] = ("dataset", "complexity", "perturbation", "severity")
 #: the ``perturbation`` value of in-domain rows
-IN_DOMAIN = "none"
 
 
 @dataclass(frozen=True)

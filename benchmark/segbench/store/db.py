@@ -455,12 +455,21 @@ class Store:
         return table
 
     def jobs(self, suite: str | None = None) -> pd.DataFrame:
-        """One row per train job (status, provenance, timings) of a suite."""
+        """One row per train job (status, provenance, timings) of a suite.
+
+        ``status`` is the suite's view: a job another suite shares, trained, whose latest attempt failed
+        in *evaluation* reads ``trained`` in a suite that has every one of its conditions evaluated (the
+        failure belongs to the suite whose conditions are missing, not to a finished one).
+        """
         import pandas as pd  # lazy: `segbench run` on a finished suite needs no pandas
 
         query = (
             "SELECT sj.suite, sj.model_label, j.*, "
-            "COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label "
+            "COALESCE(json_extract(j.config, '$.dataset_label'), j.dataset) AS dataset_label, "
+            "CASE WHEN j.status = 'failed' AND j.n_params IS NOT NULL AND NOT EXISTS ("
+            "  SELECT 1 FROM suite_conditions sc LEFT JOIN conditions c ON c.cond_key = sc.cond_key "
+            "  WHERE sc.suite = sj.suite AND c.cond_key IS NULL"
+            ") THEN 'trained' ELSE j.status END AS suite_status "
             "FROM suite_jobs sj JOIN jobs j USING (job_key)"
         )
         params: tuple[Any, ...] = ()
@@ -471,6 +480,7 @@ class Store:
             if conn is None or not _has_table(conn, "jobs"):
                 return pd.DataFrame()
             table = _read_sql(self, conn, query, params)
+        table["status"] = table.pop("suite_status")
         return table.rename(columns={"model": "model_name", "model_label": "model"})
 
     def expected_counts(self, suite: str) -> tuple[int, int]:
@@ -607,10 +617,8 @@ def _open_ro(path: Path, immutable: bool) -> sqlite3.Connection:
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return (
-        conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
+    query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?"
+    return conn.execute(query, (name,)).fetchone() is not None
 
 
 def _read_sql(store: Store, conn: sqlite3.Connection, query: str, params: tuple[Any, ...]) -> pd.DataFrame:

@@ -54,8 +54,7 @@ def write_shard_rows(conn: sqlite3.Connection, shard: ShardRecord) -> None:
     status = "trained" if shard.ok else "failed"
     train_info = None
     if train is not None:
-        dumped = train.model_dump()
-        train_info = json.dumps({k: dumped.get(k) for k in _TRAIN_INFO_KEYS if k in dumped})
+        train_info = json.dumps(train.model_dump(include=set(_TRAIN_INFO_KEYS)))
     conn.execute(
         """
         INSERT INTO jobs (job_key, model, dataset, complexity, patch, seed, data_seed, config, status, error,
@@ -84,7 +83,7 @@ def write_shard_rows(conn: sqlite3.Connection, shard: ShardRecord) -> None:
             json.dumps(job.patch),
             job.seed,
             job.data_seed,
-            json.dumps(job.model_dump(mode="json"), sort_keys=True),
+            job.config_json(),
             status,
             None if shard.ok else (shard.error or "unknown error"),
             *(_clean(getattr(train, k, None)) for k in _TRAIN_COLUMNS),

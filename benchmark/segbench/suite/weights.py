@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from segbench.core.records import TrainRecord
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -194,7 +196,7 @@ def load_weights(model: nn.Module, path: Path, label: str = "model") -> nn.Modul
     return model
 
 
-def apply_pretrained(model: nn.Module, spec: ModelSpec, patch_size: list[int] | None) -> dict[str, Any]:
+def apply_pretrained(model: nn.Module, spec: ModelSpec, patch_size: list[int] | None) -> TrainRecord:
     """Load ``spec.weights`` into ``model`` (a ``pretrained: true`` model is already trained).
 
     Returns:
@@ -203,14 +205,14 @@ def apply_pretrained(model: nn.Module, spec: ModelSpec, patch_size: list[int] | 
     """
     from segbench.models.build import count_parameters
 
-    record: dict[str, Any] = {"pretrained": True, "weights": None, "weights_sha256": None}
+    record = TrainRecord(
+        pretrained=True, n_params=0, train_seconds=0.0, patch_size=patch_size, n_train=0, n_val=0
+    )
     if spec.weights:
         path = resolve_path(spec.weights)
         load_weights(model, path, repr(spec.display))
-        record.update(weights=str(path), weights_sha256=file_sha256(path))
-    record.update(
-        n_params=count_parameters(model), train_seconds=0.0, patch_size=patch_size, n_train=0, n_val=0
-    )
+        record.weights, record.weights_sha256 = str(path), file_sha256(path)
+    record.n_params = count_parameters(model)
     return record
 
 

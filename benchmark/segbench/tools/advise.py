@@ -287,6 +287,7 @@ def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> 
     params = dict(params or {})
     path = Path(reference)
     if reference in DATASETS:
+        _check(reference, params)
         return DatasetSpec(name=reference, params=params)
     if path.is_file() and path.suffix == ".json":
         reader = "datalist"
@@ -303,7 +304,26 @@ def resolve_dataset(reference: str, params: Mapping[str, Any] | None = None) -> 
             f"does not register (registered: {', '.join(DATASETS.names())})"
         )
     key = "root" if reader == "nnunet" else "path"  # the readers' own argument names
-    return DatasetSpec(name=reader, params={key: str(path), **params})
+    params = {key: str(path), **params}
+    _check(reader, params)
+    return DatasetSpec(name=reader, params=params)
+
+
+def _check(name: str, params: dict[str, Any]) -> None:
+    """The checks ``segbench validate`` runs on a suite's dataset params (types, bounds, memory).
+
+    Why: ``--params '{n_images: 10000000}'`` ran for minutes, growing, before anything said no.
+
+    Raises:
+        ValueError: one line listing every problem.
+    """
+    from segbench.registry import DATASETS
+    from segbench.suite.params import check_params
+
+    problems = check_params(DATASETS.get(name), params)
+    if problems:
+        listed = "; ".join(f"{'.'.join(map(str, p.loc)) or name}: {p.message}" for p in problems)
+        raise ValueError(f"advise: --params for {name!r}: {listed}")
 
 
 def measure_dataset(

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.core import metric as metric_spec
 from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
@@ -270,7 +271,7 @@ def _cells(table: pd.DataFrame) -> list[list[str]]:
 
     rows = []
     for r in table.itertuples(index=False):
-        cond = "in-domain" if r.perturbation == "none" else f"{r.perturbation} s{int(r.severity)}"
+        cond = "in-domain" if r.perturbation == IN_DOMAIN else f"{r.perturbation} s{int(r.severity)}"
         rows.append(
             [
                 str(r.model),

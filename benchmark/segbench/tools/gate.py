@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from segbench.core import IN_DOMAIN
 from segbench.stats.entries import with_entries
 from segbench.stats.regression import compare_to_baseline, make_baseline, validate_baseline
 from segbench.store import Store
@@ -181,6 +182,10 @@ def _gate_cases(results: Path, suite: str) -> pd.DataFrame:
 
 def _load(path: Path) -> dict[str, Any]:
     """Read and validate a baseline (see :func:`validate_baseline`); every problem is a ``ValueError``."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a baseline file")
+    if not path.is_file():  # a FIFO (a read would block forever) or a device
+        raise ValueError(f"{path} is not a regular file (a FIFO or device), not a baseline file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -189,8 +194,6 @@ def _load(path: Path) -> dict[str, Any]:
         ) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); regenerate it with --update") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path} is a folder, not a baseline file") from None
     return validate_baseline(data, path)
 
 
@@ -209,7 +212,7 @@ def _render(table: pd.DataFrame, delta: float) -> str:
             "dataset": t["dataset"],
             "cx": t["complexity"].map(lambda v: num(v, "{:g}")),
             "condition": [
-                p if p == "none" else f"{p} s{s}"
+                p if p == IN_DOMAIN else f"{p} s{s}"
                 for p, s in zip(t["perturbation"], t["severity"], strict=True)
             ],
             "baseline": t["baseline_mean"].map(num),

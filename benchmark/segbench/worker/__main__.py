@@ -15,6 +15,7 @@ run may already be training the same job into the same folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def run_task_json(text: str, events_fd: int | None = None) -> Path:
     """Run one task given as ``Task.to_json`` text; returns the shard path."""
     from segbench.plan.task import Task
-    from segbench.worker.job import run_job
+    from segbench.worker.run import run_task
 
     task, results, device = Task.from_json(text)
 
@@ -69,7 +70,7 @@ def run_task_json(text: str, events_fd: int | None = None) -> Path:
     def on_status(stage: str) -> None:
         emit({"event": "status", "stage": stage})
 
-    return run_job(task.job, task.conditions, results, device, on_epoch=on_epoch, on_status=on_status)
+    return run_task(task, results, device, on_epoch=on_epoch, on_status=on_status)
 
 
 def _serve(events_fd: int) -> int:
@@ -104,8 +105,9 @@ def die_with_parent(parent_pid: int) -> None:
         import ctypes
 
         pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        # no prctl in this libc: _send's checks still apply
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(0)
 

@@ -4,9 +4,9 @@ Writes a result shard shaped like a train job's (``status``, ``job``, ``train``,
 store ingests it unchanged and the ensemble becomes a leaderboard row. Nothing is trained: a member
 without a checkpoint is an error naming the member and the missing file.
 
-Test cases and perturbations come from ``worker.job.condition_test_set``, the function every member's
-evaluation used (same dataset identity, same per-case generator), so the ensemble's rows pair with its
-members' rows;
+It runs as an ordinary task (``worker.run.run_task``), through any executor, once its members are
+trained.  Scoring goes through ``worker.job.evaluate_conditions``, the path every member's evaluation took
+(same test cases, same per-case perturbation draws), so the ensemble's rows pair with its members' rows;
 ``tests/ensembles`` checks that an ensemble of one member reproduces that member's per-case results.
 """
 
@@ -14,32 +14,35 @@ from __future__ import annotations
 
 import time
 import traceback
-import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from segbench.cases import DatasetSplits
-from segbench.core.records import ShardRecord
+from segbench.cases import Case, DatasetSplits
+from segbench.core.records import TrainRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
-from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size
+from segbench.paths import OVERLAYS
+from segbench.plan import EvalCondition, TrainJob, patch_size
 from segbench.plan.ensembles import EnsembleJob
 from segbench.provenance import collect_provenance
 from segbench.seeding import job_threads
 from segbench.worker.device import pick_device
-from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import Predictor
 from segbench.worker.job import (
+    Outcome,
+    Trained,
+    add_outcome,
     checkpoint_path,
-    condition_record,
-    condition_test_set,
+    evaluate_conditions,
     input_format,
     load_dataset,
+    new_shard,
 )
 from segbench.worker.native import mask_rule
-from segbench.worker.overlays import OVERLAYS, save_overlays
 from segbench.worker.probabilities import ensemble_predict
 from segbench.worker.shard import write_shard
 
@@ -47,30 +50,25 @@ __all__ = ["run_ensemble"]
 
 
 def run_ensemble(
-    ensemble: EnsembleJob, conditions: tuple[EvalCondition, ...], results: Path, device: str | None = None
+    ensemble: EnsembleJob,
+    conditions: tuple[EvalCondition, ...],
+    results: Path,
+    device: str | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> Path:
     """Evaluate ``ensemble`` under ``conditions`` from its members' checkpoints; returns the shard path."""
-    shard: dict[str, Any] = {
-        "job_key": ensemble.key,
-        "attempt_id": uuid.uuid4().hex[:8],
-        "suite": ensemble.suite,
-        "job": ensemble.record(),
-        "status": "failed",
-        "error": None,
-        "train": None,
-        "conditions": [],
-        "started_at": time.time(),
-    }
+    shard = new_shard(ensemble)
     try:
         torch_device = pick_device(device)
         with job_threads(ensemble.train.threads):  # its members' count: the same numbers anywhere
-            shard["provenance"] = collect_provenance(str(torch_device))
-            _run(ensemble, conditions, results, torch_device, shard)
-        shard["status"] = "done"
+            shard.provenance = collect_provenance(str(torch_device))
+            for outcome in _run(ensemble, conditions, results, torch_device, on_status or (lambda _: None)):
+                add_outcome(shard, outcome)
+        shard.status = "done" if not shard.error else "failed"
     except Exception:
-        shard["error"] = traceback.format_exc()
-    shard["finished_at"] = time.time()
-    return write_shard(results, ShardRecord.from_dict(shard, f"shard of ensemble {ensemble.key}"))
+        shard.error = "\n".join(filter(None, [shard.error, traceback.format_exc()]))
+    shard.finished_at = time.time()
+    return write_shard(results, shard)
 
 
 def _run(
@@ -78,10 +76,11 @@ def _run(
     conditions: tuple[EvalCondition, ...],
     results: Path,
     device: torch.device,
-    shard: dict[str, Any],
-) -> None:
+    on_status: Callable[[str], None],
+) -> Iterator[Outcome]:
     from segbench.datasets.cache import set_cache_dir
 
+    on_status("data")
     set_cache_dir(results / "cache")
     first = ensemble.members[0]
     data = load_dataset(first.dataset, first.complexity, first.data_seed)
@@ -99,23 +98,22 @@ def _run(
         amp=cfg.amp,
         fmt=input_format(data, first.model.params),
     )
-    shard["train"] = {
-        "n_params": sum(count_parameters(m) for m in models),
-        "patch_size": loaded[0][1].get("patch_size"),
-        "members": [m.key for m in ensemble.members],
-        "train_seconds": 0.0,
-    }
-    identity = dataset_identity(first.dataset)
-    for condition in conditions:
-        started = time.perf_counter()
-        cases, rng_for = condition_test_set(first, condition, data, identity)
-        images, params = perturb_cases(cases, condition, rng_for)
-        masks, uncertainty = ensemble_predict(predictor, models, images, mask_rule(cases))
-        rows = score_cases(cases, masks, params, uncertainty)
-        save_overlays(results / OVERLAYS / ensemble.condition_key(condition), cases, images, masks, rows)
-        shard["conditions"].append(
-            condition_record(ensemble.condition_key(condition), condition, started, rows)
+    yield Trained(
+        TrainRecord(
+            n_params=sum(count_parameters(m) for m in models),
+            patch_size=loaded[0][1].get("patch_size"),
+            members=[m.key for m in ensemble.members],
+            train_seconds=0.0,
         )
+    )
+    on_status("evaluate")
+
+    def predict(images: list[np.ndarray], cases: list[Case]) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+        return ensemble_predict(predictor, models, images, mask_rule(cases))
+
+    yield from evaluate_conditions(
+        first, ensemble.condition_key, conditions, data, predict, results / OVERLAYS
+    )
 
 
 def _load_member(

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import torch
 
 from segbench.cases import Case, perturb_channels
+from segbench.core import IN_DOMAIN
+from segbench.core.metrics import CASE_META_FIELDS, METRICS
 from segbench.core.records import CaseRecord
 from segbench.metrics.distance import hd95, nsd
 from segbench.metrics.overlap import confusion, dice
 from segbench.plan import EvalCondition
-from segbench.suite.validate import IN_DOMAIN
-from segbench.worker.infer import Predictor
-from segbench.worker.native import mask_rule, scoring_case
-from segbench.worker.overlays import save_overlays
+from segbench.worker.native import scoring_case
 
-__all__ = ["case_metrics", "evaluate_condition", "perturb_cases", "score_cases"]
+__all__ = ["case_metrics", "perturb_cases", "score_cases"]
 
 RngFor = Callable[[Case], np.random.Generator]
 
@@ -52,44 +51,35 @@ def perturb_cases(
 
 
 def case_metrics(pred: np.ndarray, case: Case, nsd_tolerance_mm: float = 1.0) -> dict[str, Any]:
-    """Dice, HD95, NSD and counts for one case (empty-mask rules in ``segbench.metrics``)."""
-    ref = case.label.astype(bool)
-    pred = pred.astype(bool)
-    tp, fp, fn = confusion(pred, ref)
-    return {
-        "dice": dice(pred, ref),
-        "hd95": hd95(pred, ref, case.spacing),
-        "nsd": nsd(pred, ref, case.spacing, tolerance_mm=nsd_tolerance_mm),
-        "tp": int(tp),
-        "fp": int(fp),
-        "fn": int(fn),
-        "n_ref": int(ref.sum()),
-        "n_pred": int(pred.sum()),
-    }
+    """Every ``"mask"`` entry of the metric table for one case (empty-mask rules in ``segbench.metrics``)."""
+    pair = _MaskPair(pred.astype(bool), case.label.astype(bool), case.spacing, nsd_tolerance_mm)
+    return {spec.name: _MASK_METRICS[spec.name](pair) for spec in METRICS if spec.source == "mask"}
 
 
-def evaluate_condition(
-    model: torch.nn.Module,
-    predictor: Predictor,
-    cases: Sequence[Case],
-    condition: EvalCondition,
-    rng_for: RngFor,
-    tta: Sequence[str] = (),
-    overlays: Path | None = None,
-) -> list[CaseRecord]:
-    """One row per test case: metrics, uncertainty, the case's meta, and the perturbation parameters.
+@dataclass
+class _MaskPair:
+    pred: np.ndarray
+    ref: np.ndarray
+    spacing: tuple[float, ...]
+    nsd_tolerance_mm: float
 
-    With ``overlays`` (``<results>/overlays/<cond_key>``), the best, median and worst case are also
-    drawn there from the very images and masks just scored (:mod:`segbench.worker.overlays`).
-    """
-    from segbench.worker.probabilities import predict_with_uncertainty
+    @cached_property
+    def counts(self) -> tuple[int, int, int]:
+        tp, fp, fn = confusion(self.pred, self.ref)
+        return int(tp), int(fp), int(fn)
 
-    images, params = perturb_cases(cases, condition, rng_for)
-    masks, uncertainty = predict_with_uncertainty(predictor, model, images, tta, mask_rule(cases))
-    rows = score_cases(cases, masks, params, uncertainty)
-    if overlays is not None:
-        save_overlays(overlays, cases, images, masks, rows)
-    return rows
+
+#: how each ``"mask"`` metric of ``segbench.core.METRICS`` is computed (a test checks both agree)
+_MASK_METRICS: dict[str, Callable[[_MaskPair], float | int]] = {
+    "dice": lambda p: dice(p.pred, p.ref),
+    "hd95": lambda p: hd95(p.pred, p.ref, p.spacing),
+    "nsd": lambda p: nsd(p.pred, p.ref, p.spacing, tolerance_mm=p.nsd_tolerance_mm),
+    "tp": lambda p: p.counts[0],
+    "fp": lambda p: p.counts[1],
+    "fn": lambda p: p.counts[2],
+    "n_ref": lambda p: int(p.ref.sum()),
+    "n_pred": lambda p: int(p.pred.sum()),
+}
 
 
 def score_cases(
@@ -106,9 +96,7 @@ def score_cases(
     rows = []
     for case, mask, sampled, unc in zip(cases, masks, params, uncertainty, strict=True):
         values = {**case_metrics(mask, scoring_case(case)), **unc}
-        values["complexity_kl"] = _float(case.meta.get("complexity_kl"))
-        values["complexity_jsd"] = _float(case.meta.get("complexity_jsd"))
-        values["fbr"] = _float(case.meta.get("fbr"))
+        values.update({spec.name: _float(case.meta.get(spec.name)) for spec in CASE_META_FIELDS})
         rows.append(
             CaseRecord(
                 case_id=str(case.case_id),

@@ -14,7 +14,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,13 @@ import numpy as np
 import torch
 
 from segbench.cases import Case, DatasetSplits, perturb_channels
-from segbench.core.records import ShardRecord
+from segbench.core.records import ConditionRecord, ShardRecord, TrainRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
 from segbench.paths import OVERLAYS
-from segbench.plan import EvalCondition, TrainJob, dataset_identity, dataset_label, patch_size, score_at
+from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
+from segbench.plan.task import Job
 from segbench.provenance import collect_provenance
 from segbench.registry import DATASETS
 from segbench.seeding import derive_rng, derive_seed, job_randomness, job_threads, perturbation_rng
@@ -44,19 +46,26 @@ from segbench.worker.checkpoint import (
 )
 from segbench.worker.data import Augmenter, FullImageBatches, InputFormat, PatchBatches
 from segbench.worker.device import pick_device
-from segbench.worker.evaluate import evaluate_condition
+from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import NonFiniteOutputError, Predictor
 from segbench.worker.memory import PeakMemory
+from segbench.worker.native import mask_rule
+from segbench.worker.overlays import save_overlays
 from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
 __all__ = [
     "INTERRUPTED",
     "STOP_REQUESTED",
+    "ConditionFailure",
+    "Trained",
+    "add_outcome",
     "checkpoint_path",
     "condition_test_set",
+    "evaluate_conditions",
     "load_dataset",
     "make_augmenter",
+    "new_shard",
     "run_job",
     "write_failed_shard",
 ]
@@ -71,6 +80,9 @@ STOP_REQUESTED = threading.Event()
 #: recorded as failed.
 INTERRUPTED = threading.Event()
 
+#: (images, their cases) -> (masks, per-case uncertainty values): one model's prediction or an ensemble's
+Predict = Callable[[list[np.ndarray], list[Case]], tuple[list[np.ndarray], list[dict[str, Any]]]]
+
 
 def run_job(
     job: TrainJob,
@@ -81,15 +93,17 @@ def run_job(
     on_status: Callable[[str], None] | None = None,
 ) -> Path:
     """Train/evaluate ``job`` for the pending ``conditions``; returns the shard's path."""
-    shard = _new_shard(job)
+    shard = new_shard(job)
+    on_status = on_status or (lambda _: None)
     try:
         torch_device = pick_device(device)
         # threads, then seeds, for this job only (both restored after); provenance records the count
         randomness = job_randomness(job.seed, job.train.deterministic, torch_device.type)
         with job_threads(job.train.threads), randomness:
-            shard["provenance"] = collect_provenance(str(torch_device))
-            _run(job, conditions, results, torch_device, shard, on_epoch, on_status or (lambda _: None))
-        shard["status"] = "done" if not shard["error"] else "failed"
+            shard.provenance = collect_provenance(str(torch_device))
+            for outcome in _run(job, conditions, results, torch_device, on_epoch, on_status):
+                add_outcome(shard, outcome)
+        shard.status = "done" if not shard.error else "failed"
     except KeyboardInterrupt:
         raise  # a real Ctrl-C stops the run; the job is retried next time
     except BaseException:  # user code may raise SystemExit (argparse) or other BaseExceptions
@@ -97,32 +111,58 @@ def run_job(
             raise
         if INTERRUPTED.is_set():
             raise KeyboardInterrupt from None
-        shard["status"] = "failed"
-        shard["error"] = "\n".join(filter(None, [shard["error"], traceback.format_exc()]))
-    shard["finished_at"] = time.time()
-    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
+        shard.status = "failed"
+        shard.error = "\n".join(filter(None, [shard.error, traceback.format_exc()]))
+    shard.finished_at = time.time()
+    return write_shard(results, shard)
 
 
-def write_failed_shard(job: TrainJob, results: Path, reason: str) -> Path:
+def write_failed_shard(job: Job, results: Path, reason: str) -> Path:
     """Record a job that could not report itself (timed out, worker killed) as failed."""
-    shard = _new_shard(job)
-    shard["error"] = reason
-    shard["finished_at"] = time.time()
-    return write_shard(results, ShardRecord.from_dict(shard, f"shard of job {job.key}"))
+    shard = new_shard(job)
+    shard.error = reason
+    shard.finished_at = time.time()
+    return write_shard(results, shard)
 
 
-def _new_shard(job: TrainJob) -> dict[str, Any]:
-    return {
-        "job_key": job.key,
-        "attempt_id": uuid.uuid4().hex[:8],
-        "suite": job.suite,
-        "job": _job_record(job),
-        "status": "failed",
-        "error": None,
-        "train": None,
-        "conditions": [],
-        "started_at": time.time(),
-    }
+def new_shard(job: Job) -> ShardRecord:
+    """A failed attempt of ``job`` with nothing done yet; the runner adds what it produces."""
+    return ShardRecord(
+        job_key=job.key,
+        attempt_id=uuid.uuid4().hex[:8],
+        suite=job.suite,
+        job=job.record(),
+        started_at=time.time(),
+    )
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A model ready to evaluate: what training produced, or what the reused checkpoint recorded."""
+
+    train: TrainRecord
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class ConditionFailure:
+    """A condition left unevaluated (retried by the next run) that fails the attempt."""
+
+    message: str
+
+
+Outcome = Trained | ConditionRecord | ConditionFailure
+
+
+def add_outcome(shard: ShardRecord, outcome: Outcome) -> None:
+    """Put one runner outcome into the attempt's record (as soon as it exists: a crash keeps it)."""
+    if isinstance(outcome, Trained):
+        shard.train, shard.train_reused = outcome.train, outcome.reused
+    elif isinstance(outcome, ConditionRecord):
+        shard.conditions.append(outcome)
+    else:
+        prefix = shard.error + "; " if shard.error else "NonFiniteOutputError: "
+        shard.error = prefix + outcome.message
 
 
 def _run(
@@ -130,10 +170,9 @@ def _run(
     conditions: Sequence[EvalCondition],
     results: Path,
     device: torch.device,
-    shard: dict[str, Any],
     on_epoch: EpochCallback | None,
     on_status: Callable[[str], None],
-) -> None:
+) -> Iterator[Outcome]:
     on_status("data")
     from segbench.datasets.cache import set_cache_dir
 
@@ -163,55 +202,68 @@ def _run(
     )
     ckpt = checkpoint_path(results, job.key)
     if is_pretrained(job.model):  # weights loaded (or a trained model returned): evaluate only
-        shard["train"] = apply_pretrained(model, job.model, list(roi) if roi else None)
+        yield Trained(apply_pretrained(model, job.model, list(roi) if roi else None))
         model.to(device)
     elif (saved := _load_checkpoint(ckpt, model, on_status)) is not None:
         model.to(device)
-        shard["train"] = saved.get("train")
-        shard["train_reused"] = True
+        yield Trained(TrainRecord(**(saved.get("train") or {})), reused=True)
     else:
         on_status("train")
         train_info = _train(job, model, data, roi, device, predictor, on_epoch, fmt, results)
         model_state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        save_payload(ckpt, {"state_dict": model_state, "train": train_info})
+        save_payload(ckpt, {"state_dict": model_state, "train": train_info.model_dump()})
         # Trained only once the checkpoint is on disk; the resumable state is then obsolete.
-        shard["train"] = train_info
+        yield Trained(train_info)
         state_path(results, job.key).unlink(missing_ok=True)
     on_status("evaluate")
-    failures = []
+    from segbench.worker.probabilities import predict_with_uncertainty
+
+    def predict(images: list[np.ndarray], cases: list[Case]) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+        return predict_with_uncertainty(predictor, model, images, job.train.tta, mask_rule(cases))
+
+    yield from evaluate_conditions(job, job.condition_key, conditions, data, predict, results / OVERLAYS)
+
+
+def evaluate_conditions(
+    job: TrainJob,
+    condition_key: Callable[[EvalCondition], str],
+    conditions: Sequence[EvalCondition],
+    data: DatasetSplits,
+    predict: Predict,
+    overlays: Path | None = None,
+) -> Iterator[ConditionRecord | ConditionFailure]:
+    """Score ``predict`` under each condition: the one evaluation path of single models and ensembles.
+
+    ``job`` gives the test set (for an ensemble, its first member: same data, same perturbation draws,
+    so its rows pair with its members'); ``condition_key`` names each result.  A non-finite
+    prediction is not a score: that condition stays unevaluated (retried next run) and the attempt fails.
+    With ``overlays`` (``<results>/overlays``), each condition's best, median and worst case are drawn
+    there from the images and masks just scored (:mod:`segbench.worker.overlays`).
+    """
     identity = dataset_identity(job.dataset)
     for condition in conditions:
         started = time.perf_counter()
         cases, rng_for = condition_test_set(job, condition, data, identity)
         try:
-            overlays = results / OVERLAYS / job.condition_key(condition)  # best/median/worst pictures
-            rows = evaluate_condition(model, predictor, cases, condition, rng_for, job.train.tta, overlays)
+            images, params = perturb_cases(cases, condition, rng_for)
+            masks, uncertainty = predict(images, cases)
         except NonFiniteOutputError as exc:
-            # Not a score: the condition stays unevaluated (retried next run) and the job fails.
-            failures.append(f"condition {condition.describe()}: {exc}")
+            yield ConditionFailure(f"condition {condition.describe()}: {exc}")
             continue
-        shard["conditions"].append(condition_record(job.condition_key(condition), condition, started, rows))
-    if failures:
-        shard["error"] = "NonFiniteOutputError: " + "; ".join(failures)
-
-
-def condition_record(
-    cond_key: str, condition: EvalCondition, started: float, rows: list[Any]
-) -> dict[str, Any]:
-    """One evaluated condition as the shard stores it (single models and ensembles alike).
-
-    ``started`` is the ``time.perf_counter()`` reading taken before the condition's test set was built.
-    """
-    return {
-        "cond_key": cond_key,
-        "perturbation": condition.perturbation,
-        "severity": condition.severity,
-        "test_complexity": condition.test_complexity,
-        "preset": condition.preset,
-        "test_params": condition.test_params or condition.test_dataset or None,
-        "eval_seconds": time.perf_counter() - started,
-        "cases": rows,
-    }
+        rows = score_cases(cases, masks, params, uncertainty)
+        seconds = time.perf_counter() - started  # drawing the pictures below is not evaluation time
+        if overlays is not None:
+            save_overlays(overlays / condition_key(condition), cases, images, masks, rows)
+        yield ConditionRecord(
+            cond_key=condition_key(condition),
+            perturbation=condition.perturbation,
+            severity=condition.severity,
+            test_complexity=condition.test_complexity,
+            preset=condition.preset,
+            test_params=condition.test_params or condition.test_dataset or None,
+            eval_seconds=seconds,
+            cases=rows,
+        )
 
 
 def _load_checkpoint(
@@ -277,7 +329,7 @@ def _train(
     on_epoch: EpochCallback | None,
     fmt: InputFormat,
     results: Path,
-) -> dict[str, Any]:
+) -> TrainRecord:
     cfg = job.train
     batch_seed = derive_seed(job.seed, "batches")
     augmenter = make_augmenter(cfg.augment) if cfg.augment else None
@@ -306,42 +358,26 @@ def _train(
     resume = Resume(state_path(results, job.key), cfg.checkpoint_every)
     with PeakMemory(device) as memory:
         result = train_model(model, batches, val_cases, cfg, device, predictor, on_epoch, resume)
-    return {
-        "n_params": count_parameters(model),
-        "best_epoch": result.best_epoch,
-        "best_val_dice": result.best_val_dice,
-        "history": result.history,
-        "train_seconds": result.seconds,
-        "peak_memory_mb": memory.peak_mb,
-        "crop_fbr": batches.crop_fbr,
-        "patch_size": list(roi) if roi else None,
-        "n_train": len(train_cases),
-        "n_val": len(val_cases),
-        "validation": cfg.validation,
-        "split": {
+    return TrainRecord(
+        n_params=count_parameters(model),
+        best_epoch=result.best_epoch,
+        best_val_dice=result.best_val_dice,
+        history=result.history,
+        train_seconds=result.seconds,
+        peak_memory_mb=memory.peak_mb,
+        crop_fbr=batches.crop_fbr,
+        patch_size=list(roi) if roi else None,
+        n_train=len(train_cases),
+        n_val=len(val_cases),
+        validation=cfg.validation,
+        split={
             "train": [c.case_id for c in train_cases],
             "val": [c.case_id for c in val_cases],
             "test": [c.case_id for c in data.test],
         },
-        "dataset_fingerprint": data.fingerprint or None,
-        "gates": gate_values(model),
-    }
-
-
-def _job_record(job: TrainJob) -> dict[str, Any]:
-    return {
-        "model": job.model.name,
-        "model_label": job.model.display,
-        "model_params": job.model.params,
-        "dataset": job.dataset.name,
-        "dataset_label": dataset_label(job.dataset),
-        "dataset_params": job.dataset.params,
-        "complexity": job.complexity,
-        "patch": job.patch.model_dump(mode="json") if job.patch else "full",
-        "seed": job.seed,
-        "data_seed": job.data_seed,
-        "train": job.train.model_dump(mode="json"),
-    }
+        dataset_fingerprint=data.fingerprint or None,
+        gates=gate_values(model),
+    )
 
 
 @lru_cache(maxsize=4)

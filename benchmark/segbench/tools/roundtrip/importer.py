@@ -274,7 +274,7 @@ def _some(items: list[str], sep: str = ", ") -> str:
 def _rows(
     test_set: ExportedSet, masks: dict[tuple[str, str], np.ndarray], root: Path
 ) -> list[dict[str, Any]]:
-    """Per-case rows exactly as the worker's ``evaluate_condition`` builds them."""
+    """Per-case rows exactly as the worker's ``score_cases`` builds them."""
     from segbench.cases import Case
     from segbench.tools.roundtrip.files import read_array as read_label
     from segbench.worker.evaluate import case_metrics

@@ -100,6 +100,10 @@ class Manifest:
         path = Path(path)
         if path.is_dir():
             path = path / MANIFEST_NAME
+        if path.exists() and not path.is_file():  # a FIFO would block the read forever
+            raise ManifestError(
+                f"manifest {path} is not a regular file (a folder, FIFO or device); give manifest.json"
+            )
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:

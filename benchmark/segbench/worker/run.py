@@ -1,0 +1,37 @@
+"""Run one task, whichever kind: a train job (``worker.job``) or an ensemble (``worker.ensemble``).
+
+Why one entry point: every executor (in-process, pool, Slurm, a hand-written scheduler calling
+``python -m segbench.worker``) hands the worker a :class:`~segbench.plan.task.Task` and gets a shard
+path back, so an ensemble gets the same timeout, progress events and failure records as a train job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from segbench.plan.ensembles import EnsembleJob
+from segbench.plan.task import Task
+
+if TYPE_CHECKING:
+    from segbench.worker.train import EpochCallback
+
+__all__ = ["run_task"]
+
+
+def run_task(
+    task: Task,
+    results: Path,
+    device: str | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> Path:
+    """Run ``task`` and return its shard's path (a failure is a shard too)."""
+    if isinstance(task.job, EnsembleJob):
+        from segbench.worker.ensemble import run_ensemble
+
+        return run_ensemble(task.job, task.conditions, results, device, on_status)
+    from segbench.worker.job import run_job
+
+    return run_job(task.job, task.conditions, results, device, on_epoch, on_status)

@@ -137,7 +137,7 @@ def count_text(suite: Suite, jobs: list[Any]) -> str:
 
     E.g. ``24 train jobs (168 evaluations) + 9 ensembles (63 evaluations) = 231 evaluations``.
     """
-    from segbench.ensemble import expand_ensembles
+    from segbench.plan.ensembles import expand_ensembles
 
     n_eval = sum(len(j.conditions) for j in jobs)
     ensembles = expand_ensembles(suite, jobs)

@@ -236,3 +236,19 @@ def test_advise_params_are_parsed_bounded_and_errors_are_one_line(tmp_path: Path
         assert out.exit_code == 2, out.output
         assert out.exception is None or isinstance(out.exception, SystemExit), out.exception
         assert needle in out.output and "Traceback" not in out.output, out.output
+
+
+def test_output_folders_that_look_like_files_are_refused(tiny_suite: Path, tmp_path: Path) -> None:
+    for command in (["preview", str(tiny_suite)], ["report", "--results", str(tmp_path / "r")]):
+        code, out = invoke(*command, "--out", str(tmp_path / "x.png"))
+        assert code == 2 and "looks like a file name (.png)" in out, out
+        assert not (tmp_path / "x.png").exists()  # no folder named x.png was created
+    (tmp_path / "kept.png").mkdir()  # an existing folder is accepted, whatever its name
+    code, out = invoke("report", "--results", str(tmp_path / "r"), "--out", str(tmp_path / "kept.png"))
+    assert "looks like a file" not in out
+
+
+def test_validate_counts_ensemble_evaluations_apart() -> None:
+    code, out = invoke("validate", str(Path(__file__).resolve().parents[1] / "suites" / "quick.yaml"))
+    assert code == 0
+    assert "24 train jobs (168 evaluations) + 9 ensembles (63 evaluations) = 231 evaluations" in out

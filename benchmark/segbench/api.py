@@ -118,6 +118,7 @@ class RunSummary:
     skipped: int = 0
     recovered_shards: int = 0
     warnings: list[str] = field(default_factory=list)
+    unconverged: str = ""  # jobs still improving at their last epochs (stats.convergence), "" if none
 
     @property
     def ok(self) -> bool:
@@ -129,6 +130,24 @@ def validate_suite(path: str | Path) -> Suite:
     from segbench.suite.load import load_suite
 
     return load_suite(path)
+
+
+def count_text(suite: Suite, jobs: list[Any]) -> str:
+    """What a suite runs, counted as the report counts it: train jobs and ensembles apart, one total.
+
+    E.g. ``24 train jobs (168 evaluations) + 9 ensembles (63 evaluations) = 231 evaluations``.
+    """
+    from segbench.plan.ensembles import expand_ensembles
+
+    n_eval = sum(len(j.conditions) for j in jobs)
+    ensembles = expand_ensembles(suite, jobs)
+    if not ensembles:
+        return f"{len(jobs)} train jobs, {n_eval} evaluations"
+    n_ens = sum(len(e.conditions) for e in ensembles)
+    return (
+        f"{len(jobs)} train jobs ({n_eval} evaluations) + {len(ensembles)} ensembles ({n_ens} evaluations) "
+        f"= {n_eval + n_ens} evaluations"
+    )
 
 
 def plan_suite(
@@ -267,7 +286,7 @@ def run_suite(
     started = time.time()
     with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
         refuse_links(results)  # no write (log, checkpoint, shard) may follow a planted link
-        return _run_locked(
+        summary = _run_locked(
             path,
             results,
             device,
@@ -281,6 +300,17 @@ def run_suite(
             threads,
             shard,
         )
+    summary.unconverged = _unconverged(results, summary.suite)
+    return summary
+
+
+def _unconverged(results: Path, suite: str) -> str:
+    """The convergence check of the suite's stored training curves (one sentence, or "")."""
+    from segbench.report.curves import history_table
+    from segbench.stats.convergence import convergence_table, convergence_text
+    from segbench.store import Store
+
+    return convergence_text(convergence_table(history_table(Store(results).jobs(suite))))
 
 
 def _with_threads(suite: Suite, threads: int | None) -> Suite:
@@ -510,9 +540,10 @@ def advise_dataset(
     complexity: float | None = None,
 ) -> tuple[Any, Path]:
     """Measure a dataset, place it on a store's measured curves; returns the advice and its HTML page."""
+    from segbench.paths import safe_name
     from segbench.report.build import write_plotly_js
     from segbench.store import Store
-    from segbench.tools.advise import advise, measure_dataset, resolve_dataset, to_json
+    from segbench.tools.advise import advise, measure_dataset, resolve_dataset, stored_evidence, to_json
 
     store = Store(results)
     if not store.path.exists():
@@ -521,14 +552,13 @@ def advise_dataset(
     if suites:
         cases = cases[cases["suite"].isin(suites)]
     profile = measure_dataset(resolve_dataset(reference, params), complexity=complexity)
-    advice = advise(profile, cases)
+    jobs = store.jobs()
+    jobs = jobs[jobs["suite"].isin(suites)] if suites and not jobs.empty else jobs
+    advice = advise(profile, cases, evidence=stored_evidence(jobs))
     refuse_links(out)  # the page, its JSON and plotly.js are written there
     folder = Path(out) / "advise"
     folder.mkdir(parents=True, exist_ok=True)
-    stem = (
-        "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(reference).name).strip(".")
-        or "dataset"
-    )
+    stem = safe_name(profile.name)  # the dataset's name, not its file's: dataset.json pages never collide
     write_plotly_js(Path(out))
     page = folder / f"{stem}.html"
     page.write_text(advice.html(plotly_src="../plotly.min.js"), encoding="utf-8")

@@ -97,6 +97,17 @@ def _unexpected(exc: Exception) -> str:
     return f"error: {type(exc).__name__}: {detail} (SEGBENCH_DEBUG=1 shows the traceback)"
 
 
+def _folder_out(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """An output-folder option: a name that looks like a file (``x.png``) is a one-line error (exit 2)."""
+    from segbench.paths import check_folder
+
+    try:
+        return check_folder(value, f"--{param.name}")
+    except ValueError as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
 def _warn(lines: list[str]) -> None:
     for line in lines:
         click.secho(f"warning: {line}", fg="yellow", err=True)
@@ -259,11 +270,15 @@ def run(
             1,
         )
     click.echo(f"suite {summary.suite}: {done}; results in {results}")
+    if summary.unconverged:
+        click.echo(f"note: {summary.unconverged}")
 
 
 @main.command()
 @RESULTS_OPTION
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True, callback=_folder_out
+)
 @click.option("--suite", "suites", multiple=True, help="Only this suite (repeatable).")
 @click.option(
     "--self-contained", is_flag=True, help="Also write <out>/<suite>/<suite>.html: one file, script inlined."
@@ -391,7 +406,7 @@ def validate(suite_files: tuple[Path, ...]) -> None:
             failed = True
             continue
         jobs = expand(suite)
-        click.echo(f"{path}: ok ({len(jobs)} train jobs, {sum(len(j.conditions) for j in jobs)} evaluations)")
+        click.echo(f"{path}: ok ({api.count_text(suite, jobs)})")
     if failed:
         sys.exit(2)
 
@@ -399,7 +414,11 @@ def validate(suite_files: tuple[Path, ...]) -> None:
 @main.command()
 @click.argument("suite_file", type=click.Path(path_type=Path))
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"), show_default=True
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    callback=_folder_out,
 )
 @click.option("--perturbation", "names", multiple=True, help="Only these perturbations (repeatable).")
 @click.option("--case", default=0, show_default=True, help="Index of the test case to show.")

@@ -12,10 +12,23 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["GALLERY_CAPTION", "PlantedLink", "gallery_caption", "inside", "refuse_links", "safe_name"]
+__all__ = [
+    "FILE_SUFFIXES",
+    "GALLERY_CAPTION",
+    "OVERLAYS",
+    "PlantedLink",
+    "check_folder",
+    "gallery_caption",
+    "inside",
+    "refuse_links",
+    "safe_name",
+]
 
 #: written by ``segbench preview`` beside gallery.png, read by the report
 GALLERY_CAPTION = "gallery.txt"
+
+#: ``<results>/overlays/<cond_key>/``: the worker's best/median/worst pictures of each condition
+OVERLAYS = "overlays"
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -46,6 +59,51 @@ def inside(out: str | Path, name: str) -> Path:
     if folder == root or root not in folder.parents:
         raise ValueError(f"refusing to write {folder}: it is not inside the output folder {root}")
     return Path(out) / safe_name(name)
+
+
+#: suffixes that name a file, not a folder: ``--out x.png`` is a typo for a file, never a folder
+FILE_SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".svg",
+        ".pdf",
+        ".html",
+        ".htm",
+        ".json",
+        ".csv",
+        ".md",
+        ".tex",
+        ".txt",
+        ".yaml",
+    }
+    | {".yml", ".zip", ".gz", ".nii", ".npz", ".npy", ".pt"}
+)
+
+
+def check_folder(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as an output folder; refuses a name that looks like a file (``x.png``).
+
+    Why: ``segbench preview --out x.png`` used to create a *folder* named ``x.png`` silently. An
+    existing folder is always accepted, whatever its name.
+
+    Raises:
+        ValueError: one line naming the option, the value and what to give instead.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise ValueError(
+            f"{option} {path}: it is a file; give a folder (the command writes several files there)"
+        )
+    if path.suffix.lower() in FILE_SUFFIXES:
+        raise ValueError(
+            f"{option} {path} looks like a file name ({path.suffix}); it names a folder the command writes "
+            f"into, e.g. {option} {path.with_suffix('')}"
+        )
+    return path
 
 
 def gallery_caption(folder: Path) -> str | None:

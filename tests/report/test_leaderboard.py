@@ -76,7 +76,7 @@ def _jobs() -> pd.DataFrame:
 
 
 def _tables():
-    return board_tables(_cases(), pd.DataFrame(), _jobs(), SUITE_YAML, n_resamples=199)
+    return board_tables(_cases(), pd.DataFrame(), _jobs(), SUITE_YAML, n_resamples=199, reference="a")
 
 
 def test_families_follow_the_suite_and_in_domain_comes_first() -> None:
@@ -104,13 +104,29 @@ def test_shift_columns_worst_case_drop_and_costs() -> None:
     assert all(v[("b", key)].ci == "[n too small]" for key in ("id", "fam:speckle", "ood", "worst", "drop"))
     assert v[("a", "params")].text == "1,000" and v[("a", "time")].value == pytest.approx(15.0)
     assert v[("a", "memory")].value == 120.0
-    assert v[("a", "cases")].text == "4 / 4"  # cases, seeds averaged
+    assert v[("a", "cases")].text == "4 / 4" and v[("a", "cases")].ci == "k=2"  # cases, seeds averaged
+    assert (v[("a", "cost")].text, v[("a", "cost")].ci) == ("1,000", "15.0 s · 120 MB")  # one narrow cell
+    assert t.families == ["easier", "speckle"]  # suite order, the suite's names
+    easier, speckle = t.legend  # measured on the reference model "a": both shifts lower its Dice
+    assert easier.startswith(
+        "easier = blur_background s2: harder for a (mean Dice 0.815 in-domain, 0.615 shifted); "
+        "registered as easier"
+    )
+    assert speckle == "speckle = speckle s1, s3: harder for a (mean Dice 0.815 in-domain, 0.615 shifted)"
     # the metric switch: HD95 ranks lower-is-better first and its drop is OOD - ID
     hd = t.rows["hd95"]
     assert [r["model"] for r in hd] == ["a", "b"] and hd[0]["rank"] == "1"  # a: 2 + i mm, b: 3 + i mm
     assert t.values[("hd95", "0.5", "b", "drop")].value == pytest.approx(5.0)  # worse under shift: +5 mm
     assert t.values[("hd95", "0.5", "b", "worst")].value == pytest.approx(3 + 1.5 + 5)
     assert "nsd" not in t.rows  # no defined values: no switch entry
+
+
+def test_ensembles_show_no_training_time() -> None:
+    jobs = _jobs().assign(model_name=lambda j: j["model"])
+    jobs.loc[jobs["model"] == "b", "model_name"] = "ensemble"  # b: averaged checkpoints, 0 s recorded
+    (t,) = board_tables(_cases(), pd.DataFrame(), jobs, SUITE_YAML, n_resamples=199)
+    assert t.values[("dice", "0.5", "b", "time")].text == "–"
+    assert t.values[("dice", "0.5", "b", "cost")].ci == "no training · 120 MB"
 
 
 def test_board_marks_and_values_replace_dice_in_domain() -> None:
@@ -156,7 +172,8 @@ def test_training_curves_average_seeds_of_trained_jobs() -> None:
     hist = history_table(_jobs())
     assert len(hist) == 4 and set(hist["model"]) == {"a", "b"}  # the failed job's row is left out
     sec = curves_section(_jobs(), {"a": "#1f77b4", "b": "#ff7f0e"})
-    assert len(sec.plots) == 1 and "± 1 SD across seeds." in sec.notes[0]
+    assert sec.notes[0].startswith("Convergence not checked")  # one validated epoch per job
+    assert len(sec.plots) == 1 and "± 1 SD across seeds." in sec.notes[1]
     assert "No training histories" in curves_section(pd.DataFrame(), {}).notes[0]
 
 

@@ -158,3 +158,32 @@ def test_resolve_datalist_and_nnunet_through_the_registry(tmp_path: Path) -> Non
     assert resolve_dataset(str(datalist), {"size": 32}).params == {"path": str(datalist), "size": 32}
     spec = resolve_dataset(str(folder))
     assert spec.name == "nnunet" and spec.params == {"root": str(folder)}
+
+
+def test_synthetic_evidence_for_real_data_is_never_strong() -> None:
+    real = _profile(2.95)
+    real.real = True
+    advice = advise(real, _measured(), n_resamples=500)
+    assert advice.favoured == ["wide"]  # the same paired CIs as above ...
+    assert advice.strength == "weak" and advice.distance == "far"  # ... graded by what they are
+    assert "real data vs synthetic stored cases" in advice.text()
+    assert advice.cannot_say[0].startswith("Every stored case is synthetic")
+    assert "(weak evidence; the stored cases are far from mine)" in advice.headline()
+    same = advise(_profile(2.95), _measured(), n_resamples=500, evidence={"real": False, "sizes": [64]})
+    assert same.distance_notes[-1] == "generated data vs synthetic stored cases"
+
+
+def test_pages_are_named_after_the_dataset_not_its_file(tmp_path: Path) -> None:
+    from segbench.suite.schema import DatasetSpec
+    from segbench.tools.advise import dataset_label
+
+    named = tmp_path / "a" / "dataset.json"
+    named.parent.mkdir()
+    named.write_text('{"name": "Spleen", "training": []}')
+    unnamed = tmp_path / "BUSI" / "dataset.json"
+    unnamed.parent.mkdir()
+    unnamed.write_text('{"training": []}')
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(named)})) == "Spleen"
+    assert dataset_label(DatasetSpec(name="datalist", params={"path": str(unnamed)})) == "BUSI"
+    assert dataset_label(DatasetSpec(name="nnunet", params={"root": str(tmp_path / "BUSI")})) == "BUSI"
+    assert dataset_label(DatasetSpec(name="textures2d", params={"size": 64})) == "textures2d"

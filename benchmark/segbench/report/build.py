@@ -21,16 +21,18 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from segbench.paths import refuse_links
+from segbench.paths import OVERLAYS, refuse_links
 from segbench.paths import safe_name as _safe_name  # shared with `segbench preview`
+from segbench.report import figures
 from segbench.report.board_export import write_board_exports
+from segbench.report.cells import write_cell_pages
+from segbench.report.curves import history_table
 from segbench.report.exports import board_cells, cap_text, write_csv, write_exports
 from segbench.report.headline import page_top
 from segbench.report.leaderboard import order_conditions
-from segbench.report.portable import extra_sections, write_standalone
-from segbench.report.section_fidelity import fidelity_sections
-from segbench.report.section_gates import beyond_sections
-from segbench.report.sections import MAX_FAMILY_PLOTS, Section, page_sections, provenance_section
+from segbench.report.page import page_sections
+from segbench.report.portable import write_standalone
+from segbench.report.sections import MAX_FAMILY_PLOTS, PageData, Section
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
@@ -40,6 +42,7 @@ from segbench.report.tables import (
     shift_directions,
     with_entries,
 )
+from segbench.stats.convergence import convergence_table, convergence_text
 from segbench.store import Store
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
@@ -132,6 +135,7 @@ def build_reports(
             done,
             out,
             self_contained=self_contained,
+            overlays=Path(results) / OVERLAYS,
         )
         result.seconds = time.perf_counter() - start
         built.append(result)
@@ -149,6 +153,7 @@ def render_suite(
     out: Path,
     settings: StatsSettings | None = None,
     self_contained: bool = False,
+    overlays: Path | None = None,
 ) -> ReportResult:
     """Compute the statistics of one suite and write its page and exports under ``out/<suite>/``.
 
@@ -165,6 +170,7 @@ def render_suite(
         out: reports folder.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
         self_contained: also write one file with plotly.js and images inlined (see :mod:`.portable`).
+        overlays: ``<results>/overlays`` (the worker's prediction pictures), for the cell pages.
 
     Returns:
         A :class:`ReportResult`.
@@ -174,9 +180,9 @@ def render_suite(
     folder.mkdir(parents=True, exist_ok=True)
     write_plotly_js(folder)  # beside index.html: a copied suite folder still works
     baseline_model = _baseline_model(suite_yaml)
-    sections: list[Section] = []
     blocks: list[dict[str, Any]] = []
     top: dict[str, Any] | None = None
+    tables: SuiteTables | None = None
     missing = max(expected - done, 0)
     failed = _failed_jobs(jobs)
     if cases.empty:
@@ -196,15 +202,18 @@ def render_suite(
             settings.confidence,
             settings.seed,
             tables.effects,
+            reference=baseline_model,
         )
-        sections = list(page_sections(tables, cases, jobs, folder, baseline_model))
-        sections += beyond_sections(cases, jobs, folder)
-        sections += fidelity_sections(cases, jobs, suite_yaml, folder, settings)
+        write_cell_pages(folder, top["tables"], cases, overlays, _env())
         write_exports(folder, cases, tables.board, _summary(tables))
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")
-    sections += extra_sections(jobs, cases, suite_yaml, folder)
-    sections.append(provenance_section(jobs, cap_text(suite_yaml), cases))
+    labels = [*cases.get("model", pd.Series(dtype=str)).astype(str).unique()]
+    labels += [*jobs["model"].astype(str).unique()] if not jobs.empty else []
+    colour = figures.colours(list(dict.fromkeys(labels)))
+    data = PageData(tables, cases, jobs, suite_yaml, folder, baseline_model, colour)
+    sections: list[Section] = page_sections(data)
+    unconverged = convergence_text(convergence_table(history_table(jobs)))
     context = dict(
         top=top if blocks else None,
         suite=suite,
@@ -216,6 +225,7 @@ def render_suite(
         done=done,
         missing=missing,
         failed=failed,
+        unconverged=unconverged,
         baseline_model=baseline_model,
         generated=time.strftime("%Y-%m-%d %H:%M:%S"),
     )

@@ -58,13 +58,44 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
 
 def curves_section(jobs: pd.DataFrame, colour: dict[str, str]) -> Any:
     """The report section "Training curves" (one figure per dataset x complexity)."""
-    from segbench.report.sections import Section, _div
+    from segbench.report.sections import Section, _div, _table
+    from segbench.stats.convergence import MIN_GAIN, TAIL, convergence_table, convergence_text
 
-    sec = Section("curves", "Training curves")
+    sec = Section("curves", "Training curves and convergence")
     hist = history_table(jobs)
     if hist.empty:
         sec.notes.append(_no_history_reason(jobs))
         return sec
+    conv = convergence_table(hist)
+    warning = convergence_text(conv)
+    if warning:
+        sec.notes.append(warning + ".")
+    elif conv["still_improving"].notna().any():
+        sec.notes.append(
+            f"Converged: no job's validation Dice rose by more than {MIN_GAIN:g} in its last {TAIL:.0%} "
+            "of epochs."
+        )
+    else:
+        sec.notes.append("Convergence not checked: no job validated before its last 20% of epochs.")
+    improving = conv[conv["still_improving"].eq(True)]
+    if not improving.empty:
+        sec.tables.append(
+            _table(
+                improving,
+                {
+                    "model": "model",
+                    "dataset": "dataset",
+                    "complexity": "complexity",
+                    "seed": "seed",
+                    "epochs": "epochs",
+                    "best_before": f"best val Dice before the last {TAIL:.0%}",
+                    "best_tail": f"best val Dice in the last {TAIL:.0%}",
+                    "gain": "gain",
+                },
+                "convergence",
+            )
+            | {"summary": f"Jobs still improving at the end of training ({len(improving)})"}
+        )
     n_seeds = int(hist.groupby(["model", "dataset", "complexity"], dropna=False)["seed"].nunique().max())
     sec.notes.append(
         "Mean training loss and validation Dice per epoch over seeds; band: ± 1 SD across seeds"

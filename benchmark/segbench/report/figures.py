@@ -94,7 +94,10 @@ def complexity_curves(
     x_col: str = "complexity",
     x_title: str = "complexity (higher = harder)",
 ) -> go.Figure:
-    """Mean in-domain Dice vs complexity per model, with the CI as a shaded band.
+    """Mean in-domain Dice vs complexity per model, with the CI as error bars.
+
+    Why bars, not bands: six overlapping shaded bands hid each other; each model's bars are shifted
+    sideways by a small step (hover gives the true x), and a legend click hides a model.
 
     Args:
         cis: per (model, dataset, complexity) in-domain CIs: ``mean``, ``low``, ``high`` (and ``x_col``).
@@ -106,34 +109,34 @@ def complexity_curves(
     """
     fig = go.Figure()
     rows = cis[(cis["dataset"] == dataset) & cis[x_col].notna()].sort_values(x_col)
-    for model, g in rows.groupby("model", sort=True):
-        x = g[x_col].tolist()
+    models = sorted(rows["model"].astype(str).unique())
+    x_range = float(rows[x_col].max() - rows[x_col].min()) if len(rows) else 0.0
+    step = 0.012 * (x_range or 1.0)
+    for i, (model, g) in enumerate(rows.groupby("model", sort=True)):
+        shift = (i - (len(models) - 1) / 2) * step
         fig.add_trace(
             go.Scatter(
-                x=x + x[::-1],
-                y=g["high"].tolist() + g["low"].tolist()[::-1],
-                fill="toself",
-                mode="lines",
-                fillcolor=_alpha(colour[model], 0.18),
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=model,
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
+                x=(g[x_col] + shift).tolist(),
                 y=g["mean"],
+                customdata=g[x_col],
                 mode="lines+markers",
                 name=model,
                 legendgroup=model,
                 line={"color": colour[model]},
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (g["high"] - g["mean"]).tolist(),
+                    "arrayminus": (g["mean"] - g["low"]).tolist(),
+                    "thickness": 1.2,
+                    "width": 3,
+                },
+                hovertemplate=f"{model}: %{{y:.3f}} at %{{customdata:g}}<extra></extra>",
             )
         )
     style(
         fig,
-        title=f"{dataset}: in-domain Dice vs task complexity (band: 95% CI)",
+        title=f"{dataset}: in-domain Dice vs task complexity (bars: 95% CI)",
         xaxis_title=x_title,
         yaxis_title="mean Dice",
         height=420,
@@ -341,10 +344,17 @@ def cd_diagram(avg_ranks: dict[str, float], cd: float, title: str, colour: dict[
             {"x": lo_x + cd / 2, "y": 0.45, "yshift": 12, "text": f"CD = {cd:.2f}", "showarrow": False}
         )
     rows = max(half, k - half)
+    # Labels hang outside the axis: reserve room for the longest one so none is clipped
+    # ("ttention_unet"); about 7.5 px per character at font size 12.
+    hanging = [len(str(n["text"])) for n in notes if n.get("xanchor") in ("left", "right")]
+    label_px = 7.5 * max(hanging, default=8)
+    width = int(max(620, 4 * label_px + 320))
+    plot_px, span = width - 40, hi_x - lo_x
+    pad = (label_px * span + 0.3 * plot_px) / (plot_px - 2 * label_px) + 0.2
     layout = {
         "title": {"text": title, "x": 0.02, "xanchor": "left", "font": {"size": 13}},
-        "width": 620,
-        "xaxis": {"range": [lo_x - 1.8, hi_x + 1.8], "visible": False},
+        "width": width,
+        "xaxis": {"range": [lo_x - pad, hi_x + pad], "visible": False},
         "yaxis": {"range": [-(0.35 + 0.3 * rows) - 0.2, 0.7], "visible": False},
         "height": 190 + 38 * rows,
         "annotations": notes,

@@ -219,6 +219,7 @@ def page_top(
     confidence: float,
     seed: int,
     effects: Any = None,
+    reference: str = "unet",
 ) -> dict[str, Any]:
     """Everything the first screen shows: leaderboards, the metric switch's entries, headline blocks.
 
@@ -229,11 +230,13 @@ def page_top(
         suite_yaml: suite text (shift order).
         n_resamples, confidence, seed: bootstrap settings of the leaderboard's own CIs.
         effects: the architecture-level decisions (:func:`segbench.stats.claims.decide`).
+        reference: the suite's baseline model (measures each shift's effect in the legend).
     """
     from segbench.report.leaderboard import SCORE_METRICS, board_tables
     from segbench.report.scoring import distance_unit
+    from segbench.stats.hierarchical import MIN_CASES
 
-    tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed)
+    tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed, reference)
     shown = {m for t in tables for m in t.rows}
     unit = distance_unit(cases)  # real data: HD95 in the files' units (px for 2D files), not always mm
     metrics = [replace(m, unit=unit) if unit and m.name == "hd95" else m for m in SCORE_METRICS]
@@ -241,4 +244,45 @@ def page_top(
         "tables": tables,
         "metrics": [m for m in metrics if m.name in shown],
         "headline": headline_blocks(tables, effects=effects),
+        "ensembles": ensemble_definitions(suite_yaml, cases),
+        "min_cases": MIN_CASES,
     }
+
+
+def ensemble_definitions(suite_yaml: str, cases: Any) -> list[str]:
+    """One sentence per ensemble of the suite (its label, members and seeds per row), for the headline.
+
+    Why: ``mixed`` and ``unet_x2`` are rows of the leaderboard and names in the headline; a reader
+    must not have to open the suite file to learn they are ensembles of stored checkpoints.
+    """
+    from segbench.suite.errors import SuiteError
+    from segbench.suite.yaml_safe import yaml_data
+
+    try:
+        data = yaml_data(suite_yaml or "", "stored suite") or {}
+    except SuiteError:
+        return []
+    entries = data.get("ensembles") if isinstance(data, dict) else None
+    seeds = data.get("seeds") if isinstance(data, dict) else None
+    out = []
+    for e in entries if isinstance(entries, list) else []:
+        if not isinstance(e, dict) or "label" not in e:
+            continue
+        members, label = e.get("members"), str(e["label"])
+        if isinstance(members, dict):
+            chosen = members.get("seeds", "all")
+            over = seeds if chosen == "all" else chosen
+            over_text = ", ".join(str(x) for x in over) if isinstance(over, list) else str(over)
+            text = (
+                f"{label}: the mean probability of {members.get('model')} over its seeds ({over_text}), "
+                "one ensemble per level, so k = 1"
+            )
+        elif isinstance(members, list):
+            text = (
+                f"{label}: the mean probability of {', '.join(str(m) for m in members)}, one ensemble per "
+                "seed, so k = the suite's seeds"
+            )
+        else:
+            continue
+        out.append(text + "; built from stored checkpoints, no training.")
+    return out

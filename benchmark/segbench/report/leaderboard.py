@@ -34,6 +34,8 @@ import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
 from segbench.core.presets import PRESETS
+from segbench.plan.ensembles import ENSEMBLE_MODEL
+from segbench.report.shifts import Shift, shift_effects, suite_shifts
 from segbench.suite.errors import SuiteError
 from segbench.suite.yaml_safe import yaml_data
 
@@ -62,7 +64,8 @@ class LeaderboardCell:
     dag: bool = False
     title: str = ""
     anchor: str = ""
-    ci: str = ""  # "[low, high]", shown smaller after the value
+    ci: str = ""  # "[low, high]", shown smaller below the value
+    href: str = ""  # where the value links to (the cell's predictions page), when there is one
 
 
 @dataclass
@@ -72,7 +75,7 @@ class BoardTable:
     Attributes:
         dataset: dataset name.
         table_id: HTML id of the table.
-        families: shift family names (column order).
+        families: shift names as the suite gave them (column order; :mod:`.shifts`).
         columns: ``(key, header, tooltip)`` of every column after complexity/rank/model.
         rows: per metric name, the rows (dicts with ``complexity``, ``rank``, ``model``, ``cells``).
         values: per (metric, complexity label, model, column key) the numeric value (headline).
@@ -84,6 +87,8 @@ class BoardTable:
     columns: list[tuple[str, str, str]]
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     values: dict[tuple[str, str, str, str], LeaderboardCell] = field(default_factory=dict)
+    legend: list[str] = field(default_factory=list)  # one line per shift: name = definition, measured effect
+    shifts: list[Shift] = field(default_factory=list)  # the shift columns' conditions (:mod:`.shifts`)
 
 
 def suite_perturbation_order(suite_yaml: str) -> list[str]:
@@ -150,6 +155,8 @@ def cost_table(jobs: pd.DataFrame) -> pd.DataFrame:
     done["complexity"] = pd.to_numeric(done["complexity"], errors="coerce").astype(float)
     for col in ("n_params", "train_seconds", "peak_memory_mb"):
         done[col] = pd.to_numeric(done.get(col), errors="coerce").astype(float)
+    if "model_name" in done:  # an ensemble's row records 0 s: it trains nothing, so no time per job
+        done.loc[done["model_name"].astype(str) == ENSEMBLE_MODEL, "train_seconds"] = float("nan")
     g = done.groupby(_KEYS, dropna=False)
     out = g.agg(
         n_params=("n_params", "max"),
@@ -168,6 +175,7 @@ def board_tables(
     n_resamples: int = 9999,
     confidence: float = 0.95,
     seed: int = 0,
+    reference: str = "unet",
 ) -> list[BoardTable]:
     """Every dataset's leaderboard, for every score metric.
 
@@ -177,6 +185,7 @@ def board_tables(
         jobs: ``Store.jobs(suite)`` for the cost columns (may be empty).
         suite_yaml: the suite text (family order).
         n_resamples, confidence, seed: bootstrap settings of the non-board CIs.
+        reference: the suite's baseline model, whose Dice measures each shift's effect (legend).
 
     Returns:
         One :class:`BoardTable` per dataset (sorted by name).
@@ -190,11 +199,14 @@ def board_tables(
     directions = shift_directions(families, suite_yaml)
     tables = []
     for t_i, (dataset, block) in enumerate(same.groupby("dataset", sort=True)):
-        fams = [f for f in families if (block["perturbation"] == f).any()]
+        shifts = suite_shifts(suite_yaml, block)  # the suite's names ("harder"), not the perturbation's
+        fams = [sh.name for sh in shifts]
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)
+        table.legend = _legend(block, shifts, reference, directions)
+        table.shifts = shifts
         for spec in metrics:
-            stats = _metric_stats(block, spec, fams, n_resamples, confidence, seed, directions)
+            stats = _metric_stats(block, spec, shifts, n_resamples, confidence, seed, directions)
             if spec.name == "dice":
                 stats = _with_board(stats, board)
             rows = _rows(table, stats, costs, spec, fams)
@@ -213,9 +225,8 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
     header += ["Peak MB"]
     out = []
     for t in tables:
-        keys = [c[0] for c in t.columns]
         for row in t.rows.get(metric, []):
-            cells = dict(zip(keys, row["cells"], strict=True))
+            cells = row["by_key"]
             line = [t.dataset, row["complexity"], row["rank"], row["model"]]
             line.append(_export_text(cells["id"]))
             line += [_export_text(cells[f"fam:{f}"]) if f"fam:{f}" in cells else "–" for f in families]
@@ -230,7 +241,7 @@ def export_rows(tables: list[BoardTable], metric: str = "dice") -> tuple[list[st
 def _columns(families: list[str]) -> list[tuple[str, str, str]]:
     cols = [("id", "in-domain", "mean over in-domain test cases")]
     for f in families:
-        cols.append((f"fam:{f}", f, f"{f}: mean over its severities"))
+        cols.append((f"fam:{f}", f, f"{f}: mean over its conditions (see the shift legend)"))
     cols += [
         ("ood", "mean OOD", "harder shifts pooled: each family's severity mean, families weighted equally"),
         (
@@ -240,12 +251,32 @@ def _columns(families: list[str]) -> list[tuple[str, str, str]]:
         ),
         ("drop", "drop", "in-domain minus mean OOD over harder shifts (positive = worse under shift)"),
         ("mce", "mCE", "mean corruption error vs the baseline model (Dice only; 1 = as fragile)"),
-        ("params", "params", "trainable parameters"),
-        ("time", "train s / job", "mean training time per job (seconds)"),
-        ("memory", "peak MB", "peak memory of a job (MB)"),
-        ("cases", "cases (ID / OOD)", "independent test cases; k: seeds per model"),
+        ("cost", "cost", "trainable parameters; mean training seconds per job; peak memory of a job (MB)"),
+        ("cases", "n / k", "independent test cases in-domain / under shift; k: seeds (networks) of the row"),
     ]
     return cols
+
+
+def _legend(
+    block: pd.DataFrame, shifts: list[Shift], reference: str, directions: dict[str, str]
+) -> list[str]:
+    """One line per shift: its suite name, what ran, whether it made the task easier or harder (measured
+    on the reference model), and whether mean OOD pools it (its registered direction)."""
+    effects = shift_effects(block, shifts, reference)
+    lines = []
+    for sh in shifts:
+        e = effects[sh.name]
+        line = f"{sh.name} = {sh.definition}"
+        if e.verdict != "not measured":
+            line += (
+                f": {e.verdict} for {e.model} (mean Dice {e.in_domain:.3f} in-domain, "
+                f"{e.shifted:.3f} shifted)"
+            )
+        registered = {directions.get(p, "harder") for p, _ in sh.conditions}
+        if registered == {"easier"}:
+            line += "; registered as easier, so not pooled in mean OOD and drop"
+        lines.append(line)
+    return lines
 
 
 def _two_level(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float, seed: int) -> pd.DataFrame:
@@ -268,7 +299,7 @@ def _two_level(df: pd.DataFrame, by: list[str], metric: str, n: int, conf: float
 def _metric_stats(
     block: pd.DataFrame,
     spec: MetricSpec,
-    families: list[str],
+    shifts: list[Shift],
     n: int,
     conf: float,
     seed: int,
@@ -284,12 +315,15 @@ def _metric_stats(
     pooled = harder_pool(ood, directions, _KEYS, m)
     out = _prefixed(_two_level(ind, _KEYS, m, n, conf, seed), "id")
     out = out.merge(_prefixed(_two_level(pooled, _KEYS, m, n, conf, seed), "ood"), on=_KEYS, how="outer")
-    for f in families:
-        fam = ood[ood["perturbation"] == f]
+    for sh in shifts:
+        fam = ood[sh.mask(ood)]
         out = out.merge(
-            _prefixed(_two_level(fam, _KEYS, m, n, conf, seed), f"fam:{f}"), on=_KEYS, how="outer"
+            _prefixed(_two_level(fam, _KEYS, m, n, conf, seed), f"fam:{sh.name}"), on=_KEYS, how="outer"
         )
     out = out.merge(_worst(ood, spec, n, conf, seed), on=_KEYS, how="left")
+    if "seed" in block:  # seeds (trained networks) per row: an ensemble's own k, not the suite's
+        k = block.groupby(_KEYS, dropna=False)["seed"].nunique().rename("n_seeds").reset_index()
+        out = out.merge(k, on=_KEYS, how="left")
     sign = -1.0 if spec.direction == "lower" else 1.0
     drop = drop_cis(ind, pooled, _KEYS, m, sign, n_resamples=n, confidence=conf, seed=seed)
     out = out.merge(drop, on=_KEYS, how="left")
@@ -344,7 +378,7 @@ def _with_board(stats: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     ours = (*take, "id_dag", "ood_dag", "id_mixed", "ood_mixed", "id_small", "ood_small")
     ours += ("drop", "drop_low", "drop_high", "drop_small_n")  # the board's drop, or the board's means'
     s = stats.drop(columns=[c for c in ours if c in stats])
-    s = s.drop(columns=[c for c in ("n_id", "n_ood") if c in b and c in s])
+    s = s.drop(columns=[c for c in ("n_id", "n_ood", "n_seeds") if c in b and c in s])
     s = s.merge(b, on=_KEYS, how="outer")
     if "drop" not in b:  # a board without its own drop: in-domain minus OOD of its cells, no interval
         s["drop"] = s["id_mean"] - s["ood_mean"]
@@ -417,10 +451,11 @@ def _rows(
             "params": _num_cell(c.get("n_params"), "{:,.0f}"),
             "time": _num_cell(c.get("train_seconds"), "{:.1f}"),
             "memory": _num_cell(c.get("peak_memory_mb"), "{:.0f}"),
+            "cost": _cost_cell(c),
             "cases": LeaderboardCell(
-                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}"
-                + (f" (k={_int(r.get('n_seeds'))})" if _int(r.get("n_seeds")) else ""),
+                f"{_int(r.get('n_id'))} / {_int(r.get('n_ood'))}",
                 float(_int(r.get("n_id")) or 0),
+                ci=f"k={_int(r.get('n_seeds'))}" if _int(r.get("n_seeds")) else "",
             ),
         }
         for key, cell in cells.items():
@@ -439,6 +474,7 @@ def _rows(
                 "worse": bool(r.get("id_dag", False)),
                 "anchor": anchor,
                 "cells": [cells[k] for k, _, _ in table.columns],
+                "by_key": cells,
             }
         )
     return rows
@@ -475,6 +511,17 @@ def _ci_cell(
     ci = "[n too small]" if "small" in note else ci
     ci += " (mixed)" if "mixed" in note else ""
     return LeaderboardCell(f"{mean:.{digits}f}", float(mean), bool(dag), title, ci=ci)
+
+
+def _cost_cell(c: dict[str, Any]) -> LeaderboardCell:
+    """Parameters, seconds per job and peak MB in one narrow cell; an ensemble trains nothing."""
+    params, secs, mem = c.get("n_params"), c.get("train_seconds"), c.get("peak_memory_mb")
+    if params is None or pd.isna(params):
+        return LeaderboardCell("–")
+    text = f"{float(params) / 1e6:.2f}M" if float(params) >= 1e4 else f"{float(params):,.0f}"
+    parts = [f"{secs:.1f} s" if secs is not None and not pd.isna(secs) else "no training"]
+    parts += [f"{mem:.0f} MB"] if mem is not None and not pd.isna(mem) else []
+    return LeaderboardCell(text, float(params), ci=" · ".join(parts))
 
 
 def _vs_best(r: dict[str, Any]) -> str:

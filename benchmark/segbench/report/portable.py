@@ -1,4 +1,4 @@
-"""Portable reports: the extra sections (curves, failures) and the single-file page.
+"""Portable reports: the single-file page.
 
 Why: a suite folder copied elsewhere must keep working (its own ``plotly.min.js`` beside
 ``index.html``, written by :func:`segbench.report.build.write_plotly_js`), and ``segbench report
@@ -12,22 +12,9 @@ import base64
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from markupsafe import Markup
 
-__all__ = ["extra_sections", "write_standalone"]
-
-
-def extra_sections(jobs: pd.DataFrame, cases: pd.DataFrame, suite_yaml: str, folder: Path) -> list[Any]:
-    """Sections placed after the statistics: training curves and failed jobs."""
-    from segbench.report import figures
-    from segbench.report.curves import curves_section
-    from segbench.report.failures import failures_section
-
-    models = cases["model"].astype(str).unique() if not cases.empty else []
-    labels = jobs["model"].astype(str).unique() if not jobs.empty else []
-    colour = figures.colours([*models, *labels])
-    return [curves_section(jobs, colour), failures_section(jobs)]
+__all__ = ["write_standalone"]
 
 
 def write_standalone(

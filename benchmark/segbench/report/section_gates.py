@@ -8,7 +8,6 @@ rises is one the network learned to stop using.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,7 @@ from markupsafe import Markup
 from segbench.report import figures
 from segbench.report.sections import Section, _table
 
-__all__ = ["beyond_sections", "gate_table", "gates_section"]
+__all__ = ["gate_table", "gates_section"]
 
 
 def gate_table(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -99,19 +98,3 @@ def gates_section(jobs: pd.DataFrame) -> Section | None:
     cols = {c: c.replace("_", " ") for c in table.columns}
     sec.tables.append(_table(table, cols, "gates-table"))
     return sec
-
-
-def beyond_sections(cases: pd.DataFrame, jobs: pd.DataFrame, folder: Path) -> list[Section]:
-    """The sections of the "beyond the studies" issue, in page order (``build.py`` appends them)."""
-    from segbench.report.section_ensembles import ensembles_section
-    from segbench.report.section_uncertainty import uncertainty_section
-
-    colour = figures.colours(cases["model"].astype(str).unique())
-    out = [uncertainty_section(cases, folder, colour)]
-    ensembles = ensembles_section(cases, jobs)
-    if ensembles is not None:
-        out.insert(0, ensembles)
-    gates = gates_section(jobs)
-    if gates is not None:
-        out.append(gates)
-    return out

@@ -6,8 +6,6 @@ when it does not), which is most of the page's logic; ``build.py`` only orchestr
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,14 +22,28 @@ from segbench.report.scoring import scoring_paragraph
 from segbench.report.tables import (
     BOARD_GROUP,
     CONDITION,
-    StatsSettings,
     SuiteTables,
     condition_label,
     measured_complexity,
 )
 from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
 
-__all__ = ["MAX_FAMILY_PLOTS", "Section", "page_sections", "provenance_section"]
+__all__ = [
+    "MAX_FAMILY_PLOTS",
+    "PageData",
+    "Section",
+    "box_section",
+    "cd_section",
+    "complexity_section",
+    "cross_section",
+    "gallery_section",
+    "inference_section",
+    "methods_section",
+    "rank_section",
+    "severity_section",
+    "significance_section",
+    "variance_section",
+]
 
 #: cap on per-family small multiples (significance maps, boxes, ...); the rest are in the CSV exports
 MAX_FAMILY_PLOTS = 24
@@ -53,52 +65,59 @@ class Section:
     folded: list[dict[str, Any]] = field(default_factory=list)  # {"title", "plots"} in <details>
 
 
-def page_sections(
-    tables: SuiteTables, raw: pd.DataFrame, jobs: pd.DataFrame, folder: Path, baseline_model: str
-) -> Iterator[Section]:
-    """The page's sections in order; ``raw`` keeps plain model labels (the 3D section splits by patch)."""
-    cases, colour = tables.cases, figures.colours(tables.cases["model"].astype(str).unique())
-    id_cis = tables.condition_cis[tables.condition_cis["perturbation"] == IN_DOMAIN]
-    has_3d = analysis3d.has_3d_data(raw, jobs)
-    yield _inference_section(tables)
-    yield _complexity_section(id_cis, colour, tables, baseline_model)
-    yield _severity_section(tables, colour)
-    yield _cd_section(tables, colour)
-    yield _significance_section(tables)
-    yield _rank_section(tables, colour)
-    yield _variance_section(tables)
-    yield _box_section(tables, colour)
-    yield _cross_section(tables)
-    if has_3d:
-        yield _section_3d(raw, jobs, tables.settings)
-    gallery = folder / "gallery.png"
-    if gallery.exists():
-        yield Section(
-            "gallery",
-            "Shift gallery",
-            notes=[
-                gallery_caption(folder)
-                or "One case under every perturbation and severity of the suite (segbench preview)."
-            ],
-            image="gallery.png",
-        )
-    n_nan = int(cases["dice"].isna().sum())
-    paragraphs = methods_paragraphs(tables.settings, baseline_model, has_3d, n_nan, not tables.cross.empty)
-    scoring = scoring_paragraph(raw)
-    yield Section("methods", "Methods", paragraphs=[*paragraphs, *([scoring] if scoring else [])])
+@dataclass
+class PageData:
+    """What every section builder reads (:mod:`segbench.report.page` lists the builders in page order).
+
+    Attributes:
+        tables: the suite's statistics (``None`` when no case is stored yet).
+        cases: the per-case table with plain model labels (the 3D section splits them by patch).
+        jobs: ``Store.jobs(suite)`` (may be empty).
+        suite_yaml: the stored suite text (in full; the provenance section caps what it shows).
+        folder: the suite's report folder (sections may write CSVs or images beside the page).
+        baseline_model: the suite's reference model (mCE, relative gain).
+        colour: one colour per model label, shared by every figure.
+    """
+
+    tables: SuiteTables | None
+    cases: pd.DataFrame
+    jobs: pd.DataFrame
+    suite_yaml: str
+    folder: Path
+    baseline_model: str
+    colour: dict[str, str]
 
 
-def _inference_section(t: SuiteTables) -> Section:
+def gallery_section(d: PageData) -> Section | None:
+    """The shift gallery written by ``segbench preview`` into the report folder, when there is one."""
+    if not (d.folder / "gallery.png").exists():
+        return None
+    note = gallery_caption(d.folder) or "One case under every perturbation and severity of the suite."
+    return Section("gallery", "Shift gallery", notes=[note], image="gallery.png")
+
+
+def methods_section(d: PageData) -> Section:
+    """How every number was computed (the statistics' own paragraphs)."""
+    t = _t(d)
+    n_nan = int(t.cases["dice"].isna().sum())
+    has_3d = analysis3d.has_3d_data(d.cases, d.jobs)
+    paragraphs = methods_paragraphs(t.settings, d.baseline_model, has_3d, n_nan, not t.cross.empty)
+    scoring = scoring_paragraph(d.cases)
+    return Section("methods", "Methods", paragraphs=[*paragraphs, *([scoring] if scoring else [])])
+
+
+def inference_section(d: PageData) -> Section:
     """What the sample supports: n independent cases and k seeds, and what cannot be inferred."""
+    t = _t(d)
     sec = Section("inference", "Sample size and what it supports")
     cis = t.condition_cis
     if cis.empty:
         sec.notes.append("No defined Dice values.")
         return sec
     n_lo, n_hi = int(cis["n"].min()), int(cis["n"].max())
-    k_lo, k_hi = int(cis["n_seeds"].min()), int(cis["n_seeds"].max())
     n_txt = f"{n_lo}" if n_lo == n_hi else f"{n_lo}–{n_hi}"
-    k_txt = f"{k_lo}" if k_lo == k_hi else f"{k_lo}–{k_hi}"
+    common, others = _seed_counts(t, {})
+    k_txt = f"{common}" + (f" ({others})" if others else "")
     sec.notes.append(
         f"Every inference uses the test case as the unit: n = {n_txt} independent cases per model and "
         f"condition, k = {k_txt} seeds (trained networks) per model. Tests pair cases with each model's "
@@ -125,7 +144,9 @@ def _inference_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def cd_section(d: PageData) -> Section:
+    """Critical-difference diagrams: in-domain shown, per-perturbation folded."""
+    t, colour = _t(d), d.colour
     sec = Section("cd", "Critical-difference rankings", grid=True)
     fr = t.friedman
     if fr.empty or not fr["testable"].any():
@@ -146,7 +167,7 @@ def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
         avg = dict(zip(ranks["model"].astype(str), ranks["avg_rank"].astype(float), strict=True))
         title = (
             f"{_family_title(key)}, {key['scope']}<br>Friedman p={r['p_value']:.2g}, "
-            f"n={r['n_cases']} cases, k={r['n_seeds']} seeds"
+            f"n={r['n_cases']} cases, {_seeds_text(t, key)}"
         )
         div = _div(figures.cd_diagram(avg, float(r["cd"]), title, colour), f"cd-{i}")
         (compact if key["scope"] == "in-domain" else folded).append(div)
@@ -165,7 +186,9 @@ def _cd_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _significance_section(t: SuiteTables) -> Section:
+def significance_section(d: PageData) -> Section:
+    """Pairwise effect maps: in-domain shown, shifted conditions folded."""
+    t = _t(d)
     sec = Section("significance", "Significance maps", grid=True)
     testable = t.tests[t.tests["testable"]] if not t.tests.empty else t.tests
     if testable.empty:
@@ -186,8 +209,8 @@ def _significance_section(t: SuiteTables) -> Section:
     compact, folded = [], []
     for i, (key, fam) in enumerate(fams):
         keyd = dict(zip(CONDITION, key, strict=True))
-        n, k = int(fam["n_cases"].max()), int(fam["n_seeds"].min())
-        title = f"{_family_title(keyd)}<br>n={n} cases, k={k} seeds"
+        n = int(fam["n_cases"].max())
+        title = f"{_family_title(keyd)}<br>n={n} cases, {_seeds_text(t, keyd)}"
         div = _div(figures.significance_map(fam, title, t.settings.alpha), f"sig-{i}")
         (compact if keyd["perturbation"] == IN_DOMAIN else folded).append(div)
     sec.plots = compact[:MAX_FAMILY_PLOTS]
@@ -203,10 +226,10 @@ def _significance_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _complexity_section(
-    id_cis: pd.DataFrame, colour: dict[str, str], t: SuiteTables, reference: str
-) -> Section:
-    # ``reference``: the suite's ``baseline_model``, the model every gain and mCE is relative to.
+def complexity_section(d: PageData) -> Section:
+    """In-domain Dice vs complexity per model, and the gain relative to the reference model."""
+    t, colour, reference = _t(d), d.colour, d.baseline_model
+    id_cis = t.condition_cis[t.condition_cis["perturbation"] == IN_DOMAIN]
     sec = Section("complexity", "Dice vs task complexity")
     levels = id_cis.dropna(subset=["complexity"]).groupby("dataset")["complexity"].nunique()
     datasets = levels[levels >= 2].index.tolist()
@@ -233,7 +256,9 @@ def _complexity_section(
     return sec
 
 
-def _severity_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def severity_section(d: PageData) -> Section:
+    """Dice vs severity per shift family."""
+    t, colour = _t(d), d.colour
     sec = Section("severity", "Dice vs severity")
     cis = t.condition_cis
     if not (cis["perturbation"] != IN_DOMAIN).any():
@@ -247,7 +272,9 @@ def _severity_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def rank_section(d: PageData) -> Section:
+    """Bootstrap rank frequencies and the share of resamples reproducing the ranking."""
+    t, colour = _t(d), d.colour
     sec = Section("ranks", "Rank stability")
     if t.rank_freq.empty or t.rank_freq["model"].nunique() < 2:
         sec.notes.append("Not shown: ranking needs at least two models with shared in-domain cases.")
@@ -290,7 +317,9 @@ def _rank_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _box_section(t: SuiteTables, colour: dict[str, str]) -> Section:
+def box_section(d: PageData) -> Section:
+    """Per-case Dice distributions per block."""
+    t, colour = _t(d), d.colour
     sec = Section("distributions", "Per-case distributions")
     sec.notes.append("Boxes: quartiles, whiskers to the most extreme case within 1.5 IQR; dashed line: mean.")
     fams = list(t.boxes.groupby(BOARD_GROUP, dropna=False, sort=True))
@@ -300,8 +329,9 @@ def _box_section(t: SuiteTables, colour: dict[str, str]) -> Section:
     return sec
 
 
-def _variance_section(t: SuiteTables) -> Section:
+def variance_section(d: PageData) -> Section:
     """Variance components: would another seed change the ranking?"""
+    t = _t(d)
     sec = Section("variance", "Variance components: cases vs seeds")
     pv, v = t.pair_variance, t.variance
     if v.empty and pv.empty:
@@ -378,6 +408,13 @@ def _share_ci(df: pd.DataFrame, comp: str) -> list[str]:
     return out
 
 
+def _t(d: PageData) -> SuiteTables:
+    """The statistics tables (the page only calls statistics builders when there are cases)."""
+    if d.tables is None:
+        raise ValueError("statistics sections need stored cases")
+    return d.tables
+
+
 def _match(df: pd.DataFrame, key: dict[str, Any]) -> pd.Series:
     mask = pd.Series(True, index=df.index)
     for col, value in key.items():
@@ -385,7 +422,9 @@ def _match(df: pd.DataFrame, key: dict[str, Any]) -> pd.Series:
     return mask
 
 
-def _cross_section(t: SuiteTables) -> Section:
+def cross_section(d: PageData) -> Section:
+    """Train-complexity x test-complexity heatmaps."""
+    t = _t(d)
     sec = Section("cross", "Cross-complexity (train x test)", grid=True)
     if t.cross.empty:
         sec.notes.append(
@@ -398,106 +437,25 @@ def _cross_section(t: SuiteTables) -> Section:
     return sec
 
 
-def _section_3d(cases: pd.DataFrame, jobs: pd.DataFrame, s: StatsSettings) -> Section:
-    sec = Section("analysis3d", "3D: context and foreground ratio")
-    colour = figures.colours(cases["model"].astype(str).unique())
-    pcis = analysis3d.patch_cis(cases, s.n_resamples, s.confidence, s.seed)
-    in_dom_all = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
-    n_vol = in_dom_all.groupby(["dataset", "model", "patch"])["case_id"].nunique().rename("_n_vol")
-    pcis = pcis.merge(n_vol.reset_index(), on=["dataset", "model", "patch"], how="left")
-    few = pcis["_n_vol"].fillna(0) < MIN_CASES  # independent volumes, not volume x seed rows
-    if few.any():  # issue 9: a 3D run with 2 test volumes printed a "95% CI" with no warning
-        pcis.loc[few, ["low", "high"]] = float("nan")
-        sec.notes.append(
-            f"Fewer than {MIN_CASES} test volumes behind some patch-size means (n too small): their "
-            "intervals are not drawn, and nothing is inferred from those differences."
-        )
-    for i, ds in enumerate(sorted(pcis["dataset"].unique())):
-        if pcis.loc[pcis["dataset"] == ds, "patch"].nunique() > 1:
-            sec.plots.append(_div(figures.patch_curves(pcis, ds, colour), f"patch-{i}"))
-        else:
-            sec.notes.append(f"{ds}: a single patch size, so no Dice-vs-patch-size curve.")
-    in_dom = cases[(cases["perturbation"] == IN_DOMAIN) & cases["test_complexity"].isna()]
-    points = in_dom.assign(model=in_dom["model"].astype(str) + " [" + in_dom["patch"].astype(str) + "]")
-    if points["fbr"].notna().any():
-        pcol = figures.colours(points["model"].unique())
-        for i, ds in enumerate(sorted(points["dataset"].unique())):
-            sec.plots.append(_div(figures.fbr_scatter(points, ds, pcol), f"fbr-{i}"))
-    else:
-        sec.notes.append("No test-volume foreground ratios recorded: no FBR scatter.")
-    split = analysis3d.fbr_split(cases, analysis3d.crop_fbr_ranges(jobs))
-    if split.empty:
-        sec.notes.append("No in-domain cases for the within/outside training-FBR split.")
-        return sec
-    split = split.assign(
-        verdict=[
-            f"{r.drop:+.3f} (p={r.p_value:.3g})" if r.status == "ok" else f"degenerate: {r.status}"
-            for r in split.itertuples(index=False)
-        ]
-    )
-    sec.notes.append(
-        "Test volumes inside vs outside the training-crop FBR range (min..max over the configuration's "
-        "training crops, pooled over seeds); drop = Dice inside - Dice outside, two-sided Mann–Whitney U."
-    )
-    sec.tables.append(
-        _table(
-            split,
-            {
-                "model": "model",
-                "patch": "patch",
-                "dataset": "dataset",
-                "crop_fbr_min": "train FBR min",
-                "crop_fbr_max": "train FBR max",
-                "n_inside": "inside",
-                "n_outside": "outside",
-                "dice_inside": "Dice inside",
-                "dice_outside": "Dice outside",
-                "verdict": "drop (p)",
-            },
-            "fbr-split",
-            digits=4,
-        )
-    )
-    return sec
+def _seeds_text(t: SuiteTables, key: dict[str, Any]) -> str:
+    """Seeds per model in a block, said once: ``k=2 seeds`` or ``k=2 seeds (unet_x2: 1)``.
+
+    Why per model: an ensemble over seeds is one network-set (k = 1) beside models with k = 2; a
+    block's minimum made a figure say "k=1" where its neighbour said "k=2".
+    """
+    common, others = _seed_counts(t, key)
+    return f"k={common} seeds" + (f" ({others})" if others else "")
 
 
-def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame) -> Section:
-    sec = Section("provenance", "Provenance", code=suite_yaml or "(suite definition not stored)")
-    if jobs.empty:
-        sec.notes.append("No train jobs recorded.")
-        return sec
-    prov = [json.loads(p) for p in jobs["provenance"].dropna()]
-    packages: dict[str, set[str]] = {}
-    for p in prov:
-        for name, version in (p.get("packages") or {}).items():
-            packages.setdefault(name, set()).add(str(version))
-
-    def values(key: str) -> str:
-        return ", ".join(sorted({str(p.get(key)) for p in prov if p.get(key) is not None})) or "–"
-
-    rows = [
-        ("train jobs", f"{len(jobs)} ({int((jobs['status'] == 'trained').sum())} trained)"),
-        ("seeds", ", ".join(str(s) for s in sorted(jobs["seed"].dropna().astype(int).unique()))),
-        ("git commit", values("git_commit")),
-        ("device", values("device")),
-        ("gpu", values("gpu")),
-        ("CPU threads per job", values("torch_threads")),  # CPU numbers depend on it
-        ("cpu", values("cpu")),
-        ("python", values("python")),
-        ("platform", values("platform")),
-        ("host", values("host")),
-        ("train time (s, total)", f"{jobs['train_seconds'].fillna(0).sum():.1f}"),
-        (
-            "peak memory (MB, max)",
-            f"{jobs['peak_memory_mb'].max():.0f}" if jobs["peak_memory_mb"].notna().any() else "–",
-        ),
-        ("per-case rows", str(len(cases))),
-    ]
-    rows += [(f"package {name}", ", ".join(sorted(v))) for name, v in sorted(packages.items())]
-    sec.tables.append(
-        {"id": "provenance-table", "columns": ["item", "value"], "rows": [list(r) for r in rows]}
-    )
-    return sec
+def _seed_counts(t: SuiteTables, key: dict[str, Any]) -> tuple[int, str]:
+    """The most common seeds per model in a block, and the models that differ (``"unet_x2: 1"``)."""
+    cis = t.condition_cis
+    cis = cis[_match(cis, {c: key[c] for c in BOARD_GROUP if c in key})]
+    if cis.empty:
+        return 0, ""
+    k = cis.groupby(cis["model"].astype(str))["n_seeds"].max().astype(int)
+    common = int(k.mode().max())
+    return common, ", ".join(f"{m}: {v}" for m, v in k.items() if v != common)
 
 
 def _table(df: pd.DataFrame, columns: dict[str, str], table_id: str, digits: int = 3) -> dict[str, Any]:

@@ -12,8 +12,11 @@ Three steps, each a function of values (the CLI adds the I/O):
    unit), and compares models on those *same* cases: mean Dice with a bootstrap CI, and a paired
    bootstrap CI of the best model's lead over each other model. Robustness is the same comparison on
    the shifted test conditions of those cases.
-3. The verdict says which architectures the evidence favours, how strongly (every paired lead excludes
-   0: strong; some: moderate; none: the evidence does not separate them), and what it cannot say.
+3. The verdict says which architectures the evidence favours, how strongly, and what it cannot say.
+   The strength is graded by the paired CIs (every lead excludes 0: strong; some: moderate; none: the
+   evidence does not separate them) *and* by the distance between the user's data and the stored cases
+   (:func:`grade`): how many of the user's cases fall inside the measured range, image size, and
+   modality. Synthetic evidence for real data is never "strong", however narrow its intervals.
    A dataset whose median lies outside the central 95% of the measured values gets no recommendation:
    the benchmark never extrapolates.
 
@@ -44,9 +47,12 @@ __all__ = [
     "DatasetProfile",
     "ModelEvidence",
     "advise",
+    "dataset_label",
+    "grade",
     "measure_cases",
     "measure_dataset",
     "resolve_dataset",
+    "stored_evidence",
 ]
 
 #: measure per spatial dimensionality: (store column, human name, "larger is easier")
@@ -65,6 +71,8 @@ class DatasetProfile:
         measure: store column the values compare with (``complexity_kl`` or ``fbr``).
         values: one value per measured case (NaN-free).
         patch_fbr: 3D only: patch size -> median FBR of a foreground-centred cubic crop.
+        real: the cases were read from files (a path), not generated.
+        shape: median spatial shape of the measured cases.
     """
 
     name: str
@@ -72,6 +80,8 @@ class DatasetProfile:
     measure: str
     values: np.ndarray
     patch_fbr: dict[int, float] = field(default_factory=dict)
+    real: bool = False  # read from the user's files (a path), not generated
+    shape: tuple[int, ...] = ()  # median spatial shape of the measured cases
 
     @property
     def median(self) -> float:
@@ -119,6 +129,10 @@ class Advice:
     cannot_say: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     curves: pd.DataFrame | None = None  # model, x, dice, low, high, n per bin of the measure
+    evidence_real: bool = False  # some stored source read real files (see :func:`stored_evidence`)
+    evidence_sizes: list[int] = field(default_factory=list)  # image sizes of the stored sources
+    distance: str = ""  # "close", "moderate" or "far" (:func:`grade`)
+    distance_notes: list[str] = field(default_factory=list)
 
     def headline(self) -> str:
         p, (lo, hi) = self.profile, self.measured_range
@@ -135,9 +149,10 @@ class Advice:
             return (
                 f"The in-domain evidence does not separate the models at {p.measure} = {p.median:.3g}{shift}."
             )
+        near = _NEAR.get(self.distance, "at an unknown distance from")
         return (
             f"At {p.measure} = {p.median:.3g} the evidence favours {' and '.join(self.favoured)} "
-            f"in-domain ({self.strength} evidence){shift}."
+            f"in-domain ({self.strength} evidence; the stored cases are {near} {p.name}){shift}."
         )
 
     def text(self) -> str:
@@ -152,9 +167,15 @@ class Advice:
         )
         for size, fbr in sorted(p.patch_fbr.items()):
             lines.append(f"  foreground-centred {size}^3 crop: median FBR {fbr:.3g}")
+        kind = "real" if self.evidence_real else "synthetic"
+        lines.append(
+            f"distance to the evidence: {self.distance or 'not graded'} ("
+            + "; ".join(self.distance_notes or [f"{kind} stored cases"])
+            + ")"
+        )
         if self.inside:
             lines.append(
-                f"evidence: {self.n_window_cases} measured test cases with {p.measure} in "
+                f"evidence: {self.n_window_cases} measured {kind} test cases with {p.measure} in "
                 f"[{self.window[0]:.3g}, {self.window[1]:.3g}] from {', '.join(self.sources)}"
             )
             lines.append(
@@ -168,8 +189,9 @@ class Advice:
                     f"{_ci(m.shifted, m.shifted_low, m.shifted_high):<24} "
                     f"{_ci(m.shift_gap, m.shift_gap_low, m.shift_gap_high)}"
                 )
-        lines.append("what this cannot say:")
-        lines += [f"  - {c}" for c in self.cannot_say]
+        if self.cannot_say:  # never an empty heading
+            lines.append("what this cannot say:")
+            lines += [f"  - {c}" for c in self.cannot_say]
         return "\n".join(lines)
 
     def html(self, plotly_src: str | None = None) -> str:
@@ -316,9 +338,31 @@ def measure_dataset(
         raise ValueError(f"advise: dataset {spec.name!r} has no cases to measure")
     if len(cases) > max_cases:
         cases = [cases[i] for i in np.linspace(0, len(cases) - 1, max_cases).round().astype(int)]
+    profile = measure_cases([(c.image, c.label) for c in cases], dataset_label(spec))
+    profile.real = isinstance(spec.params.get("path") or spec.params.get("root"), str)
+    return profile
+
+
+def dataset_label(spec: DatasetSpec) -> str:
+    """The dataset's own name, for the page title and the output file names.
+
+    Why not the file name: every Decathlon dataset is ``dataset.json``, so pages named after the file
+    overwrote each other. A JSON's ``name`` field wins, else the folder that holds the file (or the
+    folder given), else the registered name.
+    """
     where = spec.params.get("path") or spec.params.get("root")
-    name = where if isinstance(where, str) else spec.name
-    return measure_cases([(c.image, c.label) for c in cases], str(name))
+    if not isinstance(where, str):
+        return spec.name
+    path = Path(where)
+    if path.is_file():
+        try:
+            named = json.loads(path.read_text(encoding="utf-8")).get("name")
+        except (OSError, ValueError, AttributeError):
+            named = None
+        if isinstance(named, str) and named.strip():
+            return named.strip()
+        return path.parent.resolve().name or path.stem
+    return path.resolve().name or spec.name
 
 
 def measure_cases(cases: Sequence[tuple[np.ndarray, np.ndarray]], name: str) -> DatasetProfile:
@@ -344,7 +388,8 @@ def measure_cases(cases: Sequence[tuple[np.ndarray, np.ndarray]], name: str) -> 
     finite = np.asarray([v for v in values if np.isfinite(v)])
     if finite.size == 0:
         raise ValueError(f"advise: no case of {name} could be measured (empty or full labels?)")
-    return DatasetProfile(name, dims, measure, finite, patch)
+    shape = tuple(int(np.median([np.asarray(lab).shape[i] for _, lab in cases])) for i in range(dims))
+    return DatasetProfile(name, dims, measure, finite, patch, shape=shape)
 
 
 def advise(
@@ -354,6 +399,7 @@ def advise(
     n_resamples: int = 2000,
     coverage: float = 0.95,
     seed: int = 0,
+    evidence: Mapping[str, Any] | None = None,
 ) -> Advice:
     """Place ``profile`` on the measured per-case curves in ``cases`` (``Store.cases()``) and judge.
 
@@ -365,6 +411,8 @@ def advise(
         n_resamples: bootstrap resamples for every CI. Defaults to 2000.
         coverage: central share of the measured values that counts as "measured range". Defaults to 0.95.
         seed: bootstrap seed. Defaults to 0.
+        evidence: what the stored sources are (:func:`stored_evidence`); ``None``: synthetic, sizes
+            unknown.
 
     Returns:
         An :class:`Advice` (``inside=False`` and no favoured model outside the measured range).
@@ -386,12 +434,15 @@ def advise(
     tail = (1 - coverage) / 2
     lo, hi = float(per_case.quantile(tail)), float(per_case.quantile(1 - tail))
     advice = Advice(profile, (lo, hi), lo <= profile.median <= hi)
+    advice.evidence_real = bool((evidence or {}).get("real", False))
+    advice.evidence_sizes = sorted((evidence or {}).get("sizes", []))
     advice.sources = sorted(
         {f"{s}/{d}" for s, d in rows[["suite", "dataset"]].drop_duplicates().itertuples(index=False)}
     )
     advice.cannot_say = _limits(profile, advice, per_case)
     advice.curves = _curves(in_domain, per_case, unit, n_resamples, seed)
     if not advice.inside:
+        grade(advice)
         return advice
     a, b = profile.iqr
     chosen = per_case[(per_case >= a) & (per_case <= b)]
@@ -404,7 +455,58 @@ def advise(
     in_window = rows.merge(chosen.index.to_frame(index=False), on=unit, how="inner")  # NaN keys match
     advice.models = _evidence(in_window, unit, n_resamples, seed)
     _judge(advice)
+    grade(advice)
     return advice
+
+
+def grade(advice: Advice) -> None:
+    """Grade the distance between the user's data and the stored cases, and cap the strength by it.
+
+    Distance: the share of the user's cases inside the measured range (>= 75 %: close, >= 50 %:
+    moderate, else far), one step further when the image sizes differ by more than a factor 2, and
+    "far" for real data judged on synthetic cases only. Strength: "strong" needs close evidence of
+    the same kind; otherwise it becomes "moderate" (moderate distance) or "weak" (far); synthetic
+    evidence for real data is at most "weak".
+    """
+    p, (lo, hi) = advice.profile, advice.measured_range
+    inside = float(np.mean((p.values >= lo) & (p.values <= hi)))
+    steps = 0 if inside >= 0.75 else 1 if inside >= 0.5 else 2
+    notes = [f"{inside:.0%} of {p.name}'s cases inside the measured {p.measure} range"]
+    if p.shape and advice.evidence_sizes:
+        side = max(p.shape)
+        near = min(advice.evidence_sizes, key=lambda s: abs(math.log(s / side)))
+        notes.append(f"image size {side} px vs stored {', '.join(str(s) for s in advice.evidence_sizes)} px")
+        steps += 1 if max(side / near, near / side) > 2 else 0
+    kind = "real" if advice.evidence_real else "synthetic"
+    notes.append(f"{'real' if p.real else 'generated'} data vs {kind} stored cases")
+    if p.real and not advice.evidence_real:
+        steps = 2
+    advice.distance = ("close", "moderate", "far")[min(steps, 2)]
+    advice.distance_notes = notes
+    if advice.strength in ("strong", "moderate"):
+        cap = ("strong", "moderate", "weak")[min(steps, 2)]
+        order = ("weak", "moderate", "strong")
+        advice.strength = min(advice.strength, cap, key=order.index)
+    if p.real and not advice.evidence_real:
+        advice.cannot_say.insert(
+            0,
+            f"Every stored case is synthetic: nothing here was measured on data like {p.name} (its modality, "
+            "noise and annotation style); treat the verdict as a hypothesis to test on your data.",
+        )
+
+
+def stored_evidence(jobs: pd.DataFrame) -> dict[str, Any]:
+    """What the stored sources are, from ``Store.jobs()``: any real (file-read) dataset, image sizes."""
+    real, sizes = False, set()
+    for config in jobs.get("config", pd.Series(dtype=object)).dropna():
+        try:
+            params = (json.loads(config) or {}).get("dataset_params") or {}
+        except (TypeError, ValueError, AttributeError):
+            continue
+        real |= isinstance(params.get("path") or params.get("root"), str)
+        if isinstance(params.get("size"), int | float):
+            sizes.add(int(params["size"]))
+    return {"real": real, "sizes": sorted(sizes)}
 
 
 def _curves(
@@ -598,6 +700,9 @@ def _ci(est: float, low: float, high: float) -> str:
     return f"{est:.3f}" if math.isnan(low) else f"{est:.3f} [{low:.3f}, {high:.3f}]"
 
 
+_NEAR = {"close": "close to", "moderate": "at a moderate distance from", "far": "far from"}
+
+
 def to_json(advice: Advice) -> str:
     """Machine-readable advice (beside the HTML)."""
     return json.dumps(
@@ -609,6 +714,9 @@ def to_json(advice: Advice) -> str:
             "inside": advice.inside,
             "favoured": advice.favoured,
             "strength": advice.strength,
+            "distance": advice.distance,
+            "distance_notes": advice.distance_notes,
+            "evidence_real": advice.evidence_real,
             "robust_favoured": advice.robust_favoured,
             "models": [vars(m) for m in advice.models],
             "cannot_say": advice.cannot_say,

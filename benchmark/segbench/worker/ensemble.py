@@ -25,6 +25,7 @@ from segbench.cases import Case, DatasetSplits
 from segbench.core.records import TrainRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
+from segbench.paths import OVERLAYS
 from segbench.plan import EvalCondition, TrainJob, patch_size
 from segbench.plan.ensembles import EnsembleJob
 from segbench.provenance import collect_provenance
@@ -110,7 +111,9 @@ def _run(
     def predict(images: list[np.ndarray], cases: list[Case]) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
         return ensemble_predict(predictor, models, images, mask_rule(cases))
 
-    yield from evaluate_conditions(first, ensemble.condition_key, conditions, data, predict)
+    yield from evaluate_conditions(
+        first, ensemble.condition_key, conditions, data, predict, results / OVERLAYS
+    )
 
 
 def _load_member(

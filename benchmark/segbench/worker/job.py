@@ -28,6 +28,7 @@ from segbench.core.records import ConditionRecord, ShardRecord, TrainRecord
 from segbench.models.build import build_model, count_parameters
 from segbench.models.contract import out_channels_for
 from segbench.models.gated_unet import gate_values
+from segbench.paths import OVERLAYS
 from segbench.plan import EvalCondition, TrainJob, dataset_identity, patch_size, score_at
 from segbench.plan.task import Job
 from segbench.provenance import collect_provenance
@@ -49,6 +50,7 @@ from segbench.worker.evaluate import perturb_cases, score_cases
 from segbench.worker.infer import NonFiniteOutputError, Predictor
 from segbench.worker.memory import PeakMemory
 from segbench.worker.native import mask_rule
+from segbench.worker.overlays import save_overlays
 from segbench.worker.shard import write_shard
 from segbench.worker.train import EpochCallback, Resume, train_model
 
@@ -219,7 +221,7 @@ def _run(
     def predict(images: list[np.ndarray], cases: list[Case]) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
         return predict_with_uncertainty(predictor, model, images, job.train.tta, mask_rule(cases))
 
-    yield from evaluate_conditions(job, job.condition_key, conditions, data, predict)
+    yield from evaluate_conditions(job, job.condition_key, conditions, data, predict, results / OVERLAYS)
 
 
 def evaluate_conditions(
@@ -228,12 +230,15 @@ def evaluate_conditions(
     conditions: Sequence[EvalCondition],
     data: DatasetSplits,
     predict: Predict,
+    overlays: Path | None = None,
 ) -> Iterator[ConditionRecord | ConditionFailure]:
     """Score ``predict`` under each condition: the one evaluation path of single models and ensembles.
 
     ``job`` gives the test set (for an ensemble, its first member: same data, same perturbation draws,
     so its rows pair with its members'); ``condition_key`` names each result.  A non-finite
     prediction is not a score: that condition stays unevaluated (retried next run) and the attempt fails.
+    With ``overlays`` (``<results>/overlays``), each condition's best, median and worst case are drawn
+    there from the images and masks just scored (:mod:`segbench.worker.overlays`).
     """
     identity = dataset_identity(job.dataset)
     for condition in conditions:
@@ -245,6 +250,10 @@ def evaluate_conditions(
         except NonFiniteOutputError as exc:
             yield ConditionFailure(f"condition {condition.describe()}: {exc}")
             continue
+        rows = score_cases(cases, masks, params, uncertainty)
+        seconds = time.perf_counter() - started  # drawing the pictures below is not evaluation time
+        if overlays is not None:
+            save_overlays(overlays / condition_key(condition), cases, images, masks, rows)
         yield ConditionRecord(
             cond_key=condition_key(condition),
             perturbation=condition.perturbation,
@@ -252,8 +261,8 @@ def evaluate_conditions(
             test_complexity=condition.test_complexity,
             preset=condition.preset,
             test_params=condition.test_params or condition.test_dataset or None,
-            eval_seconds=time.perf_counter() - started,
-            cases=score_cases(cases, masks, params, uncertainty),
+            eval_seconds=seconds,
+            cases=rows,
         )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from segbench import api
 from segbench.execute import ExecutorOptions, Task, make_executor, run_tasks
+from segbench.execute.config import settings_for
 from segbench.plan import expand
 from segbench.progress import LogReporter
 from segbench.store import Store
@@ -118,7 +119,7 @@ def time_first_jobs(suite: Path, n: int, root: Path, device: str, k: int) -> tup
     tasks = [Task(j, j.conditions) for j in jobs[:n]]
     executor, settings = _settings(device, k)
     options = ExecutorOptions(root / "skip", device)
-    runner = make_executor(executor, options, LogReporter(), **settings)
+    runner = make_executor(settings_for(executor, settings), options, LogReporter())
     start = time.perf_counter()
     for _ in run_tasks(runner, tasks):
         pass

@@ -7,9 +7,9 @@ to ``cli.py``.
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from dataclasses import dataclass, field
+from dataclasses import replace as replace_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,9 @@ from segbench.registry import DATASETS, MODELS, PERTURBATIONS
 from segbench.suite.weights import is_pretrained
 
 if TYPE_CHECKING:
-    from segbench.execute import Executor
+    from collections.abc import Mapping
+
+    from segbench.execute import Executor, ExecutorOptions
     from segbench.plan import Task, TrainJob
     from segbench.plan.ensembles import EnsembleJob
     from segbench.progress import Reporter
@@ -270,38 +272,42 @@ def run_suite(
         LockHeld: another process is writing to ``results`` (and ``wait`` is False).
         StoreError: the database is damaged, full or read-only (one line naming it).
     """
+    from segbench.execute.base import ExecutorOptions
     from segbench.store import ResultsLock
     from segbench.suite.device import check_device
 
     check_device(device)  # one upfront error, not one failed job per cell
-    if timeout_min is not None and not (math.isfinite(timeout_min) and timeout_min > 0):
-        raise ValueError(f"timeout_min must be a finite number of minutes > 0, got {timeout_min!r}")
+    options = ExecutorOptions(Path(results), device, timeout_min)  # checks timeout_min
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads!r}")
     if shard is not None:
         from segbench.execute.parts import ShardSpec
 
         ShardSpec.parse(shard)  # a typo fails before the lock or the store are touched
-    results = Path(results)
+    request = _RunRequest(Path(path), options, executor, executor_settings or {}, threads, shard)
     started = time.time()
-    with ResultsLock(results, wait=wait, on_wait=None if quiet else _say_waiting):
-        refuse_links(results)  # no write (log, checkpoint, shard) may follow a planted link
-        summary = _run_locked(
-            path,
-            results,
-            device,
-            reporter,
-            quiet,
-            replace,
-            started,
-            executor,
-            executor_settings,
-            timeout_min,
-            threads,
-            shard,
-        )
-    summary.unconverged = _unconverged(results, summary.suite)
+    with ResultsLock(options.results, wait=wait, on_wait=None if quiet else _say_waiting):
+        refuse_links(options.results)  # no write (log, checkpoint, shard) may follow a planted link
+        summary = _run_locked(request, reporter, quiet, replace, started)
+    summary.unconverged = _unconverged(options.results, summary.suite)
     return summary
+
+
+@dataclass(frozen=True)
+class _RunRequest:
+    """What ``run_suite`` was asked for, checked before the results folder's lock is taken.
+
+    ``options.timeout_min`` is ``--timeout-min`` (None: the suite's ``train.timeout_min``);
+    ``executor_settings`` are the command line's executor options, merged over the suite's
+    ``executor:`` section into one typed settings object (``execute.config``).
+    """
+
+    path: Path
+    options: ExecutorOptions
+    executor: str | Executor | None
+    executor_settings: Mapping[str, Any]
+    threads: int | None
+    shard: str | None
 
 
 def _unconverged(results: Path, suite: str) -> str:
@@ -325,32 +331,22 @@ def _say_waiting(holder: str) -> None:
 
 
 def _run_locked(
-    path: str | Path,
-    results: Path,
-    device: str | None,
-    reporter: Reporter | None,
-    quiet: bool,
-    replace: bool,
-    started: float,
-    executor: str | Executor | None = None,
-    executor_settings: dict[str, Any] | None = None,
-    timeout_min: float | None = None,
-    threads: int | None = None,
-    shard: str | None = None,
+    request: _RunRequest, reporter: Reporter | None, quiet: bool, replace: bool, started: float
 ) -> RunSummary:
     from segbench.shards import clean_stale_tmp
     from segbench.store import Store
     from segbench.suite.load import load_suite
 
+    path, results = request.path, request.options.results
     store = Store(results)
     clean_stale_tmp(results, before=started)  # we hold the lock: any .tmp is a killed write's
     recovered = store.ingest_pending()
-    suite = _with_threads(load_suite(path), threads)
+    suite = _with_threads(load_suite(path), request.threads)
     plan = _plan(suite, store)
     store.record_suite(
-        plan.suite.name, Path(path).read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
+        plan.suite.name, path.read_text(), str(path), [*plan.jobs, *plan.ensembles], replace=replace
     )
-    plan = _only_shard(plan, shard)  # the suite is recorded whole: merged parts report as one run
+    plan = _only_shard(plan, request.shard)  # the suite is recorded whole: merged parts report as one run
     part = plan.shard[1] if plan.shard else {job.key for job in plan.jobs}
     summary = RunSummary(
         plan.suite.name,
@@ -360,20 +356,20 @@ def _run_locked(
     )
     if not plan.tasks and not plan.ensemble_tasks:
         return summary  # finished suite: no executor, so no torch import (start-up in well under 1 s)
-    from segbench.execute import ExecutorOptions, make_executor
+    from segbench.execute import make_executor
     from segbench.progress import make_reporter
 
     reporter = reporter or make_reporter(quiet)
-    if not isinstance(executor, str | None):
-        runner = executor
+    if not isinstance(request.executor, str | None):
+        runner = request.executor
     else:
         from segbench.execute.config import executor_choice
 
-        kind, settings = executor_choice(plan.suite, executor, executor_settings or {})
-        if kind == "pool":  # its workers run at the jobs' thread count
-            settings.setdefault("threads", plan.suite.train.threads)
-        limit = timeout_min if timeout_min is not None else plan.suite.train.timeout_min
-        runner = make_executor(kind, ExecutorOptions(results, device, limit), reporter, **settings)
+        settings = executor_choice(plan.suite, request.executor, request.executor_settings)
+        options = request.options
+        if options.timeout_min is None:
+            options = replace_field(options, timeout_min=plan.suite.train.timeout_min)
+        runner = make_executor(settings, options, reporter)
     reporter.start(len(plan.tasks) + len(plan.ensemble_tasks))
     # An ensemble needs its members' checkpoints: one whose members have nothing left to do runs with
     # the train jobs, the others in a second round once the train jobs are done.
@@ -447,7 +443,7 @@ def rebuild_store(
     Returns:
         (where the old database was moved, shards ingested, suites restored, warnings).
     """
-    from segbench.store import ResultsLock, Store, StoreError
+    from segbench.store import ResultsLock, Store, StoreError, rebuild_database
 
     folder = Path(results)
     if not (folder / "segbench.sqlite").exists() and not (folder / "shards").is_dir():
@@ -458,7 +454,7 @@ def rebuild_store(
     with ResultsLock(folder, wait=wait):
         refuse_links(folder)
         store = Store(results)
-        aside, shards, suites = store.rebuild()
+        aside, shards, suites = rebuild_database(store)
         return aside, shards, suites, store.warnings
 
 

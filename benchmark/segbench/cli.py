@@ -229,7 +229,7 @@ def run(
     from segbench.suite.errors import SuiteError
 
     settings = dict(executor_settings)
-    settings["timeout_min"] = settings.pop("slurm_timeout_min")  # Slurm wall time, not the job limit
+    settings["wall_time_min"] = settings.pop("slurm_timeout_min")  # Slurm wall time, not the job limit
     settings["cluster"] = settings.pop("slurm_cluster")
     try:
         if dry_run:

@@ -19,7 +19,7 @@ from faults import cli, seed_store
 
 import segbench.store.db as db_module
 from segbench import api
-from segbench.store import Store, StoreError
+from segbench.store import Store, StoreError, rebuild_database
 from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 
 SUITE = """\
@@ -69,7 +69,7 @@ def test_import_archives_before_it_commits(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.undo()
     summary = api.import_predictions(preds, manifest, "ext", results)  # boolean masks are accepted
     assert summary.n_cases == 2 and _imported_rows(results) == 1
-    Store(results).rebuild()  # and the archive restores it
+    rebuild_database(Store(results))  # and the archive restores it
     assert _imported_rows(results) == 1
 
 
@@ -112,7 +112,7 @@ def test_a_killed_rebuild_leaves_the_old_database_and_is_redone(
     before = Store(results).cases("ci")
     _kill_on_second_ingest(monkeypatch)
     with pytest.raises(_Killed):
-        Store(results).rebuild()
+        rebuild_database(Store(results))
     monkeypatch.undo()
     assert len(Store(results).cases("ci")) == len(before)  # not a partial database
     assert (results / "segbench.sqlite.rebuilding").exists()

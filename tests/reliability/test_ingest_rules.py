@@ -15,7 +15,7 @@ import pytest
 from faults import ShardFactory, cli, garbage_shard, seed_store
 
 from segbench.shards import quarantine_dir
-from segbench.store import Store
+from segbench.store import Store, rebuild_database
 from segbench.tools.gate import run_gate
 
 
@@ -38,7 +38,7 @@ def test_a_failure_that_raced_with_the_success_keeps_the_job_finished(tmp_path: 
         assert conn.execute("SELECT COUNT(*) FROM failures").fetchone() == (1,)
     # a rebuild replays the same rule (attempts in finishing order)
     fresh = Store(results)
-    fresh.rebuild()
+    rebuild_database(fresh)
     assert _status(results) == [("trained", 1)]
     # a genuinely later attempt (started after the success finished) still marks the job failed
     store.ingest(shards.write(results, status="failed", trained=False, started_at=500.0, finished_at=600.0))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from faults import ShardFactory, cli
 
-from segbench.execute import ExecutorOptions, Task
+from segbench.execute import ExecutorOptions, SlurmSettings, Task
 from segbench.execute.slurm import JOBS_FILE, SlurmExecutor
 from segbench.plan import expand
 from segbench.progress import LogReporter
@@ -48,8 +48,7 @@ def _reattach(results: Path, suite: Path) -> tuple[SlurmExecutor, subprocess.Pop
     executor = SlurmExecutor(
         ExecutorOptions(results, "cpu"),
         LogReporter(stream=io.StringIO()),
-        cluster="local",
-        poll_s=0.2,
+        SlurmSettings(cluster="local", poll_s=0.2),
     )
     return executor, proc, task
 

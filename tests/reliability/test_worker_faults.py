@@ -148,7 +148,7 @@ def test_worker_that_dies_before_the_poll_notices_still_fails_its_job(write_suit
     import io
     import json
 
-    from segbench.execute import ExecutorOptions, Task
+    from segbench.execute import ExecutorOptions, PoolSettings, Task
     from segbench.execute.pool import PoolExecutor
     from segbench.plan import expand
     from segbench.progress import LogReporter
@@ -159,7 +159,7 @@ def test_worker_that_dies_before_the_poll_notices_still_fails_its_job(write_suit
     crash = next(j for j in jobs if j.model.name == "faulty_models:crashes")
     other = next(j for j in jobs if j is not crash)
     options = ExecutorOptions(tmp_path / "results", "cpu")
-    pool = PoolExecutor(options, LogReporter(stream=io.StringIO()), workers=1)
+    pool = PoolExecutor(options, LogReporter(stream=io.StringIO()), PoolSettings(workers=1))
     pool.submit([Task(crash, crash.conditions), Task(other, other.conditions)])
     pool._dispatch()
     (worker,) = pool._workers.values()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from segbench import api
 from segbench.cli import main
 from segbench.execute import ExecutorOptions, Task
+from segbench.execute.config import PoolSettings, SlurmSettings
 from segbench.execute.pool import plan_slots
 from segbench.plan import expand
 from segbench.plan.task import job_from_dict, job_to_dict
@@ -44,13 +45,13 @@ def test_slots_keep_the_job_thread_count_and_pack_gpus(monkeypatch: pytest.Monke
     assert [s.gpu for s in cpu] == [None] * 4 and {s.threads for s in cpu} == {1}
     assert {s.threads for s in plan_slots(2, "cpu", threads=3)} == {3}
     with pytest.raises(ValueError, match="--threads"):
-        plan_slots(2, "cpu", threads=0)
+        PoolSettings(workers=2, threads=0)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     packed = plan_slots(None, "cuda", jobs_per_gpu=4)
     assert [s.gpu for s in packed] == ["0", "1"] * 4 and {s.threads for s in packed} == {1}
     assert [s.gpu for s in plan_slots(None, "cuda:1", jobs_per_gpu=2)] == ["1", "1"]
     with pytest.raises(ValueError, match="--jobs-per-gpu"):
-        plan_slots(None, "cuda", jobs_per_gpu=0)
+        PoolSettings(workers=None, jobs_per_gpu=0)
 
 
 def test_local_executor_refuses_pool_options(tiny_suite: Path, tmp_path: Path) -> None:
@@ -134,14 +135,37 @@ def test_suite_executor_section_is_used_and_cli_options_win(write_suite) -> None
                additional_parameters: {qos: high}}
     """
     suite = load_suite(write_suite(text, "sect"))
-    kind, settings = executor_choice(suite, None, {"partition": None, "mem_gb": 16})
-    assert kind == "slurm"
-    assert settings == {
-        "partition": "gpu",
-        "gpus_per_task": 1,
-        "timeout_min": 120,
-        "additional_parameters": {"qos": "high"},
-        "mem_gb": 16,
-    }
+    settings = executor_choice(suite, None, {"partition": None, "mem_gb": 16})
+    assert settings == SlurmSettings(
+        partition="gpu",
+        gpus_per_task=1,
+        wall_time_min=120,  # the suite's old key timeout_min is read as Slurm's wall time
+        additional_parameters={"qos": "high"},
+        mem_gb=16,
+    )
     # Another executor on the command line ignores the suite's Slurm section.
-    assert executor_choice(suite, "pool", {"workers": 3}) == ("pool", {"workers": 3})
+    assert executor_choice(suite, "pool", {"workers": 3}) == PoolSettings(workers=3, threads=1)
+
+
+def test_executor_settings_are_checked_when_built() -> None:
+    from segbench.execute.config import settings_for
+
+    assert settings_for("pool", {"workers": None, "jobs_per_gpu": 2}) == PoolSettings(jobs_per_gpu=2)
+    assert settings_for("slurm", {"wall_time_min": 30}).wall_time_min == 30
+    with pytest.raises(ValueError, match=r"--workers must be an integer >= 1, got 0"):
+        PoolSettings(workers=0)
+    with pytest.raises(ValueError, match=r"--mem-gb must be a finite number > 0, got inf"):
+        SlurmSettings(mem_gb=float("inf"))
+    with pytest.raises(ValueError, match=r"--slurm-cluster must be slurm, local or debug, got 'lsf'"):
+        SlurmSettings(cluster="lsf")
+    with pytest.raises(ValueError, match=r"--slurm-timeout-min must be an integer >= 1, got 0"):
+        settings_for("slurm", {"wall_time_min": 0})
+    # An option of another executor names the flag and the executor that takes it.
+    with pytest.raises(ValueError, match=r"'pool' does not take --slurm-timeout-min; use --executor slurm"):
+        settings_for("pool", {"wall_time_min": 30})
+    with pytest.raises(ValueError, match=r"'local' does not take --workers; use --executor pool"):
+        settings_for("local", {"workers": 2})
+    with pytest.raises(ValueError, match="unknown executor 'ray'"):
+        settings_for("ray", {})
+    with pytest.raises(ValueError, match="timeout_min must be a finite number of minutes > 0, got nan"):
+        ExecutorOptions(Path("r"), timeout_min=float("nan"))

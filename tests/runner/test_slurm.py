@@ -14,7 +14,7 @@ import torch
 from tests_tiny_text import TEMPLATE, tiny_with_models
 
 from segbench import api
-from segbench.execute import ExecutorOptions, Task
+from segbench.execute import ExecutorOptions, SlurmSettings, Task
 from segbench.execute.slurm import JOBS_FILE, SlurmExecutor
 from segbench.plan import expand
 from segbench.progress import LogReporter
@@ -47,7 +47,7 @@ def test_slurm_executor_matches_local_run(tiny_suite: Path, tmp_path: Path, clus
         device="cpu",
         quiet=True,
         executor="slurm",
-        executor_settings={"cluster": cluster, "timeout_min": 30},
+        executor_settings={"cluster": cluster, "wall_time_min": 30},
     )
     assert summary.ok and summary.ran == 2
     pd.testing.assert_frame_equal(_cases(reference, "tiny"), _cases(slurm, "tiny"))
@@ -61,12 +61,12 @@ def test_rerun_reattaches_to_running_jobs_and_submits_only_missing(tiny_suite: P
     jobs = expand(load_suite(tiny_suite))
     tasks = [Task(j, j.conditions) for j in jobs]
     options = ExecutorOptions(results, "cpu")
-    first = SlurmExecutor(options, _quiet(), cluster="local", timeout_min=30, poll_s=0.5)
+    first = SlurmExecutor(options, _quiet(), SlurmSettings(cluster="local", wall_time_min=30, poll_s=0.5))
     first.submit(tasks[:1])  # the "parent" dies here, its job keeps running
     registry = json.loads((results / "slurm" / JOBS_FILE).read_text())
     assert list(registry) == [jobs[0].key]
 
-    second = SlurmExecutor(options, _quiet(), cluster="local", timeout_min=30, poll_s=0.5)
+    second = SlurmExecutor(options, _quiet(), SlurmSettings(cluster="local", wall_time_min=30, poll_s=0.5))
     second.submit(tasks)
     assert (second.reattached, second.submitted) == (1, 1)
     shards = [json.loads(p.read_text()) for p in second.as_completed()]
@@ -89,7 +89,9 @@ def test_preempted_job_is_requeued_and_resumes_from_its_last_epoch(write_suite, 
     marker.unlink()
 
     (job,) = expand(load_suite(suite))
-    executor = SlurmExecutor(ExecutorOptions(results, "cpu"), _quiet(), cluster="local", timeout_min=30)
+    executor = SlurmExecutor(
+        ExecutorOptions(results, "cpu"), _quiet(), SlurmSettings(cluster="local", wall_time_min=30)
+    )
     executor.submit([Task(job, job.conditions)])
     deadline = time.time() + 600  # a bound for a broken run only: the test waits on the marker
     while not marker.exists() and time.time() < deadline:
@@ -127,7 +129,7 @@ def test_job_killed_without_a_shard_is_stored_failed_with_its_log_tail(
         device="cpu",
         quiet=True,
         executor="slurm",
-        executor_settings={"cluster": "local", "timeout_min": 30},
+        executor_settings={"cluster": "local", "wall_time_min": 30},
     )
     assert summary.ran == 2 and len(summary.failed) == 1
     jobs = Store(results).jobs("crash").set_index("model")
@@ -149,7 +151,7 @@ def test_hung_slurm_job_is_cancelled_at_the_timeout(write_suite, tmp_path: Path,
         device="cpu",
         quiet=True,
         executor="slurm",
-        executor_settings={"cluster": "local", "timeout_min": 30},
+        executor_settings={"cluster": "local", "wall_time_min": 30},
         timeout_min=0.2,
     )
     assert time.monotonic() - started < 120

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from segbench.shards import ingested_dir, pending_shards, quarantine_dir, shard_dir
-from segbench.store import Store, StoreError, SuiteConflict
+from segbench.store import Store, StoreError, SuiteConflict, rebuild_database
 from segbench.store.schema import SCHEMA_VERSION
 
 
@@ -134,7 +134,7 @@ def test_rebuild_restores_suites_and_results_and_keeps_the_old_file(shards, resu
     jobs_before = store.jobs("s")[["job_key", "status", "attempts"]].sort_values("job_key")
     store.path.write_bytes(store.path.read_bytes()[:1000])  # truncated
     fresh = Store(results)
-    aside, n, suites = fresh.rebuild()
+    aside, n, suites = rebuild_database(fresh)
     assert aside is not None and aside.exists() and (n, suites) == (3, 1)
     after = fresh.cases("s")
     cols = ["model", "job_key", "case_id", "dice", "hd95", "tp"]
@@ -172,7 +172,7 @@ def test_rebuild_without_suite_records_restores_suites_from_their_shards(shards,
     store.ingest(shards.write(results, job_key="jobB", model="noskip"))
     store.path.unlink()  # a store from before suite records: only the archived shards remain
     fresh = Store(results)
-    _, n, suites = fresh.rebuild()
+    _, n, suites = rebuild_database(fresh)
     assert (n, suites) == (2, 1) and "restored from its shards" in fresh.warnings[0]
     cases = fresh.cases("s")
     assert sorted(set(cases["model"])) == ["noskip", "unet"] and len(cases) == 4
@@ -190,7 +190,7 @@ def test_imported_model_survives_a_rerun_and_a_rebuild(shards, results: Path, fa
     assert sorted(set(store.cases("s")["model"])) == ["nnunet", "unet"]
     store.path.unlink()
     fresh = Store(results)
-    fresh.rebuild()
+    rebuild_database(fresh)
     assert sorted(set(fresh.cases("s")["model"])) == ["nnunet", "unet"]
     assert fresh.model_names("s") == {"unet": "unet", "nnunet": "imported"}
 

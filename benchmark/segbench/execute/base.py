@@ -12,6 +12,7 @@ their GPU and thread count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ __all__ = ["Executor", "ExecutorOptions", "run_tasks"]
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """Options every executor understands.
+    """Options every executor understands (checked when built).
 
     Args:
         results: the results folder (shards, checkpoints, logs).
@@ -36,6 +37,11 @@ class ExecutorOptions:
     results: Path
     device: str | None = None
     timeout_min: float | None = None
+
+    def __post_init__(self) -> None:
+        limit = self.timeout_min
+        if limit is not None and not (isinstance(limit, int | float) and math.isfinite(limit) and limit > 0):
+            raise ValueError(f"timeout_min must be a finite number of minutes > 0, got {limit!r}")
 
 
 @runtime_checkable

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segbench.execute.base import ExecutorOptions
+from segbench.execute.config import PoolSettings
 from segbench.execute.forked import fork_available, run_forked
 from segbench.plan.task import Task
 
@@ -77,7 +78,8 @@ class LocalExecutor:
 
         from segbench.execute.pool import PoolExecutor
 
-        self._child = PoolExecutor(self.options, self.reporter, workers=1, threads=torch.get_num_threads())
+        settings = PoolSettings(workers=1, threads=torch.get_num_threads())
+        self._child = PoolExecutor(self.options, self.reporter, settings)
         self._child.submit(self._tasks)
         self._tasks = []
         yield from self._child.as_completed()

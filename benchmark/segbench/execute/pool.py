@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions
+from segbench.execute.config import PoolSettings
 from segbench.execute.death import describe_exit
 from segbench.plan.task import Task
 
@@ -62,15 +63,11 @@ def plan_slots(
         device: "cpu", "cuda", "cuda:N" or None (CUDA when available).
         jobs_per_gpu: concurrent jobs packed onto one GPU. Defaults to 1.
         threads: CPU threads of each worker (its jobs set their own, the same). Defaults to 1.
+
+    The values are those of a ``PoolSettings``, which checked them.
     """
-    if jobs_per_gpu < 1:
-        raise ValueError(f"--jobs-per-gpu must be >= 1, got {jobs_per_gpu}")
-    if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
     gpus = _visible_gpus(device)
     count = workers if workers is not None else (len(gpus) * jobs_per_gpu if gpus else 2)
-    if count < 1:
-        raise ValueError(f"--workers must be >= 1, got {count}")
     return [Slot(i, gpus[i % len(gpus)] if gpus else None, threads) for i in range(count)]
 
 
@@ -117,22 +114,17 @@ class PoolExecutor:
     Args:
         options: results folder, device and per-job timeout.
         reporter: progress display (events are forwarded from the workers).
-        workers: number of worker processes (see ``plan_slots``).
-        jobs_per_gpu: concurrent jobs per GPU.
-        threads: CPU threads per worker, the run's ``train.threads``; None means 1.
+        settings: workers, jobs per GPU and threads per worker (see ``plan_slots``). Defaults to
+            ``PoolSettings()``.
     """
 
     def __init__(
-        self,
-        options: ExecutorOptions,
-        reporter: Reporter,
-        workers: int | None = 2,
-        jobs_per_gpu: int = 1,
-        threads: int | None = None,
+        self, options: ExecutorOptions, reporter: Reporter, settings: PoolSettings | None = None
     ) -> None:
+        settings = settings or PoolSettings()
         self.options = options
         self.reporter = reporter
-        self.slots = plan_slots(workers, options.device, jobs_per_gpu, threads or 1)
+        self.slots = plan_slots(settings.workers, options.device, settings.jobs_per_gpu, settings.threads)
         self.device = _worker_device(options.device, self.slots)
         self._queue = _Queue()
         self._workers: dict[int, _Worker] = {}

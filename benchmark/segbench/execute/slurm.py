@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from segbench.execute.base import ExecutorOptions
+from segbench.execute.config import SlurmSettings
 from segbench.plan.task import Task
 from segbench.shards import atomic_write_bytes, pending_shards
 
@@ -88,38 +89,23 @@ class SlurmExecutor:
 
     Args:
         options: results folder, device and per-job timeout (``--timeout-min``, checked
-            here as a wall-clock limit from the job's start; Slurm's own limit is
-            ``timeout_min`` below).
+            here as a wall-clock limit from the job's start; Slurm's own limit, after which it
+            requeues the job, is ``settings.wall_time_min``).
         reporter: progress display (job start/finish; epochs are not forwarded).
-        cluster: "slurm", or submitit's "local"/"debug" backends (tests, no cluster).
-        partition, gpus_per_task, cpus_per_task, mem_gb: Slurm resources per job.
-        timeout_min: Slurm wall time per job (minutes); a job reaching it is requeued.
-        array_parallelism: array tasks running at once.
-        additional_parameters: extra sbatch options, e.g. ``{"qos": "high"}``.
-        poll_s: seconds between state checks. Defaults to 2.
+        settings: cluster, Slurm resources and wall time (``wall_time_min``), poll interval.
+            Defaults to ``SlurmSettings()``.
     """
 
     #: Ctrl-C leaves cluster jobs running; the next ``segbench run`` re-attaches to them.
     detach_on_interrupt = True
 
     def __init__(
-        self,
-        options: ExecutorOptions,
-        reporter: Reporter,
-        cluster: str = "slurm",
-        partition: str | None = None,
-        gpus_per_task: int | None = None,
-        cpus_per_task: int | None = None,
-        mem_gb: float | None = None,
-        timeout_min: int | None = None,
-        array_parallelism: int | None = None,
-        additional_parameters: dict[str, Any] | None = None,
-        poll_s: float = 2.0,
+        self, options: ExecutorOptions, reporter: Reporter, settings: SlurmSettings | None = None
     ) -> None:
         import submitit
 
-        if cluster not in ("slurm", "local", "debug"):
-            raise ValueError(f"--slurm-cluster must be slurm, local or debug, got {cluster!r}")
+        s = settings or SlurmSettings()
+        cluster = s.cluster
         if cluster == "slurm" and shutil.which("sbatch") is None:
             raise ValueError(
                 "--executor slurm: Slurm is not available here (no sbatch on PATH); run on the cluster's "
@@ -129,25 +115,23 @@ class SlurmExecutor:
         self.reporter = reporter
         self.cluster = cluster
         self.folder = options.results / "slurm"
-        self.poll_s = poll_s
+        self.poll_s = s.poll_s
         self.executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=cluster)
         with contextlib.suppress(OSError):  # submitit creates the literal template folder
             (self.folder / "%j").rmdir()
         params: dict[str, Any] = {"name": "segbench"}
-        if timeout_min is not None or cluster != "slurm":
-            params["timeout_min"] = timeout_min or 24 * 60
-        if mem_gb is not None:
-            params["mem_gb"] = mem_gb
-        if cpus_per_task is not None:
-            params["cpus_per_task"] = cpus_per_task
-        if gpus_per_task is not None:
-            params["gpus_per_node"] = gpus_per_task
-        if partition is not None:
-            params["slurm_partition"] = partition
-        if array_parallelism is not None:
-            params["slurm_array_parallelism"] = array_parallelism
-        if additional_parameters:
-            params["slurm_additional_parameters"] = dict(additional_parameters)
+        if s.wall_time_min is not None or cluster != "slurm":
+            params["timeout_min"] = s.wall_time_min or 24 * 60  # submitit's name for the wall time
+        optional = {
+            "mem_gb": s.mem_gb,
+            "cpus_per_task": s.cpus_per_task,
+            "gpus_per_node": s.gpus_per_task,
+            "slurm_partition": s.partition,
+            "slurm_array_parallelism": s.array_parallelism,
+        }
+        params.update({k: v for k, v in optional.items() if v is not None})
+        if s.additional_parameters:
+            params["slurm_additional_parameters"] = dict(s.additional_parameters)
         if cluster == "slurm":
             params.setdefault("slurm_signal_delay_s", 120)  # time to save state before the kill
         self.executor.update_parameters(**params)

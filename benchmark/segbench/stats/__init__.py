@@ -26,13 +26,12 @@ from segbench.stats.bootstrap import (
 from segbench.stats.hierarchical import (
     hier_group_cis,
     hier_pairwise_diff_cis,
-    hier_rank_stability,
     pool_cases,
     small_n_flag,
     two_level_means,
-    wilson_ci,
 )
 from segbench.stats.paired import pairwise_wilcoxon, signed_rank_test, significantly_worse_than_best
+from segbench.stats.rank_stability import hier_rank_stability, wilson_ci
 from segbench.stats.ranking import cd_cliques, critical_difference, friedman_nemenyi, friedman_tables
 from segbench.stats.regression import compare_to_baseline, make_baseline
 from segbench.stats.robustness import RobustnessSummary, robustness_summary, seed_case_spread

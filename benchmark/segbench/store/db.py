@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -37,7 +36,6 @@ from segbench.shards import (
     pending_shards,
     quarantine,
     read_shard,
-    read_suite_records,
     write_suite_record,
 )
 from segbench.store.ingest import write_shard_rows
@@ -258,82 +256,6 @@ class Store:
             self.warnings.append(f"{reason}; could not quarantine it ({exc.strerror}): remove it by hand")
             return
         self.warnings.append(f"{reason}; moved to {moved}")
-
-    def rebuild(self) -> tuple[Path | None, int, int]:
-        """Recreate the database from the archived shards and suite records; keep the old file aside.
-
-        Call it while holding the results folder's lock.  The new database is built in
-        ``segbench.sqlite.rebuilding`` and renamed over the old one only when complete: a rebuild
-        killed half-way leaves the old database in place (never a partial one that a ``run`` would
-        trust), and the next rebuild deletes the leftover and starts again.
-
-        Returns:
-            (where the old database was moved or None, shards ingested, suites restored).
-        """
-        building = self.path.with_name(f"{DB_NAME}.rebuilding")
-        for suffix in ("", "-wal", "-shm", "-journal"):  # a rebuild that was killed: redo it
-            Path(f"{building}{suffix}").unlink(missing_ok=True)
-        builder = Store(self.results)
-        builder.path = building
-        n, suites = builder._replay()
-        self.warnings.extend(builder.warnings)
-        aside = None
-        if self.path.exists():
-            aside = self.path.with_name(f"{DB_NAME}.old-{time.strftime('%Y%m%d-%H%M%S')}")
-            try:
-                os.link(self.path, aside)  # the old file stays in place until the new one replaces it
-            except OSError:
-                shutil.copy2(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                part = Path(f"{self.path}{suffix}")
-                if part.exists():
-                    part.replace(f"{aside}{suffix}")
-        os.replace(building, self.path)
-        self._checked = False
-        return aside, n, suites
-
-    def _replay(self) -> tuple[int, int]:
-        """Fill this (new, empty) database from the suite records and archived shards."""
-        suites, problems = read_suite_records(self.results)
-        self.warnings.extend(problems)
-        for record in suites:
-            self._write_suite(record)
-        archived, members = [], _SuiteMembers()
-        folder = ingested_dir(self.results)
-        for path in folder.glob("*.json") if folder.is_dir() else []:
-            try:
-                shard = read_shard(path)
-            except RecordError as exc:
-                self.quarantine(path, str(exc))
-                continue
-            archived.append((shard.finished_at or path.stat().st_mtime, path))
-            members.add(shard)
-        n, imported = 0, []
-        for _, path in sorted(archived):  # attempts replay in the order they finished
-            shard = self.ingest(path, archive=False)
-            n += shard is not None
-            if (
-                shard is not None
-                and shard.suite
-                and shard.job.model_extra
-                and "imported" in shard.job.model_extra
-            ):
-                imported.append(shard)
-        n += self.ingest_pending()
-        # Stores from before suite records existed: rebuild each suite's membership from its shards.
-        for record in members.records(exclude={r.name for r in suites}):
-            self._write_suite(record)
-            self.warnings.append(
-                f"suite {record.name!r} was restored from its shards (its YAML was not recorded); "
-                "run its suite file again to restore the definition shown in reports"
-            )
-            suites.append(record)
-        for shard in imported:  # an imported model joins its suite (which exists by now)
-            with self.connect() as conn, _transaction(conn):
-                _add_import_membership(conn, shard.suite, shard.job.model_label or shard.job.model, shard)
-        with self.connect():
-            pass  # an empty, valid store even without shards; closing the last connection ends the WAL
-        return n, len(suites)
 
     def ingest_imported(self, suite: str, suite_yaml: str, label: str, shards: list[dict[str, Any]]) -> None:
         """Store an external model's rows (``segbench import``) as members of ``suite``, in one
@@ -575,28 +497,6 @@ def _add_import_membership(conn: sqlite3.Connection, suite: str, label: str, sha
         "INSERT OR IGNORE INTO suite_conditions VALUES (?, ?)",
         [(suite, c.cond_key) for c in shard.conditions],
     )
-
-
-class _SuiteMembers:
-    """Which jobs (with labels) and conditions each suite's shards hold."""
-
-    def __init__(self) -> None:
-        self.jobs: dict[str, set[tuple[str, str]]] = {}
-        self.conditions: dict[str, set[str]] = {}
-
-    def add(self, shard: ShardRecord) -> None:
-        if not shard.suite:
-            return
-        label = shard.job.model_label or shard.job.model
-        self.jobs.setdefault(shard.suite, set()).add((shard.job_key, label))
-        self.conditions.setdefault(shard.suite, set()).update(c.cond_key for c in shard.conditions)
-
-    def records(self, exclude: set[str]) -> list[SuiteRecord]:
-        return [
-            SuiteRecord(name=name, yaml="", jobs=sorted(jobs), conditions=sorted(self.conditions[name]))
-            for name, jobs in sorted(self.jobs.items())
-            if name not in exclude
-        ]
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "DatasetShift",
@@ -221,7 +221,14 @@ class ExecutorConfig(_Strict):
     gpus_per_task: int | None = Field(default=None, ge=0)
     cpus_per_task: int | None = Field(default=None, ge=1)
     mem_gb: float | None = Field(default=None, gt=0)
-    timeout_min: int | None = Field(default=None, ge=1, description="Slurm wall time per job")
+    # Slurm's wall time (requeue), not train.timeout_min (fail the job): the old key ``timeout_min``
+    # is still read, so suite files written before the rename keep working.
+    wall_time_min: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("wall_time_min", "timeout_min"),
+        description="Slurm wall time per job (minutes; a job reaching it is requeued)",
+    )
     array_parallelism: int | None = Field(default=None, ge=1)
     additional_parameters: dict[str, Any] = Field(default_factory=dict, description="extra sbatch options")
 

@@ -539,7 +539,8 @@ def advise_dataset(
     from segbench.paths import safe_name
     from segbench.report.build import write_plotly_js
     from segbench.store import Store
-    from segbench.tools.advise import advise, measure_dataset, resolve_dataset, stored_evidence, to_json
+    from segbench.tools.advise import advise, stored_evidence, to_json
+    from segbench.tools.dataset_profile import measure_dataset, resolve_dataset
 
     store = Store(results)
     if not store.path.exists():

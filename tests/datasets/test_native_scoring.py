@@ -166,7 +166,8 @@ def test_validation_none_trains_on_every_training_case_and_keeps_the_last_epoch(
     assert set(cases["dataset_label"]) == {"a"}  # the JSON's own name
     # Real 2D cases carry the study's LBP-KL measure, so advise places a dataset on real results.
     assert cases["complexity_kl"].notna().all() and (cases["complexity_kl"] > 0).all()
-    from segbench.tools.advise import advise, measure_cases
+    from segbench.tools.advise import advise
+    from segbench.tools.dataset_profile import measure_cases
 
     splits = datalist.build(np.random.default_rng(0), path=str(a))
     profile = measure_cases([(c.image, c.label) for c in splits.train], "a")

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segbench.tools.advise import DatasetProfile, advise, measure_cases, resolve_dataset
+from segbench.tools.advise import advise
+from segbench.tools.dataset_profile import DatasetProfile, measure_cases, resolve_dataset
 
 
 def _measured(n_levels: int = 4, n_cases: int = 20, seeds: tuple[int, ...] = (1, 2)) -> pd.DataFrame:
@@ -175,7 +176,7 @@ def test_synthetic_evidence_for_real_data_is_never_strong() -> None:
 
 def test_pages_are_named_after_the_dataset_not_its_file(tmp_path: Path) -> None:
     from segbench.suite.schema import DatasetSpec
-    from segbench.tools.advise import dataset_label
+    from segbench.tools.dataset_profile import dataset_label
 
     named = tmp_path / "a" / "dataset.json"
     named.parent.mkdir()

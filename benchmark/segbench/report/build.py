@@ -209,6 +209,8 @@ def render_suite(
         write_board_exports(folder, top["tables"])
         write_csv(tables.tests, folder / "tests.csv")
     labels = [*cases.get("model", pd.Series(dtype=str)).astype(str).unique()]
+    if not cases.empty:  # a 3D suite's tables name competitors "model [patch]": they need colours too
+        labels += [*with_entries(cases)["model"].astype(str).unique()]
     labels += [*jobs["model"].astype(str).unique()] if not jobs.empty else []
     colour = figures.colours(list(dict.fromkeys(labels)))
     data = PageData(tables, cases, jobs, suite_yaml, folder, baseline_model, colour)

@@ -186,7 +186,13 @@ def test_threshold_predictions_store_direct_metrics_and_reach_the_report(world: 
     assert sum(line.startswith("thresh,imported,textures2d,") for line in table.splitlines()) == 96
     assert "thresh" in built.index.read_text()
     tests = (out / "rt" / "tests.csv").read_text()
-    assert sum(",thresh,unet," in line for line in tests.splitlines()) == 6  # paired in every condition
+    conditions = mine[["complexity", "perturbation", "severity"]].drop_duplicates()
+    assert len(conditions) >= 6  # two levels x in-domain, two perturbations and the dataset shift
+    # paired with the suite's model in every condition it was scored in, plus one pooled "ood" row
+    # per level (the harder shifts together, stats.claims)
+    rows = [line for line in tests.splitlines() if ",thresh,unet," in line]
+    assert sum(",ood," not in line for line in rows) == len(conditions)
+    assert sum(",ood," in line for line in rows) == conditions["complexity"].nunique()
 
     from segbench.tools.gate import run_gate
 

@@ -91,7 +91,10 @@ def _unexpected(exc: Exception) -> str:
         return _os_error(exc, "read or write")
     if isinstance(exc, sqlite3.Error):
         return f"the results database cannot be used ({exc}); 'segbench store rebuild' recreates it"
-    detail = str(exc).strip("'\"").splitlines()[0] if str(exc) else ""
+    # A KeyError's str() is its key's repr ('complexity'); other messages keep their quotes
+    # (stripping them cut the closing quote of "... with 'segbench check --update'").
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    detail = text.strip().splitlines()[0] if text.strip() else ""
     if type(exc).__module__.startswith("segbench.") and detail:
         return detail  # segbench's own errors are written as one line naming the file and the fix
     return f"error: {type(exc).__name__}: {detail} (SEGBENCH_DEBUG=1 shows the traceback)"
@@ -361,7 +364,7 @@ def compare(a: Path, b: Path, suite: str | None, metric: str, html_path: Path | 
     try:
         result = compare_runs(a, b, suite, metric)
     except (LookupError, ValueError, KeyError) as exc:
-        _fail(str(exc).strip("'\""))
+        _fail(str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc))
     click.echo(result.text)
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from segbench.cases import DatasetSplits
 from segbench.datasets.errors import DataError
-from segbench.datasets.listing import Listing, Pair
+from segbench.datasets.listing import Listing, Pair, not_a_file
 from segbench.datasets.readers import stem
 from segbench.datasets.realdata import build_dataset, registry_hooks
 from segbench.registry import register_dataset
@@ -47,6 +47,9 @@ def discover(path: str, *, use_monai: bool = False) -> Listing:
     """
     file = Path(path).expanduser()
     if not file.is_file():
+        kind = not_a_file(file)
+        if kind:
+            raise DataError(f"datalist {file} is {kind}, not a file; 'path' must name the datalist JSON file")
         raise DataError(f"datalist {file} does not exist; check 'path' (is SEGBENCH_DATA set?)")
     try:
         data = json.loads(file.read_text())

@@ -12,13 +12,14 @@ import difflib
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from segbench.datasets.errors import DataError
 from segbench.datasets.readers import IMAGE_EXTENSIONS, is_image
 
-__all__ = ["LabelRule", "Listing", "Pair", "fingerprint", "missing_file", "require_dir"]
+__all__ = ["LabelRule", "Listing", "Pair", "fingerprint", "missing_file", "not_a_file", "require_dir"]
 
 SUBSETS = ("train", "val", "test")
 
@@ -104,6 +105,9 @@ def missing_file(path: Path, where: str, what: str = "label file") -> DataError:
     Real collections misname files (``34manual1.gif`` next to ``33_manual1.gif``): the
     message lists the closest names in the same folder so the typo is obvious.
     """
+    kind = not_a_file(path)
+    if kind:  # "does not exist" would send the user looking for a file that is there
+        return DataError(f"{where}: {what} {path} is {kind}, not a regular file; replace it with the {what}")
     folder = path.parent
     try:
         siblings = sorted(e.name for e in os.scandir(folder) if e.is_file())
@@ -112,6 +116,29 @@ def missing_file(path: Path, where: str, what: str = "label file") -> DataError:
     close = difflib.get_close_matches(path.name, siblings, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; rename the file or fix the list"
     return DataError(f"{where}: {what} {path} does not exist{hint}")
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is when something other than a regular file is there; None if nothing is (or a file).
+
+    Why: a folder, FIFO or device (often through a symbolic link) named like the expected file is
+    not "missing", and the message must say what is in the way.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return f"a broken symbolic link (to {os.readlink(path)})" if path.is_symlink() else None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        kind = "a folder"
+    elif stat.S_ISFIFO(mode):
+        kind = "a FIFO (named pipe)"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    else:
+        kind = "a socket or other special file"
+    return f"{kind} (through a symbolic link to {os.readlink(path)})" if path.is_symlink() else kind
 
 
 def require_dir(path: Path, what: str) -> Path:

@@ -12,6 +12,7 @@ one-line message saying so, before anything runs.
 from __future__ import annotations
 
 import importlib.util
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,11 @@ def header_shape(path: Path) -> tuple[int, ...]:
             with Image.open(path) as img:
                 width, height = img.size
                 bands = len(img.convert("RGB").getbands()) if img.mode in _TO_RGB else len(img.getbands())
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            # The header alone lets a truncated file through (it failed only when training decoded
+            # it); verify() reads every chunk's CRC up to the end (PNG) without decoding pixels.
+            with Image.open(path) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, struct.error) as exc:
             raise DataError(f"{path}: cannot be read as an image ({exc}); re-export or remove it") from None
         return (height, width) if bands == 1 else (height, width, bands)
     if ext in _NIFTI:

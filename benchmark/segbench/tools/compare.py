@@ -246,6 +246,11 @@ def _from_baseline(path: Path, metric: str) -> tuple[pd.DataFrame, str]:
         raise ValueError(
             f"{path} holds {data.get('metric')!r}, not {metric!r}; pass --metric {data.get('metric')}"
         )
+    from segbench.stats.regression import validate_baseline
+
+    # The gate's checks, naming this file: an all-NaN or out-of-range side would otherwise read as
+    # rows "only in A" (or fail later under the name "<baseline>").
+    validate_baseline(data, path)
     rows = []
     for e in data["entries"]:
         for key, value in (e.get("values") or {}).items():

@@ -276,7 +276,6 @@ def _rows(
 ) -> list[dict[str, Any]]:
     """Per-case rows exactly as the worker's ``score_cases`` builds them."""
     from segbench.cases import Case
-    from segbench.tools.roundtrip.files import read_array as read_label
     from segbench.worker.evaluate import case_metrics
     from segbench.worker.native import scoring_case, to_native
 
@@ -287,7 +286,7 @@ def _rows(
             raise PredictionError(
                 f"ground truth {label_path} is missing: the export folder is incomplete; re-export"
             )
-        truth = (read_label(label_path) > 0).astype(np.uint8)
+        truth = _read_truth(label_path)
         meta = dict(exported.meta)
         native = _native_grid(meta, root)
         case = Case(
@@ -309,7 +308,6 @@ def _rows(
 def _native_grid(meta: dict[str, Any], root: Path) -> Any:
     """The exported original-grid label (``meta`` loses its file keys), or None."""
     from segbench.cases import NativeGrid
-    from segbench.tools.roundtrip.files import read_array
 
     rel, spacing = meta.pop("native_label", None), meta.pop("native_spacing", None)
     if not rel:
@@ -317,7 +315,23 @@ def _native_grid(meta: dict[str, Any], root: Path) -> Any:
     path = root / str(rel)
     if not path.is_file():
         raise PredictionError(f"ground truth {path} is missing: the export folder is incomplete; re-export")
-    return NativeGrid((read_array(path) > 0).astype(np.uint8), tuple(float(s) for s in spacing or ()))
+    return NativeGrid(_read_truth(path), tuple(float(s) for s in spacing or ()))
+
+
+def _read_truth(path: Path) -> np.ndarray:
+    """An exported ground-truth label as 0/1, or a one-line ``PredictionError`` naming the file.
+
+    Why: a damaged export (a label overwritten by something that is not an image) printed the
+    reader's bare exception type; the fix is always the same, re-export.
+    """
+    try:
+        return (read_array(path) > 0).astype(np.uint8)
+    except Exception as exc:  # nibabel, PIL and numpy raise several types for a broken file
+        detail = str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__
+        raise PredictionError(
+            f"ground truth {path} cannot be read as an image ({detail}): the export folder is damaged; "
+            "re-export with `segbench export`"
+        ) from None
 
 
 def _shards(

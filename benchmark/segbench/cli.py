@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from segbench import __version__
+from segbench.core.defaults import BASELINE_MODEL
 
 RESULTS_OPTION = click.option(
     "--results",
@@ -311,7 +312,7 @@ def report(results: Path, out: Path, suites: tuple[str, ...], self_contained: bo
 @click.argument("cases_csv", metavar="CASES.csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
 @click.option(
-    "--baseline", default="unet", show_default=True, help="Model corruption errors are relative to."
+    "--baseline", default=BASELINE_MODEL, show_default=True, help="Model corruption errors are relative to."
 )
 @click.option("--self-contained", is_flag=True, help="Also write one file with the script inlined.")
 def analyze(cases_csv: Path, out: Path, baseline: str, self_contained: bool) -> None:

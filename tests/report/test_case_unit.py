@@ -182,7 +182,7 @@ def test_dice_cell_tooltip_gives_the_architecture_level_effect_vs_best():
     base = rng.uniform(0.6, 0.8, 15)
     cases = with_entries(table({"good": base + 0.05, "bad": base}, seeds=3))
     board, _ = leaderboard(cases, baseline_model="good", settings=FAST)
-    (t,) = board_tables(cases, board, pd.DataFrame(), "name: t\n", n_resamples=199)
+    (t,) = board_tables(cases, board, pd.DataFrame(), n_resamples=199)
     cell = t.values[("dice", "0.5", "bad", "id")]
     assert cell.dag and cell.title.startswith("best minus this model: +0.050 [")
     assert "(architecture level: cases and seeds)" in cell.title

@@ -25,6 +25,7 @@ from segbench.report.fidelity import (
     verdict,
 )
 from segbench.report.tables import StatsSettings
+from segbench.store.read import SuiteDefinition
 
 FAST = StatsSettings(n_resamples=999, rank_resamples=200, diff_resamples=200, vc_resamples=100)
 SUITE = """\
@@ -274,8 +275,7 @@ def test_labels_map_to_registry_names_and_an_unknown_stored_reference_is_a_note(
     assert facts.names == {"unet": "unet", "mine": "noskip_unet"} and facts.reference == "x"
     from segbench.report.section_fidelity import fidelity_sections
 
-    secs = fidelity_sections(
-        cases(SHIFTS), pd.DataFrame(), SUITE.replace("skip_connections", "nope"), tmp_path
-    )
+    definition = SuiteDefinition.parse(SUITE.replace("skip_connections", "nope"))
+    secs = fidelity_sections(cases(SHIFTS), pd.DataFrame(), definition, tmp_path)
     assert len(secs) == 1 and "unknown reference 'nope'" in secs[0].notes[0]
     assert not (tmp_path / "fidelity.csv").exists()

@@ -12,8 +12,10 @@ from segbench.report.curves import curves_section, history_table
 from segbench.report.failures import failed_jobs
 from segbench.report.headline import headline_blocks
 from segbench.report.leaderboard import board_tables, order_conditions, shift_families
+from segbench.store.read import SuiteDefinition
 
 SUITE_YAML = "name: t\nperturbations: [none, easier, {name: speckle, severity: [1, 3]}]\n"
+SUITE = SuiteDefinition.parse(SUITE_YAML, "t")
 
 
 def _cases() -> pd.DataFrame:
@@ -76,13 +78,13 @@ def _jobs() -> pd.DataFrame:
 
 
 def _tables():
-    return board_tables(_cases(), pd.DataFrame(), _jobs(), SUITE_YAML, n_resamples=199, reference="a")
+    return board_tables(_cases(), pd.DataFrame(), _jobs(), SUITE, n_resamples=199, reference="a")
 
 
 def test_families_follow_the_suite_and_in_domain_comes_first() -> None:
     cases = _cases()
-    assert shift_families(cases, SUITE_YAML) == ["blur_background", "speckle"]  # 'easier' -> blur_background
-    conds = order_conditions(cases[["perturbation", "severity"]].drop_duplicates(), SUITE_YAML)
+    assert shift_families(cases, SUITE) == ["blur_background", "speckle"]  # 'easier' -> blur_background
+    conds = order_conditions(cases[["perturbation", "severity"]].drop_duplicates(), SUITE)
     assert conds.values.tolist() == [["none", 0], ["blur_background", 2], ["speckle", 1], ["speckle", 3]]
 
 
@@ -124,7 +126,7 @@ def test_shift_columns_worst_case_drop_and_costs() -> None:
 def test_ensembles_show_no_training_time() -> None:
     jobs = _jobs().assign(model_name=lambda j: j["model"])
     jobs.loc[jobs["model"] == "b", "model_name"] = "ensemble"  # b: averaged checkpoints, 0 s recorded
-    (t,) = board_tables(_cases(), pd.DataFrame(), jobs, SUITE_YAML, n_resamples=199)
+    (t,) = board_tables(_cases(), pd.DataFrame(), jobs, SUITE, n_resamples=199)
     assert t.values[("dice", "0.5", "b", "time")].text == "–"
     assert t.values[("dice", "0.5", "b", "cost")].ci == "no training · 120 MB"
 
@@ -147,14 +149,14 @@ def test_board_marks_and_values_replace_dice_in_domain() -> None:
             "n_ood": [4, 4],
         }
     )
-    (mixed,) = board_tables(_cases(), board.assign(mark=["", "mixed"]), _jobs(), SUITE_YAML, n_resamples=199)
+    (mixed,) = board_tables(_cases(), board.assign(mark=["", "mixed"]), _jobs(), SUITE, n_resamples=199)
     cell = mixed.values[("dice", "0.5", "b", "id")]  # the stats board's "mark" wins over the boolean
     assert not cell.dag and cell.ci == "[0.500, 0.700] (mixed)" and "no †" in cell.title
     small = board.assign(id_small_n=["", "n too small (4 cases)"])
-    (t_small,) = board_tables(_cases(), small, _jobs(), SUITE_YAML, n_resamples=199)
+    (t_small,) = board_tables(_cases(), small, _jobs(), SUITE, n_resamples=199)
     assert t_small.values[("dice", "0.5", "b", "id")].ci == "[n too small]"  # no interval below 10 cases
     assert t_small.values[("dice", "0.5", "a", "id")].ci == "[0.850, 0.950]"
-    (t,) = board_tables(_cases(), board, _jobs(), SUITE_YAML, n_resamples=199)
+    (t,) = board_tables(_cases(), board, _jobs(), SUITE, n_resamples=199)
     assert t.values[("dice", "0.5", "b", "id")].dag and t.values[("dice", "0.5", "b", "id")].text == "0.600"
     assert t.values[("dice", "0.5", "a", "drop")].value == pytest.approx(0.4)
     blocks = headline_blocks([t])

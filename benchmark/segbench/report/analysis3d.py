@@ -22,7 +22,6 @@ Choices (stated in the report's methods paragraph):
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,9 @@ import pandas as pd
 from scipy import stats
 
 from segbench.core import IN_DOMAIN
+from segbench.core.records import TrainRecord
 from segbench.stats import hier_group_cis
+from segbench.store.read import train_record
 
 __all__ = ["crop_fbr_ranges", "fbr_split", "has_3d_data", "patch_cis", "patch_label"]
 
@@ -50,10 +51,10 @@ def has_3d_data(cases: pd.DataFrame, jobs: pd.DataFrame | None = None) -> bool:
     return jobs is not None and not crop_fbr_ranges(jobs).empty
 
 
-def patch_label(train_info: str | dict[str, Any] | None) -> str:
-    """``"full"`` or ``"32x32x32"`` from a job's ``train_info`` (JSON text or dict), as ``Store.cases``."""
-    info = json.loads(train_info) if isinstance(train_info, str) else (train_info or {})
-    size = info.get("patch_size")
+def patch_label(train_info: str | dict[str, Any] | TrainRecord | None) -> str:
+    """``"full"`` or ``"32x32x32"`` from a job's ``train_info`` (record, JSON or dict), as ``Store.cases``."""
+    info = train_record(train_info)
+    size = info.patch_size if info is not None else None
     return "full" if not size else "x".join(str(int(s)) for s in size)
 
 
@@ -100,8 +101,8 @@ def crop_fbr_ranges(jobs: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     trained = jobs[jobs["status"] == "trained"]
     for _, job in trained.iterrows():
-        info = json.loads(job["train_info"]) if isinstance(job["train_info"], str) else {}
-        fbr = [float(v) for v in (info.get("crop_fbr") or []) if v is not None]
+        info = train_record(job["train_info"])  # parsed once by the store's read model
+        fbr = [float(v) for v in ((info.crop_fbr if info is not None else None) or []) if v is not None]
         rows.append(
             {"model": job["model"], "patch": patch_label(info), "dataset": job["dataset"], "fbr": fbr}
         )

@@ -44,8 +44,7 @@ from segbench.report.tables import (
 )
 from segbench.stats.convergence import convergence_table, convergence_text
 from segbench.store import Store
-from segbench.suite.errors import SuiteError
-from segbench.suite.yaml_safe import yaml_data
+from segbench.store.read import SuiteDefinition, typed_jobs
 
 __all__ = [
     "MAX_FAMILY_PLOTS",
@@ -122,24 +121,26 @@ def build_reports(
     unknown = sorted(set(suites or []) - set(names))
     if unknown:
         raise LookupError(f"no results for suite(s) {unknown}; stored suites: {names}")
-    built = []
+    built: list[ReportResult] = []
+    definitions: dict[str, SuiteDefinition] = {}
     for name in suites or names:
         start = time.perf_counter()
-        expected, done = store.expected_counts(name)
+        stored = store.read_suite(name)
         result = render_suite(
             name,
-            store.cases(name),
-            store.jobs(name),
-            store.suite_yaml(name) or "",
-            expected,
-            done,
+            stored.cases,
+            stored.jobs,
+            stored.definition,
+            stored.expected,
+            stored.done,
             out,
             self_contained=self_contained,
             overlays=Path(results) / OVERLAYS,
         )
         result.seconds = time.perf_counter() - start
         built.append(result)
-    _write_index(out, store, built)
+        definitions[name] = stored.definition
+    _write_index(out, store, built, definitions)
     return built
 
 
@@ -147,7 +148,7 @@ def render_suite(
     suite: str,
     cases: pd.DataFrame,
     jobs: pd.DataFrame,
-    suite_yaml: str,
+    definition: SuiteDefinition | str,
     expected: int,
     done: int,
     out: Path,
@@ -158,13 +159,14 @@ def render_suite(
     """Compute the statistics of one suite and write its page and exports under ``out/<suite>/``.
 
     Why it takes DataFrames rather than a store: ``benchmarks/report_scale.py`` and the tests feed
-    synthetic tables straight in.
+    synthetic tables straight in (with the suite's YAML text, parsed here once). ``build_reports`` passes
+    the store's read model (:meth:`segbench.store.Store.read_suite`).
 
     Args:
         suite: suite name (escaped in the page; made filesystem-safe for the folder name).
         cases: ``Store.cases(suite)``.
-        jobs: ``Store.jobs(suite)`` (may be empty).
-        suite_yaml: the suite definition text shown in the provenance section.
+        jobs: ``Store.jobs(suite)`` (may be empty), raw or already parsed (:func:`typed_jobs`).
+        definition: the stored suite (:class:`SuiteDefinition`), or its YAML text.
         expected: evaluation conditions the suite defines.
         done: evaluation conditions present.
         out: reports folder.
@@ -176,10 +178,13 @@ def render_suite(
         A :class:`ReportResult`.
     """
     settings = settings or StatsSettings()
+    if not isinstance(definition, SuiteDefinition):
+        definition = SuiteDefinition.parse(definition, suite)
+    jobs = typed_jobs(jobs)  # a no-op on the store's read model; parses the JSON of a raw table once
     folder = out / _safe_name(suite)
     folder.mkdir(parents=True, exist_ok=True)
     write_plotly_js(folder)  # beside index.html: a copied suite folder still works
-    baseline_model = _baseline_model(suite_yaml)
+    baseline_model = definition.baseline_model
     blocks: list[dict[str, Any]] = []
     top: dict[str, Any] | None = None
     tables: SuiteTables | None = None
@@ -189,15 +194,15 @@ def render_suite(
         write_exports(folder, cases, _empty_board(), pd.DataFrame())
     else:
         cases = with_entries(cases).assign(model=cases["model"])  # numeric dtypes, raw model labels
-        directions = shift_directions(cases["perturbation"].astype(str).unique(), suite_yaml)
+        directions = shift_directions(cases["perturbation"].astype(str).unique(), definition)
         tables = compute_tables(cases, baseline_model, settings, directions)
         blocks = _board_blocks(tables.board)
-        tables.boxes = order_conditions(tables.boxes, suite_yaml)  # in-domain first, suite order
+        tables.boxes = order_conditions(tables.boxes, definition)  # in-domain first, suite order
         top = page_top(
             cases,
             tables.board,
             jobs,
-            suite_yaml,
+            definition,
             settings.n_resamples,
             settings.confidence,
             settings.seed,
@@ -213,13 +218,13 @@ def render_suite(
         labels += [*with_entries(cases)["model"].astype(str).unique()]
     labels += [*jobs["model"].astype(str).unique()] if not jobs.empty else []
     colour = figures.colours(list(dict.fromkeys(labels)))
-    data = PageData(tables, cases, jobs, suite_yaml, folder, baseline_model, colour)
+    data = PageData(tables, cases, jobs, definition, folder, baseline_model, colour)
     sections: list[Section] = page_sections(data)
     unconverged = convergence_text(convergence_table(history_table(jobs)))
     context = dict(
         top=top if blocks else None,
         suite=suite,
-        description=_description(suite_yaml),
+        description=cap_text(definition.description),
         blocks=blocks,
         sections=sections,
         n_cases=len(cases),
@@ -295,23 +300,6 @@ def _failed_jobs(jobs: pd.DataFrame) -> list[dict[str, str]]:
     return out
 
 
-def _baseline_model(suite_yaml: str) -> str:
-    """The suite's ``baseline_model`` (default ``"unet"``), read from the stored YAML."""
-    try:
-        data = yaml_data(suite_yaml, "stored suite") or {}
-    except SuiteError:
-        return "unet"
-    return str(data.get("baseline_model", "unet")) if isinstance(data, dict) else "unet"
-
-
-def _description(suite_yaml: str) -> str:
-    try:
-        data = yaml_data(suite_yaml, "stored suite") or {}
-    except SuiteError:
-        return ""
-    return cap_text(str(data.get("description", "")).strip()) if isinstance(data, dict) else ""
-
-
 def _empty_board() -> pd.DataFrame:
     cols = ["dataset", "complexity", "rank", "model", "id_mean", "id_low", "id_high", "ood_mean", "ood_low"]
     cols += ["ood_high", "drop", "mce", "significantly_worse", "ood_significantly_worse"]
@@ -325,18 +313,25 @@ def _env() -> Environment:
     )
 
 
-def _write_index(out: Path, store: Store, built: list[ReportResult]) -> Path:
-    """``<out>/index.html``: every stored suite with its counts and a link to its page."""
+def _write_index(
+    out: Path, store: Store, built: list[ReportResult], definitions: dict[str, SuiteDefinition]
+) -> Path:
+    """``<out>/index.html``: every stored suite with its counts and a link to its page.
+
+    Suites rendered now reuse their parsed definition; the others (pages from an earlier run) are read
+    here, once each.
+    """
     rendered = {b.suite: b for b in built}
     rows = []
     for name in store.suites():
         folder = out / _safe_name(name)
         expected, done = store.expected_counts(name)
+        definition = definitions.get(name) or SuiteDefinition.parse(store.suite_yaml(name) or "", name)
         rows.append(
             {
                 "suite": name,
                 "href": f"{_safe_name(name)}/index.html" if (folder / "index.html").exists() else None,
-                "description": _description(store.suite_yaml(name) or ""),
+                "description": cap_text(definition.description),
                 "expected": expected,
                 "done": done,
                 "n_cases": rendered[name].n_cases if name in rendered else None,

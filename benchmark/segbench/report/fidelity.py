@@ -36,6 +36,7 @@ from segbench.core.presets import PRESETS
 from segbench.references import FindingTest, Reference, ReferenceTable
 from segbench.report import analysis3d
 from segbench.stats.architecture import architecture_effects, architecture_means
+from segbench.store.read import json_mapping
 
 __all__ = [
     "AGREE",
@@ -222,12 +223,10 @@ def verdict(decisions: list[str]) -> str:
 def _dataset_params(cases: pd.DataFrame, facts: SuiteFacts, jobs: pd.DataFrame) -> list[dict[str, Any]]:
     by_key: dict[str, dict[str, Any]] = {}
     if not jobs.empty and "config" in jobs and "job_key" in jobs:
-        import json
-
-        for key, cfg in zip(jobs["job_key"], jobs["config"], strict=True):
+        for key, cfg in zip(jobs["job_key"], map(json_mapping, jobs["config"]), strict=True):
             try:
-                by_key[key] = dict(json.loads(cfg).get("dataset_params") or {})
-            except (TypeError, ValueError, AttributeError):
+                by_key[key] = dict(cfg.get("dataset_params") or {}) if cfg is not None else {}
+            except (TypeError, ValueError):  # dataset_params that is not a mapping
                 continue
     by_name: dict[str, dict[str, Any]] = {}
     for name, params in facts.datasets:

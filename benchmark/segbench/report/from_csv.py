@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
+from segbench.core.defaults import BASELINE_MODEL
 
 if TYPE_CHECKING:
     from segbench.report.build import ReportResult
@@ -89,7 +90,7 @@ def read_cases_csv(path: Path) -> pd.DataFrame:
 
 
 def analyze_csv(
-    path: Path, out: Path, self_contained: bool = False, baseline_model: str = "unet"
+    path: Path, out: Path, self_contained: bool = False, baseline_model: str = BASELINE_MODEL
 ) -> ReportResult:
     """Report of ``path`` into ``out/<file stem>/``: the same pages and exports as ``segbench report``.
 
@@ -97,7 +98,7 @@ def analyze_csv(
         path: the per-case CSV.
         out: reports folder.
         self_contained: also write the one-file page.
-        baseline_model: the model corruption errors are normalised to. Defaults to ``"unet"``.
+        baseline_model: the model corruption errors are normalised to. Defaults to ``BASELINE_MODEL``.
 
     Returns:
         The :class:`segbench.report.build.ReportResult`.

@@ -20,8 +20,10 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
+from segbench.core.defaults import BASELINE_MODEL
 from segbench.report.leaderboard import BoardTable, LeaderboardCell
 from segbench.stats.hierarchical import MIN_SEEDS
+from segbench.store.read import SuiteDefinition
 
 __all__ = ["headline_blocks"]
 
@@ -214,12 +216,12 @@ def page_top(
     cases: Any,
     board: Any,
     jobs: Any,
-    suite_yaml: str,
+    suite: SuiteDefinition,
     n_resamples: int,
     confidence: float,
     seed: int,
     effects: Any = None,
-    reference: str = "unet",
+    reference: str = BASELINE_MODEL,
 ) -> dict[str, Any]:
     """Everything the first screen shows: leaderboards, the metric switch's entries, headline blocks.
 
@@ -227,7 +229,7 @@ def page_top(
         cases: per-case table after :func:`segbench.report.tables.with_entries`.
         board: the stats leaderboard.
         jobs: ``Store.jobs(suite)``.
-        suite_yaml: suite text (shift order).
+        suite: the stored suite (shift order and names, ensembles).
         n_resamples, confidence, seed: bootstrap settings of the leaderboard's own CIs.
         effects: the architecture-level decisions (:func:`segbench.stats.claims.decide`).
         reference: the suite's baseline model (measures each shift's effect in the legend).
@@ -236,7 +238,7 @@ def page_top(
     from segbench.report.scoring import distance_unit
     from segbench.stats.hierarchical import MIN_CASES
 
-    tables = board_tables(cases, board, jobs, suite_yaml, n_resamples, confidence, seed, reference)
+    tables = board_tables(cases, board, jobs, suite, n_resamples, confidence, seed, reference)
     shown = {m for t in tables for m in t.rows}
     unit = distance_unit(cases)  # real data: HD95 in the files' units (px for 2D files), not always mm
     metrics = [replace(m, unit=unit) if unit and m.name == "hd95" else m for m in SCORE_METRICS]
@@ -244,26 +246,19 @@ def page_top(
         "tables": tables,
         "metrics": [m for m in metrics if m.name in shown],
         "headline": headline_blocks(tables, effects=effects),
-        "ensembles": ensemble_definitions(suite_yaml, cases),
+        "ensembles": ensemble_definitions(suite, cases),
         "min_cases": MIN_CASES,
     }
 
 
-def ensemble_definitions(suite_yaml: str, cases: Any) -> list[str]:
+def ensemble_definitions(suite: SuiteDefinition, cases: Any) -> list[str]:
     """One sentence per ensemble of the suite (its label, members and seeds per row), for the headline.
 
     Why: ``mixed`` and ``unet_x2`` are rows of the leaderboard and names in the headline; a reader
     must not have to open the suite file to learn they are ensembles of stored checkpoints.
     """
-    from segbench.suite.errors import SuiteError
-    from segbench.suite.yaml_safe import yaml_data
-
-    try:
-        data = yaml_data(suite_yaml or "", "stored suite") or {}
-    except SuiteError:
-        return []
-    entries = data.get("ensembles") if isinstance(data, dict) else None
-    seeds = data.get("seeds") if isinstance(data, dict) else None
+    data = suite.data if isinstance(suite.data, dict) else {}
+    entries, seeds = data.get("ensembles"), data.get("seeds")
     out = []
     for e in entries if isinstance(entries, list) else []:
         if not isinstance(e, dict) or "label" not in e:

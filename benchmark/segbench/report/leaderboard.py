@@ -33,11 +33,10 @@ from typing import Any
 import pandas as pd
 
 from segbench.core import IN_DOMAIN, METRICS, MetricSpec
-from segbench.core.presets import PRESETS
+from segbench.core.defaults import BASELINE_MODEL
 from segbench.plan.ensembles import ENSEMBLE_MODEL
 from segbench.report.shifts import Shift, shift_effects, suite_shifts
-from segbench.suite.errors import SuiteError
-from segbench.suite.yaml_safe import yaml_data
+from segbench.store.read import NO_SUITE, SuiteDefinition
 
 __all__ = [
     "BoardTable",
@@ -92,32 +91,25 @@ class BoardTable:
 
 
 def suite_perturbation_order(suite_yaml: str) -> list[str]:
-    """Perturbation names in the order the suite lists them (presets resolved to their perturbation)."""
-    try:
-        data = yaml_data(suite_yaml or "", "stored suite") or {}
-    except SuiteError:
-        return []
-    entries = data.get("perturbations", []) if isinstance(data, dict) else []
-    out: list[str] = []
-    for entry in entries if isinstance(entries, list) else []:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        name = PRESETS.get(str(name), (str(name), 0))[0]
-        if name not in out:
-            out.append(name)
-    return out
+    """Perturbation names in the order a suite's YAML lists them (presets resolved to their perturbation).
+
+    For callers holding only the text (``segbench preview``); the report reads
+    :attr:`SuiteDefinition.perturbation_order` of the store's read model.
+    """
+    return list(SuiteDefinition.parse(suite_yaml).perturbation_order)
 
 
-def shift_families(cases: pd.DataFrame, suite_yaml: str = "") -> list[str]:
+def shift_families(cases: pd.DataFrame, suite: SuiteDefinition = NO_SUITE) -> list[str]:
     """The shift families (perturbation names other than in-domain) of ``cases``, in suite order.
 
     Families the suite file does not list (e.g. a renamed suite) follow alphabetically.
     """
     present = set(cases.loc[cases["perturbation"] != IN_DOMAIN, "perturbation"].astype(str))
-    order = [p for p in suite_perturbation_order(suite_yaml) if p in present]
+    order = [p for p in suite.perturbation_order if p in present]
     return order + sorted(present - set(order))
 
 
-def order_conditions(table: pd.DataFrame, suite_yaml: str = "") -> pd.DataFrame:
+def order_conditions(table: pd.DataFrame, suite: SuiteDefinition = NO_SUITE) -> pd.DataFrame:
     """Rows of a per-condition table sorted: in-domain first, then shifts in suite order, severity up.
 
     Why: plotly draws categories in the order they first appear, so sorting the box statistics this
@@ -125,7 +117,7 @@ def order_conditions(table: pd.DataFrame, suite_yaml: str = "") -> pd.DataFrame:
     """
     if table.empty or "perturbation" not in table:
         return table
-    families = shift_families(table, suite_yaml)
+    families = shift_families(table, suite)
     rank = {IN_DOMAIN: -1, **{p: i for i, p in enumerate(families)}}
     key = table["perturbation"].astype(str).map(rank).fillna(len(rank))
     return (
@@ -171,11 +163,11 @@ def board_tables(
     cases: pd.DataFrame,
     board: pd.DataFrame,
     jobs: pd.DataFrame,
-    suite_yaml: str = "",
+    suite: SuiteDefinition = NO_SUITE,
     n_resamples: int = 9999,
     confidence: float = 0.95,
     seed: int = 0,
-    reference: str = "unet",
+    reference: str = BASELINE_MODEL,
 ) -> list[BoardTable]:
     """Every dataset's leaderboard, for every score metric.
 
@@ -183,7 +175,7 @@ def board_tables(
         cases: per-case table after :func:`segbench.report.tables.with_entries`.
         board: the stats leaderboard (Dice ID/OOD values, CIs and marks).
         jobs: ``Store.jobs(suite)`` for the cost columns (may be empty).
-        suite_yaml: the suite text (family order).
+        suite: the stored suite (family order, shift names, direction overrides).
         n_resamples, confidence, seed: bootstrap settings of the non-board CIs.
         reference: the suite's baseline model, whose Dice measures each shift's effect (legend).
 
@@ -191,15 +183,15 @@ def board_tables(
         One :class:`BoardTable` per dataset (sorted by name).
     """
     same = cases[cases["test_complexity"].isna()] if "test_complexity" in cases else cases
-    families = shift_families(same, suite_yaml)
+    families = shift_families(same, suite)
     metrics = [m for m in SCORE_METRICS if m.name in same.columns and same[m.name].notna().any()]
     costs = cost_table(jobs)
     from segbench.report.tables import shift_directions
 
-    directions = shift_directions(families, suite_yaml)
+    directions = shift_directions(families, suite)
     tables = []
     for t_i, (dataset, block) in enumerate(same.groupby("dataset", sort=True)):
-        shifts = suite_shifts(suite_yaml, block)  # the suite's names ("harder"), not the perturbation's
+        shifts = suite_shifts(suite, block)  # the suite's names ("harder"), not the perturbation's
         fams = [sh.name for sh in shifts]
         columns = _columns(fams)
         table = BoardTable(str(dataset), f"leaderboard-{t_i}", fams, columns)

@@ -72,14 +72,14 @@ def _failures(d: PageData) -> Section | None:
 def _fidelity(d: PageData) -> list[Section]:
     from segbench.report.section_fidelity import fidelity_sections
 
-    return fidelity_sections(d.cases, d.jobs, d.suite_yaml, d.folder, d.tables.settings if d.tables else None)
+    return fidelity_sections(d.cases, d.jobs, d.suite, d.folder, d.tables.settings if d.tables else None)
 
 
 def _provenance(d: PageData) -> Section | None:
     from segbench.report.exports import cap_text
     from segbench.report.section_provenance import provenance_section
 
-    return provenance_section(d.jobs, cap_text(d.suite_yaml), d.cases)
+    return provenance_section(d.jobs, cap_text(d.suite.yaml), d.cases)
 
 
 #: every section of the page, in reading order; add a section by adding one line

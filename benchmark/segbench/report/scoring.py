@@ -6,10 +6,11 @@ worker scored it, so the sentence states what was computed, not what a suite fil
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
+
+from segbench.store.read import json_mapping
 
 __all__ = ["distance_unit", "scoring_paragraph"]
 
@@ -57,8 +58,5 @@ def distance_unit(cases: pd.DataFrame) -> str | None:
 
 
 def _load(value: Any) -> dict[str, Any]:
-    try:
-        out = json.loads(value) if isinstance(value, str) else {}
-    except json.JSONDecodeError:
-        return {}
-    return out if isinstance(out, dict) else {}
+    """A case row's ``meta`` (JSON text, kept as text in the cases table and its CSV) as a dict."""
+    return json_mapping(value) or {}

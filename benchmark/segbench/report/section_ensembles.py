@@ -8,14 +8,13 @@ training seeds (and, under shift, over the shifted conditions) before pairing.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
 from segbench.report.sections import Section, _table
 from segbench.seeding import derive_rng
+from segbench.store.read import json_mapping
 
 __all__ = ["ensemble_gains", "ensembles_section"]
 
@@ -106,7 +105,7 @@ def _members(jobs: pd.DataFrame) -> dict[str, list[str]]:
     if jobs.empty or "config" not in jobs.columns:
         return out
     for label, config in zip(jobs["model"], jobs["config"], strict=True):
-        record = json.loads(config) if isinstance(config, str) else {}
+        record = json_mapping(config) or {}  # parsed by the store's read model (text from a raw table)
         if record.get("members"):
             names = [m["model"] for m in record["members"]]
             out.setdefault(str(label), [])

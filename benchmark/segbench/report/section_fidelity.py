@@ -23,8 +23,7 @@ from segbench.report.fidelity import (
 )
 from segbench.report.sections import Section, _fmt
 from segbench.report.tables import StatsSettings
-from segbench.suite.errors import SuiteError
-from segbench.suite.yaml_safe import yaml_data
+from segbench.store.read import SuiteDefinition
 
 __all__ = ["fidelity_sections"]
 
@@ -53,7 +52,7 @@ _FINDING_COLUMNS = {
 def fidelity_sections(
     cases: pd.DataFrame,
     jobs: pd.DataFrame,
-    suite_yaml: str,
+    suite: SuiteDefinition,
     folder: Path,
     settings: StatsSettings | None = None,
 ) -> list[Section]:
@@ -62,14 +61,11 @@ def fidelity_sections(
     Args:
         cases: per-case table with raw model labels (``Store.cases``).
         jobs: ``Store.jobs`` (dataset params, training-crop FBRs).
-        suite_yaml: the stored suite definition (its ``reference``, models, scale).
+        suite: the stored suite (its ``reference``, models, scale).
         folder: the suite's report folder (exports are written there).
         settings: statistics settings (alpha, confidence). Defaults to :class:`StatsSettings`.
     """
-    try:
-        facts = suite_facts(yaml_data(suite_yaml, "stored suite"))
-    except SuiteError:
-        return []
+    facts = suite_facts(suite.data)  # None (unparseable YAML) gives no reference: no section
     if facts.reference is None:
         return []
     sec = Section("fidelity", "Does it reproduce?")

@@ -7,8 +7,6 @@ rises is one the network learned to stop using.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +14,7 @@ from markupsafe import Markup
 
 from segbench.report import figures
 from segbench.report.sections import Section, _table
+from segbench.store.read import train_record
 
 __all__ = ["gate_table", "gates_section"]
 
@@ -24,15 +23,16 @@ def gate_table(jobs: pd.DataFrame) -> pd.DataFrame:
     """One row per (model, dataset, complexity, level): mean gate over seeds, min, max, seeds.
 
     Args:
-        jobs: ``Store.jobs(suite)`` (``model``, ``dataset``, ``complexity``, ``seed``, ``train_info``).
+        jobs: ``Store.jobs(suite)`` (``model``, ``dataset``, ``complexity``, ``seed``, ``train_info``), raw
+            or parsed (:func:`segbench.store.read.typed_jobs`).
     """
     cols = ["model", "dataset", "complexity", "level", "gate_mean", "gate_min", "gate_max", "n_seeds"]
     rows = []
     if jobs.empty or "train_info" not in jobs.columns:
         return pd.DataFrame(columns=cols)
     for r in jobs.itertuples(index=False):
-        info = json.loads(r.train_info) if isinstance(r.train_info, str) else None
-        gates = (info or {}).get("gates")
+        info = train_record(r.train_info)
+        gates = info.gates if info is not None else None
         if not gates:
             continue
         for level, values in enumerate(gates):

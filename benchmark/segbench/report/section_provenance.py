@@ -6,12 +6,11 @@ counting them as jobs gave "33 train jobs, seeds 0, 1, 2" for a 24-job suite wit
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
 from segbench.plan.ensembles import ENSEMBLE_MODEL
 from segbench.report.sections import Section
+from segbench.store.read import json_mapping
 
 __all__ = ["provenance_section"]
 
@@ -21,7 +20,7 @@ def provenance_section(jobs: pd.DataFrame, suite_yaml: str, cases: pd.DataFrame)
     if jobs.empty:
         sec.notes.append("No train jobs recorded.")
         return sec
-    prov = [json.loads(p) for p in jobs["provenance"].dropna()]
+    prov = [p for p in map(json_mapping, jobs["provenance"].dropna()) if p is not None]
     packages: dict[str, set[str]] = {}
     for p in prov:
         for name, version in (p.get("packages") or {}).items():

@@ -27,6 +27,7 @@ from segbench.report.tables import (
     measured_complexity,
 )
 from segbench.stats.hierarchical import MIN_CASES, MIN_SEEDS
+from segbench.store.read import SuiteDefinition
 
 __all__ = [
     "MAX_FAMILY_PLOTS",
@@ -72,8 +73,8 @@ class PageData:
     Attributes:
         tables: the suite's statistics (``None`` when no case is stored yet).
         cases: the per-case table with plain model labels (the 3D section splits them by patch).
-        jobs: ``Store.jobs(suite)`` (may be empty).
-        suite_yaml: the stored suite text (in full; the provenance section caps what it shows).
+        jobs: ``Store.jobs(suite)`` with its JSON columns parsed (:func:`segbench.store.read.typed_jobs`).
+        suite: the stored suite, parsed once (its YAML in full; the provenance section caps what it shows).
         folder: the suite's report folder (sections may write CSVs or images beside the page).
         baseline_model: the suite's reference model (mCE, relative gain).
         colour: one colour per model label, shared by every figure.
@@ -82,7 +83,7 @@ class PageData:
     tables: SuiteTables | None
     cases: pd.DataFrame
     jobs: pd.DataFrame
-    suite_yaml: str
+    suite: SuiteDefinition
     folder: Path
     baseline_model: str
     colour: dict[str, str]

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
-from segbench.core.presets import PRESETS
-from segbench.suite.errors import SuiteError
-from segbench.suite.yaml_safe import yaml_data
+from segbench.store.read import SuiteDefinition
 
 __all__ = ["Shift", "ShiftEffect", "shift_effects", "suite_shifts"]
 
@@ -79,11 +77,11 @@ class ShiftEffect:
         return "harder" if change < 0 else "easier"
 
 
-def suite_shifts(suite_yaml: str, cases: pd.DataFrame) -> list[Shift]:
+def suite_shifts(suite: SuiteDefinition, cases: pd.DataFrame) -> list[Shift]:
     """The shifts of ``cases`` named as the suite names them, in suite order.
 
     Args:
-        suite_yaml: the stored suite text (its ``perturbations`` list).
+        suite: the stored suite (its ``perturbations`` list, :attr:`SuiteDefinition.shifts`).
         cases: per-case rows with ``perturbation`` and ``severity``.
 
     Returns:
@@ -99,7 +97,7 @@ def suite_shifts(suite_yaml: str, cases: pd.DataFrame) -> list[Shift]:
     present.sort(key=lambda c: (c[0], c[1]))
     out: list[Shift] = []
     covered: set[tuple[str, int]] = set()
-    for name, conds in _entries(suite_yaml, present):
+    for name, conds in _entries(suite, present):
         hit = tuple(c for c in conds if c in present)
         if hit and name not in {s.name for s in out}:
             out.append(Shift(name, hit))
@@ -136,24 +134,12 @@ def shift_effects(cases: pd.DataFrame, shifts: list[Shift], reference: str) -> d
     return out
 
 
-def _entries(suite_yaml: str, present: list[tuple[str, int]]) -> list[tuple[str, list[tuple[str, int]]]]:
-    """(name, conditions) per entry of the suite's ``perturbations`` list (``none`` left out)."""
-    try:
-        data = yaml_data(suite_yaml or "", "stored suite") or {}
-    except SuiteError:
-        return []
-    entries = data.get("perturbations", []) if isinstance(data, dict) else []
-    out = []
-    for entry in entries if isinstance(entries, list) else []:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if not isinstance(name, str) or name == IN_DOMAIN:
-            continue
-        sev = entry.get("severity") if isinstance(entry, dict) else None
-        if name in PRESETS:
-            out.append((name, [PRESETS[name]]))
-        elif sev is None:
-            out.append((name, [c for c in present if c[0] == name]))
-        else:
-            levels = sev if isinstance(sev, list) else [sev]
-            out.append((name, [(name, int(s)) for s in levels if isinstance(s, int)]))
-    return out
+def _entries(
+    suite: SuiteDefinition, present: list[tuple[str, int]]
+) -> list[tuple[str, list[tuple[str, int]]]]:
+    """(name, conditions) per entry of the suite's ``perturbations`` list (``none`` left out); a bare
+    name covers every stored severity of its perturbation."""
+    return [
+        (s.name, list(s.conditions) if s.conditions is not None else [c for c in present if c[0] == s.name])
+        for s in suite.shifts
+    ]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
+from segbench.core.defaults import BASELINE_MODEL
 from segbench.core.presets import PRESETS
 from segbench.stats import (
     friedman_tables,
@@ -44,8 +45,7 @@ from segbench.stats.claims import (
     tests_table,
 )
 from segbench.stats.entries import with_entries
-from segbench.suite.errors import SuiteError
-from segbench.suite.yaml_safe import yaml_data
+from segbench.store.read import NO_SUITE, SuiteDefinition
 
 __all__ = [
     "BOARD_GROUP",
@@ -84,7 +84,7 @@ def condition_label(perturbation: str, severity: int) -> str:
     return f"{named[0]} ({base})" if named else base
 
 
-def shift_directions(perturbations: Iterable[str], suite_yaml: str = "") -> dict[str, str]:
+def shift_directions(perturbations: Iterable[str], suite: SuiteDefinition = NO_SUITE) -> dict[str, str]:
     """Direction (``"harder"``/``"easier"``) of every shift: the suite's override, else the catalogue's.
 
     The catalogue is the perturbation registration (``direction=``, one place, also read by the
@@ -94,15 +94,7 @@ def shift_directions(perturbations: Iterable[str], suite_yaml: str = "") -> dict
     from segbench.perturbations.base import shift_direction
 
     out = {str(p): shift_direction(str(p)) for p in perturbations if str(p) != IN_DOMAIN}
-    try:
-        data = yaml_data(suite_yaml or "", "stored suite") or {}
-    except SuiteError:
-        return out
-    entries = data.get("perturbations", []) if isinstance(data, dict) else []
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and entry.get("direction") in ("harder", "easier"):
-            name = PRESETS.get(str(entry.get("name")), (str(entry.get("name")), 0))[0]
-            out[name] = str(entry["direction"])
+    out.update(suite.directions)
     return out
 
 
@@ -186,7 +178,7 @@ def in_out_split(cases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def leaderboard(
     cases: pd.DataFrame,
-    baseline_model: str = "unet",
+    baseline_model: str = BASELINE_MODEL,
     settings: StatsSettings | None = None,
     directions: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -205,7 +197,7 @@ def leaderboard(
 
     Args:
         cases: per-case table after :func:`with_entries`.
-        baseline_model: entry CE is normalised to. Defaults to ``"unet"``.
+        baseline_model: entry CE is normalised to. Defaults to ``BASELINE_MODEL``.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
         directions: perturbation -> ``"harder"``/``"easier"`` (:func:`shift_directions`); missing =
             harder.
@@ -332,7 +324,7 @@ def box_stats(cases: pd.DataFrame, by: Sequence[str], metric: str = "dice") -> p
 
 def compute_tables(
     cases: pd.DataFrame,
-    baseline_model: str = "unet",
+    baseline_model: str = BASELINE_MODEL,
     settings: StatsSettings | None = None,
     directions: Mapping[str, str] | None = None,
 ) -> SuiteTables:
@@ -340,7 +332,7 @@ def compute_tables(
 
     Args:
         cases: ``Store.cases(suite)`` (non-empty).
-        baseline_model: CE baseline (the suite's ``baseline_model``). Defaults to ``"unet"``.
+        baseline_model: CE baseline (the suite's ``baseline_model``). Defaults to ``BASELINE_MODEL``.
         settings: statistics settings. Defaults to :class:`StatsSettings`.
         directions: shift directions (:func:`shift_directions`); missing = harder.
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from segbench.core import IN_DOMAIN
+from segbench.core.defaults import BASELINE_MODEL
 
 __all__ = ["CONDITION_COLUMNS", "IN_DOMAIN", "RobustnessSummary", "robustness_summary", "seed_case_spread"]
 
@@ -100,7 +101,7 @@ def seed_case_spread(
 def robustness_summary(
     df: pd.DataFrame,
     metric: str = "dice",
-    baseline_model: str = "unet",
+    baseline_model: str = BASELINE_MODEL,
     alpha_weight: float = 2 / 3,
     group: Sequence[str] = ("dataset", "complexity"),
 ) -> RobustnessSummary:
@@ -110,7 +111,7 @@ def robustness_summary(
         df: long per-case table with ``model``, ``perturbation``, ``severity``, the ``group`` columns and
             ``metric`` (a [0, 1] score, higher better).
         metric: value column (NaN rows ignored). Defaults to ``"dice"``.
-        baseline_model: model that CE is normalised to (its own CE is 1). Defaults to ``"unet"``.
+        baseline_model: model that CE is normalised to (its own CE is 1). Defaults to ``BASELINE_MODEL``.
         alpha_weight: severity weight base, ``w_s = alpha_weight ** s``. Defaults to 2/3 (ROOD-MRI).
         group: columns a model is summarised within. Defaults to ``("dataset", "complexity")``.
 

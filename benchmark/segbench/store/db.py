@@ -44,6 +44,8 @@ from segbench.store.schema import SchemaTooNew, migrate
 if TYPE_CHECKING:
     import pandas as pd
 
+    from segbench.store.read import StoredSuite
+
 __all__ = ["DB_NAME", "Store", "StoreError", "SuiteConflict"]
 
 DB_NAME = "segbench.sqlite"
@@ -346,6 +348,14 @@ class Store:
                 return None
             row = conn.execute("SELECT yaml FROM suites WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
+
+    def read_suite(self, name: str) -> StoredSuite:
+        """What the report reads of suite ``name``: its YAML and the jobs' JSON parsed once (:mod:`.read`)."""
+        from segbench.store.read import StoredSuite, SuiteDefinition, typed_jobs
+
+        expected, done = self.expected_counts(name)
+        definition = SuiteDefinition.parse(self.suite_yaml(name) or "", name)
+        return StoredSuite(definition, self.cases(name), typed_jobs(self.jobs(name)), expected, done)
 
     def cases(self, suite: str | None = None) -> pd.DataFrame:
         """The long per-case table (one row per model x condition x case) of a suite."""

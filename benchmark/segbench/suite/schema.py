@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from segbench.core.defaults import BASELINE_MODEL
+
 __all__ = [
     "DatasetShift",
     "DatasetSpec",
@@ -250,7 +252,7 @@ class Suite(_Strict):
     perturbations: list[PerturbationSpec] = Field(default_factory=lambda: [PerturbationSpec(name="none")])
     dataset_shifts: list[DatasetShift] = Field(default_factory=list)
     patch_budget: list[Literal["full"] | PatchBudget] = Field(default_factory=lambda: ["full"])
-    baseline_model: str = "unet"
+    baseline_model: str = BASELINE_MODEL
     ensembles: list[EnsembleSpec] = Field(default_factory=list)
     executor: ExecutorConfig | None = None
     reference: str | None = Field(

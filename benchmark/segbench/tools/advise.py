@@ -39,6 +39,7 @@ import pandas as pd
 
 from segbench.core import IN_DOMAIN
 from segbench.seeding import derive_rng
+from segbench.store.read import json_mapping
 from segbench.tools.dataset_profile import MEASURES, DatasetProfile
 
 __all__ = [
@@ -341,10 +342,7 @@ def stored_evidence(jobs: pd.DataFrame) -> dict[str, Any]:
     """What the stored sources are, from ``Store.jobs()``: any real (file-read) dataset, image sizes."""
     real, sizes = False, set()
     for config in jobs.get("config", pd.Series(dtype=object)).dropna():
-        try:
-            params = (json.loads(config) or {}).get("dataset_params") or {}
-        except (TypeError, ValueError, AttributeError):
-            continue
+        params = (json_mapping(config) or {}).get("dataset_params") or {}
         real |= isinstance(params.get("path") or params.get("root"), str)
         if isinstance(params.get("size"), int | float):
             sizes.add(int(params["size"]))

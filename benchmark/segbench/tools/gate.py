@@ -30,6 +30,7 @@ from segbench.core import IN_DOMAIN
 from segbench.stats.entries import with_entries
 from segbench.stats.regression import compare_to_baseline, make_baseline, validate_baseline
 from segbench.store import Store
+from segbench.store.read import json_mapping
 
 __all__ = ["GateResult", "run_differences", "run_gate", "run_record"]
 
@@ -131,7 +132,9 @@ def run_record(results: Path, suite: str) -> dict[str, str]:
     jobs = Store(results).jobs(suite)
     found: dict[str, set[str]] = {name: set() for name in _RUN_FIELDS}
     for text in jobs["provenance"].dropna() if "provenance" in jobs else []:
-        prov = json.loads(text)
+        prov = json_mapping(text)
+        if prov is None:
+            continue  # not a JSON object: nothing to read
         values = {
             "threads": prov.get("torch_threads"),
             "torch": (prov.get("packages") or {}).get("torch"),

@@ -37,3 +37,24 @@ def test_rising_tail_is_flagged_flat_tail_is_not() -> None:
 def test_one_validation_is_not_checked() -> None:
     table = convergence_table(_history({"once": [None, None, 0.5]}))
     assert math.isnan(table.loc[0, "still_improving"]) and convergence_text(table) == ""
+
+
+def test_one_model_at_two_patch_sizes_is_two_jobs() -> None:
+    """A 3D suite trains ``unet`` at two patch sizes, same seed: two verdicts, not one merged curve."""
+    from segbench.report.curves import history_table
+
+    def job(patch: list[int], curve: list[float]) -> dict[str, object]:
+        history = [{"epoch": e, "loss": 1.0 - v, "val_dice": v} for e, v in enumerate(curve, start=1)]
+        info = {"patch_size": patch, "history": history}
+        return {"model": "unet", "dataset": "d", "complexity": None, "seed": 1, "status": "trained",
+                "train_info": info}  # fmt: skip
+
+    rising = [0.1 * i for i in range(1, 11)]
+    flat = [0.5, 0.6, 0.7, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8]
+    hist = history_table(pd.DataFrame([job([32, 32, 32], rising), job([64, 64, 64], flat)]))
+    assert sorted(hist["model"].unique()) == ["unet [32x32x32]", "unet [64x64x64]"]
+    table = convergence_table(hist).set_index("model")
+    assert len(table) == 2
+    assert table.loc["unet [32x32x32]", "still_improving"] == True  # noqa: E712
+    assert table.loc["unet [64x64x64]", "still_improving"] == False  # noqa: E712
+    assert convergence_text(table.reset_index()).startswith("1 of 2 trained jobs")

@@ -7,10 +7,11 @@ it per job), so the report can show whether curves flattened and how much seeds 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pandas as pd
+
+from segbench.store.read import train_record
 
 __all__ = ["curves_section", "history_table"]
 
@@ -21,30 +22,33 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
     """Long table of every trained job's history.
 
     Args:
-        jobs: ``Store.jobs(suite)``; only trained jobs count.
+        jobs: ``Store.jobs(suite)`` (raw or parsed, :func:`segbench.store.read.typed_jobs`); only
+            trained jobs count.
 
     Returns:
-        Columns ``model``, ``dataset``, ``complexity``, ``seed``, ``epoch``, ``loss``, ``val_dice``
-        (NaN on epochs without validation); empty when no job recorded a history.
+        Columns ``model``, ``dataset``, ``complexity``, ``seed``, ``patch``, ``epoch``, ``loss``,
+        ``val_dice`` (NaN on epochs without validation); empty when no job recorded a history.
+        ``model`` names the competitor as the leaderboard does (``"unet [64x64x64]"`` when a suite
+        trains a model at several patch sizes), so two patch sizes are two jobs and two curves.
     """
-    cols = ["model", "dataset", "complexity", "seed", "epoch", "loss", "val_dice"]
+    cols = ["model", "dataset", "complexity", "seed", "patch", "epoch", "loss", "val_dice"]
     rows: list[dict[str, Any]] = []
     if jobs.empty or "train_info" not in jobs:
         return pd.DataFrame(columns=cols)
     for r in jobs.to_dict("records"):
         if r.get("status", "trained") != "trained":
             continue  # a failed retry keeps an earlier attempt's history; the curves show trained jobs
-        try:
-            info = json.loads(r.get("train_info") or "{}")
-        except (TypeError, ValueError):
-            continue
-        for h in (info or {}).get("history") or []:
+        info = train_record(r.get("train_info"))
+        size = info.patch_size if info is not None else None
+        patch = "full" if not size else "x".join(str(int(v)) for v in size)
+        for h in (info.history if info is not None else None) or []:
             rows.append(
                 {
                     "model": str(r["model"]),
                     "dataset": r["dataset"],
                     "complexity": r["complexity"],
                     "seed": r["seed"],
+                    "patch": patch,
                     "epoch": h.get("epoch"),
                     "loss": h.get("loss"),
                     "val_dice": h.get("val_dice"),
@@ -53,6 +57,8 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=cols)
     for col in ("complexity", "epoch", "loss", "val_dice"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    if not out.empty and out.groupby("model")["patch"].nunique().gt(1).any():
+        out["model"] = out["model"] + " [" + out["patch"] + "]"
     return out
 
 

@@ -1,6 +1,8 @@
 """segbench: reproducible robustness benchmarks for medical image segmentation."""
 
-__version__ = "0.1.0"
+from segbench.core.version import __version__
+
+__all__ = ["__version__", "load"]
 
 
 def __getattr__(name: str) -> object:

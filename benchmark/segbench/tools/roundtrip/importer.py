@@ -338,7 +338,7 @@ def _shards(
     man: Manifest, masks: dict[tuple[str, str], np.ndarray], label: str, source: Path
 ) -> list[dict[str, Any]]:
     """One ordinary shard per (dataset, complexity level, suite seed), as the worker writes them."""
-    from segbench import __version__
+    from segbench.core.version import __version__
 
     groups: dict[tuple[str, float | None], list[ExportedSet]] = {}
     for test_set in man.test_sets:

@@ -150,6 +150,9 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_dice(
     epochs = 8
     text = tiny_with_models(["unet"], "resume").replace("epochs: 10", f"epochs: {epochs}")
     text = text.replace("lr: 0.01,", "lr: 0.01, checkpoint_every: 1,")
+    # Epochs long enough (~0.2 s) that polling every 50 ms sees each one: with 40 images a job could
+    # pass the kill point and finish (deleting its state file) between two polls.
+    text = text.replace("n_images: 40", "n_images: 160")
     suite = write_suite(text, "resume")
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
     assert api.run_suite(suite, reference, quiet=True).ok
@@ -179,7 +182,7 @@ def test_sigkill_mid_training_resumes_from_the_last_epoch_with_identical_dice(
     assert recorder.seen == list(range(saved_epoch + 1, epochs + 1)), (kill_after, saved_epoch)
     a = Store(reference).cases("resume").sort_values(["perturbation", "case_id"]).reset_index(drop=True)
     b = Store(resumed).cases("resume").sort_values(["perturbation", "case_id"]).reset_index(drop=True)
-    assert len(a) == 2 * 8
+    assert len(a) == 2 * 32  # 2 conditions x 20 % of 160 images
     pd.testing.assert_series_equal(a["dice"], b["dice"])
     pd.testing.assert_series_equal(a["hd95"], b["hd95"])
     jobs_a, jobs_b = Store(reference).jobs("resume"), Store(resumed).jobs("resume")

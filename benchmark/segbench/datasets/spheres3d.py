@@ -27,7 +27,7 @@ _SPHERE_VALUE = 1.0
 _MIN_RADIUS = 1.0
 
 
-@register_dataset("spheres3d", dims=3, check=lambda params: _check(params))
+@register_dataset("spheres3d", dims=3, generated=True, check=lambda params: _check(params))
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

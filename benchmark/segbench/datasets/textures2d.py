@@ -37,7 +37,9 @@ _MASK, _FG, _BG = 0, 1, 2
 _SPLITS = ("train", "val", "test")
 
 
-@register_dataset("textures2d", dims=2, complexity_range=(0.0, 1.0), check=lambda params: _check(params))
+@register_dataset(
+    "textures2d", dims=2, generated=True, complexity_range=(0.0, 1.0), check=lambda params: _check(params)
+)
 def build(
     rng: np.random.Generator,
     complexity: float | None = None,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from segbench.execute.base import ExecutorOptions
 from segbench.execute.config import PoolSettings
-from segbench.execute.forked import fork_available, run_forked
+from segbench.execute.forked import fork_available, preload_for_children, run_forked
 from segbench.plan.task import Task
 
 if TYPE_CHECKING:
@@ -51,15 +51,18 @@ class LocalExecutor:
             yield from self._in_child()
             return
         from segbench.worker.job import INTERRUPTED
-        from segbench.worker.run import run_task
+        from segbench.worker.run import prebuild_dataset, run_task
 
         forking = fork_available()
+        if forking and self._tasks:
+            preload_for_children()
         INTERRUPTED.clear()
         with _ctrl_c_flag(INTERRUPTED):
             while self._tasks:
                 task = self._tasks.pop(0)
                 self.reporter.job_started(task.job, len(task.conditions))
                 if forking:
+                    prebuild_dataset(task)
                     shard = run_forked(task, self.options.results, self.options.device, self.reporter)
                 else:
                     shard = run_task(

@@ -379,11 +379,17 @@ def _run_locked(
         members = task.job.members  # type: ignore[union-attr]
         waits = any(m.key in pending or m.key not in plan.trained for m in members)
         (later if waits else ready).append(task)
+    # The pool's workers stay up between the two rounds (restarting them cost their imports again).
+    keep = bool(later) and hasattr(runner, "keep_alive")
+    if keep:
+        runner.keep_alive = True  # type: ignore[union-attr]
     try:
         _run_round(runner, [*plan.tasks, *ready], store, summary, reporter)
         if later:
             _run_round(runner, _trained_ensembles(later, store, summary, reporter), store, summary, reporter)
     finally:
+        if keep:
+            runner.close()  # type: ignore[union-attr]
         reporter.close()
     return summary
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from segbench import api
+from segbench.execute.pool import PoolExecutor
 from segbench.plan import expand
 from segbench.plan.ensembles import ENSEMBLE_MODEL, POOLED_SEED, expand_ensembles
 from segbench.store import Store
@@ -157,9 +158,21 @@ def test_an_ensemble_is_a_task_under_the_pool_and_a_timeout(tmp_path: Path) -> N
     solo = {"label": "solo", "members": {"model": "unet", "seeds": [1]}}
     suite = _write(tmp_path / "a.yaml", seeds=[1], ensembles=[solo])
     pool = _Recorder()
-    first = api.run_suite(suite, results, reporter=pool, executor="pool", executor_settings={"workers": 2})
+    spawned = []
+    real_spawn = PoolExecutor._spawn
+
+    def spawn(self: PoolExecutor, slot: object) -> object:
+        spawned.append(real_spawn(self, slot))
+        return spawned[-1]
+
+    with mock.patch.object(PoolExecutor, "_spawn", spawn):
+        first = api.run_suite(
+            suite, results, reporter=pool, executor="pool", executor_settings={"workers": 2}
+        )
     assert first.ok, first.failed
     assert first.ran == 3 and pool.total == 3  # two models, then the ensemble once its member is trained
+    # the ensemble's round reused the two workers (their imports and datasets), which end with the run
+    assert len(spawned) == 2 and all(w.proc.poll() is not None for w in spawned)
     assert pool.started[-1].startswith("solo (ensemble of 1)") and pool.finished[-1][1]
     assert (Store(results).cases("ens")["model"] == "solo").sum() > 0
 

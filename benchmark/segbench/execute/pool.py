@@ -129,6 +129,9 @@ class PoolExecutor:
         self._queue = _Queue()
         self._workers: dict[int, _Worker] = {}
         self._selector = selectors.DefaultSelector()
+        #: keep idle workers (imports done, datasets cached) for the next ``submit``; the caller then
+        #: calls :meth:`close`. The runner sets it when ensembles wait for a second round.
+        self.keep_alive = False
 
     # -- Executor protocol ---------------------------------------------------------
     def submit(self, tasks: Sequence[Task]) -> None:
@@ -138,14 +141,17 @@ class PoolExecutor:
         self._queue.outstanding += len(tasks)
 
     def as_completed(self) -> Iterator[Path]:
+        finished = False
         try:
             while self._queue.outstanding:
                 self._dispatch()
                 for shard in self._poll(timeout=0.5):
                     self._queue.outstanding -= 1
                     yield shard
+            finished = True
         finally:
-            self.close()
+            if not (finished and self.keep_alive):
+                self.close()
 
     def cancel(self) -> None:
         self._queue.pending.clear()

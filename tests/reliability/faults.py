@@ -193,3 +193,19 @@ def cli(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[
         text=True,
         timeout=timeout,
     )
+
+
+TINY_SUITE = """\
+name: {name}
+seeds: [1]
+train: {{epochs: 1, batch_size: 4}}
+models: [{{name: unet, params: {{channels: [4, 8], strides: [2]}}}}]
+datasets: [{{name: textures2d, params: {{size: 16, n_images: 10}}}}]
+complexity: [0.2]
+perturbations: [none]
+"""
+
+
+def tiny_suite_text(name: str = "ci") -> str:
+    """The smallest real suite (one unet, one epoch, 10 images of 16 px) under ``name``."""
+    return TINY_SUITE.format(name=name)

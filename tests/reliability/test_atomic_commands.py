@@ -15,22 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faults import cli, seed_store
+from faults import cli, seed_store, tiny_suite_text
 
 import segbench.store.db as db_module
 from segbench import api
 from segbench.store import Store, StoreError, rebuild_database
 from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 
-SUITE = """\
-name: ex
-seeds: [1]
-train: {epochs: 1, batch_size: 4}
-models: [{name: unet, params: {channels: [4, 8], strides: [2]}}]
-datasets: [{name: textures2d, params: {size: 16, n_images: 10}}]
-complexity: [0.2]
-perturbations: [none]
-"""
+SUITE = tiny_suite_text("ex")
 
 
 def _exported(tmp_path: Path) -> tuple[Path, Path]:

@@ -15,19 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import cli, garble, seed_store
+from faults import cli, garble, seed_store, tiny_suite_text
 
 from segbench.store import ResultsLock
 
-TINY = """\
-name: ci
-seeds: [1]
-train: {epochs: 1, batch_size: 4}
-models: [{name: unet, params: {channels: [4, 8], strides: [2]}}]
-datasets: [{name: textures2d, params: {size: 16, n_images: 10}}]
-complexity: [0.2]
-perturbations: [none]
-"""
+TINY = tiny_suite_text()
 
 
 def _holds(pid: int, path: Path) -> bool:

@@ -11,21 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from faults import cli, corrupt_pages, garbage_shard, garble, seed_store, truncate
+from faults import cli, corrupt_pages, garbage_shard, garble, seed_store, tiny_suite_text, truncate
 
 from segbench.cli import main
 from segbench.shards import ingested_dir, quarantine_dir, shard_dir
 from segbench.store import Store
 
-TINY = """\
-name: ci
-seeds: [1]
-train: {epochs: 1, batch_size: 4}
-models: [{name: unet, params: {channels: [4, 8], strides: [2]}}]
-datasets: [{name: textures2d, params: {size: 16, n_images: 10}}]
-complexity: [0.2]
-perturbations: [none]
-"""
+TINY = tiny_suite_text()
 
 
 def _invoke(*args: str | Path):

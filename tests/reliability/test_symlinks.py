@@ -10,19 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
-from faults import cli, seed_store
+from faults import cli, seed_store, tiny_suite_text
 
 from segbench.tools.roundtrip.manifest import Manifest, ManifestError
 
-SUITE = """\
-name: ci
-seeds: [1]
-train: {epochs: 1, batch_size: 4}
-models: [{name: unet, params: {channels: [4, 8], strides: [2]}}]
-datasets: [{name: textures2d, params: {size: 16, n_images: 10}}]
-complexity: [0.2]
-perturbations: [none]
-"""
+SUITE = tiny_suite_text()
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from segbench.report.analysis3d import patch_label
+from segbench.stats.entries import with_entries
 from segbench.store.read import train_record
 
 __all__ = ["curves_section", "history_table"]
@@ -39,8 +41,7 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
         if r.get("status", "trained") != "trained":
             continue  # a failed retry keeps an earlier attempt's history; the curves show trained jobs
         info = train_record(r.get("train_info"))
-        size = info.patch_size if info is not None else None
-        patch = "full" if not size else "x".join(str(int(v)) for v in size)
+        patch = patch_label(info)
         for h in (info.history if info is not None else None) or []:
             rows.append(
                 {
@@ -57,9 +58,7 @@ def history_table(jobs: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=cols)
     for col in ("complexity", "epoch", "loss", "val_dice"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
-    if not out.empty and out.groupby("model")["patch"].nunique().gt(1).any():
-        out["model"] = out["model"] + " [" + out["patch"] + "]"
-    return out
+    return with_entries(out)  # one model at two patch sizes: two competitors, as on the leaderboard
 
 
 def curves_section(jobs: pd.DataFrame, colour: dict[str, str]) -> Any:

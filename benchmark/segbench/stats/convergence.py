@@ -26,29 +26,25 @@ TAIL = 0.2
 MIN_GAIN = 0.005
 
 _JOB = ["model", "dataset", "complexity", "seed"]
-#: also part of a job's identity when the history has it (3D: one model trained at two patch sizes)
-_PATCH = "patch"
 
 
 def convergence_table(history: pd.DataFrame) -> pd.DataFrame:
     """One row per job: epochs, best validation Dice before and inside the tail, and the verdict.
 
     Args:
-        history: long table with ``model``, ``dataset``, ``complexity``, ``seed`` (and ``patch``:
-            a model trained at two patch sizes is two jobs), ``epoch`` and ``val_dice`` (NaN on
-            epochs without validation), as :func:`segbench.report.curves.history_table` returns it.
+        history: long table with ``model``, ``dataset``, ``complexity``, ``seed``, ``epoch`` and
+            ``val_dice`` (NaN on epochs without validation), as
+            :func:`segbench.report.curves.history_table` returns it.
 
     Returns:
-        Columns ``model``, ``dataset``, ``complexity``, ``seed`` (``patch`` when given), ``epochs``,
-        ``best_before``, ``best_tail``, ``gain`` and ``still_improving`` (True / False, or NaN when
-        not checked).
+        Columns ``model``, ``dataset``, ``complexity``, ``seed``, ``epochs``, ``best_before``,
+        ``best_tail``, ``gain`` and ``still_improving`` (True / False, or NaN when not checked).
     """
-    job = [*_JOB, _PATCH] if _PATCH in history.columns else _JOB
-    cols = [*job, "epochs", "best_before", "best_tail", "gain", "still_improving"]
+    cols = [*_JOB, "epochs", "best_before", "best_tail", "gain", "still_improving"]
     if history.empty:
         return pd.DataFrame(columns=cols)
     rows = []
-    for key, g in history.groupby(job, dropna=False, sort=True):
+    for key, g in history.groupby(_JOB, dropna=False, sort=True):
         epochs = float(g["epoch"].max())
         val = g.dropna(subset=["val_dice"])
         start = epochs - TAIL * epochs
@@ -61,7 +57,7 @@ def convergence_table(history: pd.DataFrame) -> pd.DataFrame:
         gain = best_tail - best_before
         verdict: object = math.nan if math.isnan(gain) else bool(gain > MIN_GAIN)
         rows.append(
-            dict(zip(job, key, strict=True))
+            dict(zip(_JOB, key, strict=True))
             | {
                 "epochs": int(epochs),
                 "best_before": best_before,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -209,3 +210,18 @@ perturbations: [none]
 def tiny_suite_text(name: str = "ci") -> str:
     """The smallest real suite (one unet, one epoch, 10 images of 16 px) under ``name``."""
     return TINY_SUITE.format(name=name)
+
+
+def popen_as_from_a_terminal(command: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``command`` with Ctrl-C (SIGINT) at its default action, as a terminal's foreground job.
+
+    Why: pytest started in the background of a non-interactive shell (``make test &`` in a script)
+    inherits SIGINT *ignored* (POSIX), Python keeps it ignored, and so would the command under test:
+    a Ctrl-C test would pass or fail by how pytest was launched.  A Python handler installed here
+    becomes the default action in the child at ``exec``.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(command, text=True, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)

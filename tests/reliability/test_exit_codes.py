@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faults import cli, garble, seed_store, tiny_suite_text
+from faults import cli, garble, popen_as_from_a_terminal, seed_store, tiny_suite_text
 
 from segbench.store import ResultsLock
 
@@ -46,12 +46,11 @@ def test_ctrl_c_and_sigterm_exit_130_and_143_after_cleanup(
     args = ["run", str(suite), "--quiet"] if command == "run" else ["store", "rebuild"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     with ResultsLock(results):  # the command blocks on --wait until the signal comes
-        proc = subprocess.Popen(
+        proc = popen_as_from_a_terminal(
             [sys.executable, "-m", "segbench.cli", *args, "--results", str(results), "--wait"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
         )
         deadline = time.monotonic() + 120
         while not _holds(proc.pid, results / ".lock") and time.monotonic() < deadline:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from faults import popen_as_from_a_terminal
 from tests_tiny_text import tiny_with_models
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def test_ctrl_c_stops_the_run_with_130_and_kills_its_workers(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "segbench.cli", "run", str(suite), "--results", str(results)]
     command += ["--quiet", "--executor", executor] + (["--workers", "2"] if executor == "pool" else [])
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = popen_as_from_a_terminal(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Wait until the first job has started (its log line), then press Ctrl-C mid-training.
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -55,3 +56,21 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return "Z"
+
+
+def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
+    """As POSIX shells start a script's background job: the local executor must not re-arm Ctrl-C."""
+    import threading
+
+    from segbench.execute.local import _ctrl_c_flag
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _ctrl_c_flag(threading.Event()):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        with _ctrl_c_flag(threading.Event()):  # a terminal's run: Ctrl-C is recorded
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

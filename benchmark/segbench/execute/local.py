@@ -95,8 +95,15 @@ class LocalExecutor:
 
 @contextlib.contextmanager
 def _ctrl_c_flag(flag: threading.Event) -> Iterator[None]:
-    """Record Ctrl-C in ``flag`` (then raise ``KeyboardInterrupt`` as usual) while running jobs."""
+    """Record Ctrl-C in ``flag`` (then raise ``KeyboardInterrupt`` as usual) while running jobs.
+
+    A run started with SIGINT ignored (in the background of a script, as POSIX shells start it)
+    keeps ignoring it, as the pool and a ``--wait`` on the lock do.
+    """
     if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield
         return
 

@@ -7,6 +7,9 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 SUITE  ?= suites/quick.yaml
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (the suite spends much of its time waiting on the
+# subprocesses it starts, so two keep two cores busy); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-fast gate gate-update lint format clean
 
@@ -28,7 +31,7 @@ run: install
 test: install
 	@tmp=$$(mktemp -d) && $(VENV)/bin/segbench run suites/ci.yaml --results $$tmp/ci --quiet \
 		&& $(VENV)/bin/segbench check --baseline reports/baseline/ci.json --results $$tmp/ci \
-		&& SEGBENCH_CI_RESULTS=$$tmp/ci $(PY) -m pytest $(PYTEST_ARGS); \
+		&& SEGBENCH_CI_RESULTS=$$tmp/ci $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
 		status=$$?; rm -rf $$tmp; exit $$status
 
 # The CI regression gate, end to end through the CLI: a fresh run of suites/ci.yaml against the
@@ -44,7 +47,7 @@ gate-update: install
 		status=$$?; rm -rf $$tmp; exit $$status
 
 test-fast: install
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check benchmark tests benchmarks

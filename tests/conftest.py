@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import textwrap
@@ -19,17 +20,32 @@ def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     ``make test`` runs the gate first and passes its results folder in ``SEGBENCH_CI_RESULTS``: it
     is copied here (tests never touch the gate's folder) and only what it lacks trains, so the ci
-    suite trains once per ``make test``.  Unset, the suite trains here.
+    suite trains once per ``make test``.  Unset, it trains once for all pytest-xdist workers (under
+    a lock in their shared temporary folder) and each worker copies that run.
     """
     from segbench import api
 
     results = tmp_path_factory.getbasetemp() / "ci-results"
     given = os.environ.get("SEGBENCH_CI_RESULTS")
+    if not given and os.environ.get("PYTEST_XDIST_WORKER"):
+        given = str(_trained_once(tmp_path_factory.getbasetemp().parent / "ci-shared"))
     if given and Path(given, "segbench.sqlite").is_file() and not results.exists():
         shutil.copytree(given, results, ignore=shutil.ignore_patterns("*.lock"))
     summary = api.run_suite(CI_SUITE, results, quiet=True)  # resumes: nothing to do when complete
     assert summary.ok, summary.failed
     return results
+
+
+def _trained_once(shared: Path) -> Path:
+    """``suites/ci.yaml`` trained into ``shared`` by the first worker that gets here; the rest wait."""
+    from segbench import api
+
+    shared.mkdir(exist_ok=True)
+    with open(shared / "train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        summary = api.run_suite(CI_SUITE, shared / "results", quiet=True)  # the others: nothing to do
+        assert summary.ok, summary.failed
+    return shared / "results"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (the suite spends much of its time waiting on the
 # subprocesses it starts, so two keep two cores busy); TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: install run test test-fast gate gate-update lint format clean
 
@@ -31,7 +32,7 @@ run: install
 test: install
 	@tmp=$$(mktemp -d) && $(VENV)/bin/segbench run suites/ci.yaml --results $$tmp/ci --quiet \
 		&& $(VENV)/bin/segbench check --baseline reports/baseline/ci.json --results $$tmp/ci \
-		&& SEGBENCH_CI_RESULTS=$$tmp/ci $(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS); \
+		&& SEGBENCH_CI_RESULTS=$$tmp/ci $(PY) -m pytest $(XDIST) $(PYTEST_ARGS); \
 		status=$$?; rm -rf $$tmp; exit $$status
 
 # The CI regression gate, end to end through the CLI: a fresh run of suites/ci.yaml against the
@@ -47,7 +48,7 @@ gate-update: install
 		status=$$?; rm -rf $$tmp; exit $$status
 
 test-fast: install
-	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check benchmark tests benchmarks

@@ -23,29 +23,30 @@ def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     suite trains once per ``make test``.  Unset, it trains once for all pytest-xdist workers (under
     a lock in their shared temporary folder) and each worker copies that run.
     """
-    from segbench import api
-
     results = tmp_path_factory.getbasetemp() / "ci-results"
     given = os.environ.get("SEGBENCH_CI_RESULTS")
     if not given and os.environ.get("PYTEST_XDIST_WORKER"):
         given = str(_trained_once(tmp_path_factory.getbasetemp().parent / "ci-shared"))
     if given and Path(given, "segbench.sqlite").is_file() and not results.exists():
         shutil.copytree(given, results, ignore=shutil.ignore_patterns("*.lock"))
-    summary = api.run_suite(CI_SUITE, results, quiet=True)  # resumes: nothing to do when complete
+    return _completed_ci(results)  # resumes: nothing to do when complete
+
+
+def _completed_ci(results: Path) -> Path:
+    """``results`` holding a complete run of ``suites/ci.yaml`` (only what it lacks trains)."""
+    from segbench import api
+
+    summary = api.run_suite(CI_SUITE, results, quiet=True)
     assert summary.ok, summary.failed
     return results
 
 
 def _trained_once(shared: Path) -> Path:
     """``suites/ci.yaml`` trained into ``shared`` by the first worker that gets here; the rest wait."""
-    from segbench import api
-
     shared.mkdir(exist_ok=True)
     with open(shared / "train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        summary = api.run_suite(CI_SUITE, shared / "results", quiet=True)  # the others: nothing to do
-        assert summary.ok, summary.failed
-    return shared / "results"
+        return _completed_ci(shared / "results")  # the later workers: nothing to do
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

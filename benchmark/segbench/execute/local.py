@@ -100,10 +100,10 @@ def _ctrl_c_flag(flag: threading.Event) -> Iterator[None]:
     A run started with SIGINT ignored (in the background of a script, as POSIX shells start it)
     keeps ignoring it, as the pool and a ``--wait`` on the lock do.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
         yield
         return
 
